@@ -1,0 +1,1018 @@
+// moec host kernel templates.
+//
+// moec's host emitter generates one small `extern "C"` function per kernel launch
+// that computes run-time sizes from the token count and calls one of these
+// templates. This header is compiled together with that generated code by the
+// system C++ compiler (C++17, -O3), so it depends on the standard library only
+// and is embedded verbatim in the moec binary.
+//
+// Conventions shared by every kernel:
+//  * Tensors are dense and row-major. Any dimension may be zero (including the
+//    token count): a kernel with nothing to do returns without touching memory.
+//  * Kernels that can meet bad data (indices, expert ids) return int: 0 on
+//    success, 1 when an index is out of range (outputs are then unspecified),
+//    2 when the parameters break the contract the emitter promises (a compiler bug).
+//  * Arithmetic accumulates in acc_t<T>: float for float, double for double, the
+//    type itself for integers, float for any narrower floating type added later.
+//  * Single threaded. Hot loops have contiguous inner loops with fixed or simple
+//    trip counts so the compiler vectorizes them; nothing allocates except where
+//    a comment says so (tensors of rank > 16, TopK with k > 64).
+#ifndef MOEC_HOST_KERNELS_H
+#define MOEC_HOST_KERNELS_H
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+namespace moec_hk {
+
+using index_t = int64_t;
+
+namespace detail {
+
+template <class T>
+using acc_t = std::conditional_t<std::is_arithmetic<T>::value, T, float>;
+
+template <class T> inline bool is_nan(T x) {
+  if constexpr (std::is_floating_point<T>::value)
+    return std::isnan(x);
+  else
+    return false;
+}
+
+// A fixed-capacity array that falls back to the heap only for unusually large
+// sizes (ranks above 16), so the common case never allocates.
+template <class V> class SmallBuf {
+public:
+  explicit SmallBuf(size_t n) : data_(n <= kInline ? inline_ : (heap_.resize(n), heap_.data())) {}
+  SmallBuf(const SmallBuf &) = delete;
+  SmallBuf &operator=(const SmallBuf &) = delete;
+  V &operator[](size_t i) { return data_[i]; }
+  V *data() { return data_; }
+
+private:
+  static constexpr size_t kInline = 16;
+  V inline_[kInline] = {};
+  std::vector<V> heap_;
+  V *data_;
+};
+
+// Row-major odometer over `rank` dims that keeps NS linear offsets up to date
+// (offset[s] = sum_d index[d] * strides[s][d]). Use as
+//   do { ... } while (odo.next());
+// A rank-0 odometer visits exactly one position.
+template <int NS> class Odometer {
+public:
+  Odometer(int rank, const index_t *shape, std::array<const index_t *, NS> strides)
+      : rank_(rank), shape_(shape), strides_(strides), index_(static_cast<size_t>(rank)) {
+    for (int d = 0; d < rank; ++d)
+      index_[d] = 0;
+  }
+  bool next() {
+    for (int d = rank_ - 1; d >= 0; --d) {
+      if (++index_[d] < shape_[d]) {
+        for (int s = 0; s < NS; ++s)
+          offset[s] += strides_[s][d];
+        return true;
+      }
+      for (int s = 0; s < NS; ++s)
+        offset[s] -= strides_[s][d] * (shape_[d] - 1);
+      index_[d] = 0;
+    }
+    return false;
+  }
+  index_t offset[NS] = {};
+
+private:
+  int rank_;
+  const index_t *shape_;
+  std::array<const index_t *, NS> strides_;
+  SmallBuf<index_t> index_;
+};
+
+inline index_t product(const index_t *dims, int begin, int end) {
+  index_t p = 1;
+  for (int d = begin; d < end; ++d)
+    p *= dims[d];
+  return p;
+}
+
+// Row-major element strides of `shape`.
+inline void row_major_strides(int rank, const index_t *shape, index_t *strides) {
+  index_t s = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    strides[d] = s;
+    s *= shape[d];
+  }
+}
+
+// ---- GEMM cores ------------------------------------------------------------
+
+constexpr index_t kRowTile = 4;  // rows of A per register tile
+constexpr index_t kColTile = 32; // columns of Y per tile (row-major B)
+constexpr int kLanes = 8;        // partial sums per dot product (transposed B)
+
+// Y[M,N] = A[M,K] * B[K,N] (+ bias[N]); B row-major with leading dimension ldb.
+// For each tile of kRowTile x kColTile outputs the K loop streams one contiguous
+// row segment of B and accumulates in a local tile the compiler vectorizes.
+template <class T>
+void gemm_nn(const T *A, index_t lda, const T *B, index_t ldb, const T *bias, T *Y, index_t ldy,
+             index_t M, index_t K, index_t N) {
+  using Acc = acc_t<T>;
+  if constexpr (std::is_same<Acc, T>::value) {
+    if (M < kRowTile) { // decode-sized: stream each row of B once, accumulate in Y
+      for (index_t i = 0; i < M; ++i) {
+        T *y = Y + i * ldy;
+        for (index_t j = 0; j < N; ++j)
+          y[j] = bias ? bias[j] : T(0);
+        for (index_t k = 0; k < K; ++k) {
+          const T a = A[i * lda + k];
+          const T *b = B + k * ldb;
+          for (index_t j = 0; j < N; ++j)
+            y[j] += a * b[j];
+        }
+      }
+      return;
+    }
+  }
+  for (index_t j0 = 0; j0 < N; j0 += kColTile) {
+    const index_t nb = std::min(kColTile, N - j0);
+    for (index_t i0 = 0; i0 < M; i0 += kRowTile) {
+      const index_t mb = std::min(kRowTile, M - i0);
+      Acc acc[kRowTile][kColTile] = {};
+      if (mb == kRowTile && nb == kColTile) {
+        for (index_t k = 0; k < K; ++k) {
+          const T *b = B + k * ldb + j0;
+          for (index_t r = 0; r < kRowTile; ++r) {
+            const Acc a = static_cast<Acc>(A[(i0 + r) * lda + k]);
+            for (index_t j = 0; j < kColTile; ++j)
+              acc[r][j] += a * static_cast<Acc>(b[j]);
+          }
+        }
+      } else {
+        for (index_t k = 0; k < K; ++k) {
+          const T *b = B + k * ldb + j0;
+          for (index_t r = 0; r < mb; ++r) {
+            const Acc a = static_cast<Acc>(A[(i0 + r) * lda + k]);
+            for (index_t j = 0; j < nb; ++j)
+              acc[r][j] += a * static_cast<Acc>(b[j]);
+          }
+        }
+      }
+      for (index_t r = 0; r < mb; ++r)
+        for (index_t j = 0; j < nb; ++j)
+          Y[(i0 + r) * ldy + j0 + j] =
+              static_cast<T>(acc[r][j] + (bias ? static_cast<Acc>(bias[j0 + j]) : Acc(0)));
+    }
+  }
+}
+
+// out[r][c] = dot(A row r, B row c) over K for an MR x NR tile of contiguous rows.
+// kLanes independent partial sums make the loop vectorizable without
+// reassociation flags and shorten the summation chains (better conditioning).
+template <int MR, int NR, class T>
+inline void dot_tile(const T *A, index_t lda, const T *B, index_t ldb, index_t K,
+                     acc_t<T> (&out)[MR][NR]) {
+  using Acc = acc_t<T>;
+  Acc lane[MR][NR][kLanes] = {};
+  index_t k = 0;
+  for (; k + kLanes <= K; k += kLanes)
+    for (int r = 0; r < MR; ++r)
+      for (int c = 0; c < NR; ++c)
+        for (int l = 0; l < kLanes; ++l)
+          lane[r][c][l] +=
+              static_cast<Acc>(A[r * lda + k + l]) * static_cast<Acc>(B[c * ldb + k + l]);
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NR; ++c) {
+      Acc s = 0;
+      for (int l = 0; l < kLanes; ++l)
+        s += lane[r][c][l];
+      for (index_t kk = k; kk < K; ++kk)
+        s += static_cast<Acc>(A[r * lda + kk]) * static_cast<Acc>(B[c * ldb + kk]);
+      out[r][c] = s;
+    }
+}
+
+template <int MR, int NR, class T>
+inline void gemm_nt_tile(const T *A, index_t lda, const T *B, index_t ldb, const T *bias, T *Y,
+                         index_t ldy, index_t i, index_t j, index_t K) {
+  acc_t<T> out[MR][NR];
+  dot_tile<MR, NR>(A + i * lda, lda, B + j * ldb, ldb, K, out);
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NR; ++c)
+      Y[(i + r) * ldy + j + c] =
+          static_cast<T>(out[r][c] + (bias ? static_cast<acc_t<T>>(bias[j + c]) : acc_t<T>(0)));
+}
+
+// Y[M,N] = A[M,K] * B[N,K]^T (+ bias[N]): every output is a dot product of two
+// contiguous rows; computed in 2 x 4 tiles so each loaded element is reused.
+template <class T>
+void gemm_nt(const T *A, index_t lda, const T *B, index_t ldb, const T *bias, T *Y, index_t ldy,
+             index_t M, index_t K, index_t N) {
+  index_t i = 0;
+  for (; i + 2 <= M; i += 2) {
+    index_t j = 0;
+    for (; j + 4 <= N; j += 4)
+      gemm_nt_tile<2, 4>(A, lda, B, ldb, bias, Y, ldy, i, j, K);
+    for (; j < N; ++j)
+      gemm_nt_tile<2, 1>(A, lda, B, ldb, bias, Y, ldy, i, j, K);
+  }
+  for (; i < M; ++i) {
+    index_t j = 0;
+    for (; j + 4 <= N; j += 4)
+      gemm_nt_tile<1, 4>(A, lda, B, ldb, bias, Y, ldy, i, j, K);
+    for (; j < N; ++j)
+      gemm_nt_tile<1, 1>(A, lda, B, ldb, bias, Y, ldy, i, j, K);
+  }
+}
+
+// ---- TopK selection ----------------------------------------------------------
+
+template <class T> struct Ranked {
+  T value;
+  int64_t index;
+};
+
+// The order TopK reports elements in: by value (descending when largest, else
+// ascending), equal values by the lower index first (ONNX). NaN ranks as the
+// greatest value: first when largest, last otherwise (as numpy.sort/PyTorch).
+template <class T> struct RanksBefore {
+  bool largest;
+  bool operator()(const Ranked<T> &a, const Ranked<T> &b) const {
+    const bool an = is_nan(a.value), bn = is_nan(b.value);
+    if (an || bn) {
+      if (an && bn)
+        return a.index < b.index;
+      return largest ? an : bn;
+    }
+    if (a.value != b.value)
+      return largest ? a.value > b.value : a.value < b.value;
+    return a.index < b.index;
+  }
+};
+
+// Selects the min(k, n) first-ranked of n elements read with `stride` into
+// best[0..), best first. best holds k entries. A bounded heap whose front is the
+// worst kept element: O(n log k), and O(n) when the threshold is rarely beaten.
+template <class T>
+index_t select_topk(const T *x, index_t n, index_t stride, index_t k, bool largest,
+                    Ranked<T> *best) {
+  const RanksBefore<T> before{largest};
+  index_t size = 0;
+  if (k <= 0)
+    return 0;
+  for (index_t i = 0; i < n; ++i) {
+    const Ranked<T> e{x[i * stride], i};
+    if (size < k) {
+      best[size++] = e;
+      std::push_heap(best, best + size, before);
+    } else if (before(e, best[0])) {
+      std::pop_heap(best, best + k, before);
+      best[k - 1] = e;
+      std::push_heap(best, best + k, before);
+    }
+  }
+  std::sort_heap(best, best + size, before);
+  return size;
+}
+
+// Working storage for select_topk: on the stack up to 64 entries, else one
+// heap allocation per kernel call (never per row).
+template <class T> class TopKBuffer {
+public:
+  explicit TopKBuffer(index_t k)
+      : data_(k <= kInline ? inline_ : (heap_.resize(static_cast<size_t>(k)), heap_.data())) {}
+  TopKBuffer(const TopKBuffer &) = delete;
+  TopKBuffer &operator=(const TopKBuffer &) = delete;
+  Ranked<T> *data() { return data_; }
+
+private:
+  static constexpr index_t kInline = 64;
+  Ranked<T> inline_[kInline];
+  std::vector<Ranked<T>> heap_;
+  Ranked<T> *data_;
+};
+
+// Normalizes an ONNX index (negative counts from the end); false if out of range.
+template <class I> inline bool normalize_index(I raw, index_t extent, index_t &out) {
+  index_t v = static_cast<index_t>(raw);
+  if (v < 0)
+    v += extent;
+  if (v < 0 || v >= extent)
+    return false;
+  out = v;
+  return true;
+}
+
+} // namespace detail
+
+// ---- Dense linear algebra ------------------------------------------------------
+
+// Y[M,N] = X[M,K] * W + bias; W is [K,N] row-major, or [N,K] when w_transposed
+// (ONNX Gemm transB, MoE fc layouts). bias [N] may be null. K == 0 gives bias (or 0).
+template <class T>
+void linear(const T *X, const T *W, const T *bias, T *Y, index_t M, index_t K, index_t N,
+            bool w_transposed) {
+  if (M <= 0 || N <= 0)
+    return;
+  if (w_transposed)
+    detail::gemm_nt(X, K, W, K, bias, Y, N, M, K, N);
+  else
+    detail::gemm_nn(X, K, W, N, bias, Y, N, M, K, N);
+}
+
+// Batched matmul with numpy broadcasting: Y[b..., M, N] = A[b..., M, K] * B[b..., K, N].
+// batch_shape holds the broadcast batch dims; a_strides / b_strides the element
+// stride of each batch dim in A / B (0 where that operand is broadcast).
+template <class T>
+void batch_matmul(const T *A, const T *B, T *Y, int batch_rank, const index_t *batch_shape,
+                  const index_t *a_strides, const index_t *b_strides, index_t M, index_t K,
+                  index_t N) {
+  const index_t batches = detail::product(batch_shape, 0, batch_rank);
+  if (batches <= 0 || M <= 0 || N <= 0)
+    return;
+  detail::Odometer<2> odo(batch_rank, batch_shape, {a_strides, b_strides});
+  T *y = Y;
+  do {
+    detail::gemm_nn(A + odo.offset[0], K, B + odo.offset[1], N, static_cast<const T *>(nullptr), y,
+                    N, M, K, N);
+    y += M * N;
+  } while (odo.next());
+}
+
+// ---- Softmax / TopK ---------------------------------------------------------------
+
+// Softmax along the middle dim of [outer, axis_len, inner]; subtracts the max
+// first. A NaN anywhere in a line makes the whole line NaN, as does +inf (inf - inf).
+template <class T> void softmax(const T *X, T *Y, index_t outer, index_t axis_len, index_t inner) {
+  using Acc = detail::acc_t<T>;
+  if (outer <= 0 || axis_len <= 0 || inner <= 0)
+    return;
+  constexpr index_t kChunk = 64; // inner positions handled together (contiguous)
+  for (index_t o = 0; o < outer; ++o) {
+    const T *x = X + o * axis_len * inner;
+    T *y = Y + o * axis_len * inner;
+    for (index_t i0 = 0; i0 < inner; i0 += kChunk) {
+      const index_t n = std::min(kChunk, inner - i0);
+      Acc mx[kChunk], sum[kChunk];
+      for (index_t i = 0; i < n; ++i) {
+        mx[i] = -std::numeric_limits<Acc>::infinity();
+        sum[i] = 0;
+      }
+      for (index_t a = 0; a < axis_len; ++a)
+        for (index_t i = 0; i < n; ++i) {
+          const Acc v = static_cast<Acc>(x[a * inner + i0 + i]);
+          mx[i] = v > mx[i] ? v : mx[i];
+        }
+      for (index_t a = 0; a < axis_len; ++a)
+        for (index_t i = 0; i < n; ++i) {
+          const Acc e = std::exp(static_cast<Acc>(x[a * inner + i0 + i]) - mx[i]);
+          y[a * inner + i0 + i] = static_cast<T>(e);
+          sum[i] += e;
+        }
+      for (index_t i = 0; i < n; ++i)
+        sum[i] = Acc(1) / sum[i];
+      for (index_t a = 0; a < axis_len; ++a)
+        for (index_t i = 0; i < n; ++i)
+          y[a * inner + i0 + i] = static_cast<T>(static_cast<Acc>(y[a * inner + i0 + i]) * sum[i]);
+    }
+  }
+}
+
+// TopK along the middle dim of [outer, axis_len, inner]; values and indices are
+// [outer, k, inner], sorted by detail::RanksBefore (descending when largest,
+// ascending otherwise, ties: lower index first, NaN ranks as the greatest value).
+// Requires 0 <= k <= axis_len (the compiler checks it).
+template <class T>
+void topk(const T *X, T *values, int64_t *indices, index_t outer, index_t axis_len, index_t inner,
+          index_t k, bool largest) {
+  if (outer <= 0 || inner <= 0 || k <= 0)
+    return;
+  detail::TopKBuffer<T> buffer(k);
+  detail::Ranked<T> *best = buffer.data();
+  for (index_t o = 0; o < outer; ++o)
+    for (index_t i = 0; i < inner; ++i) {
+      const index_t found =
+          detail::select_topk(X + o * axis_len * inner + i, axis_len, inner, k, largest, best);
+      for (index_t j = 0; j < found; ++j) {
+        values[(o * k + j) * inner + i] = best[j].value;
+        indices[(o * k + j) * inner + i] = best[j].index;
+      }
+    }
+}
+
+// ---- Reductions ------------------------------------------------------------------
+
+enum class ReduceKind { Sum, Mean, Max, Min, Prod };
+
+namespace detail {
+
+template <class T> T reduce_identity(ReduceKind kind) {
+  using L = std::numeric_limits<T>;
+  switch (kind) {
+  case ReduceKind::Prod:
+    return T(1);
+  case ReduceKind::Max:
+    return L::has_infinity ? -L::infinity() : L::lowest();
+  case ReduceKind::Min:
+    return L::has_infinity ? L::infinity() : L::max();
+  default:
+    return T(0);
+  }
+}
+
+struct SumOp {
+  template <class A> A operator()(A a, A b) const { return a + b; }
+};
+struct ProdOp {
+  template <class A> A operator()(A a, A b) const { return a * b; }
+};
+// Max/Min propagate NaN (numpy semantics): once the running value is NaN it stays.
+struct MaxOp {
+  template <class A> A operator()(A a, A b) const { return (b > a || is_nan(b)) && !is_nan(a) ? b : a; }
+};
+struct MinOp {
+  template <class A> A operator()(A a, A b) const { return (b < a || is_nan(b)) && !is_nan(a) ? b : a; }
+};
+
+// Reduces X over the collapsed dims (shape, in/out strides; the last dim is
+// either kept, out stride 1, or reduced, out stride 0) into Y, which already
+// holds the identity (or a partial result from earlier outer positions).
+template <class T, class Op>
+void reduce_collapsed(const T *X, T *Y, int rank, const index_t *shape, const index_t *in_strides,
+                      const index_t *out_strides, acc_t<T> identity, Op op) {
+  using Acc = acc_t<T>;
+  const index_t n = shape[rank - 1];
+  const bool last_kept = out_strides[rank - 1] != 0;
+  Odometer<2> odo(rank - 1, shape, {in_strides, out_strides});
+  do {
+    const T *x = X + odo.offset[0];
+    T *y = Y + odo.offset[1];
+    if (last_kept) {
+      for (index_t j = 0; j < n; ++j)
+        y[j] = static_cast<T>(op(static_cast<Acc>(y[j]), static_cast<Acc>(x[j])));
+      continue;
+    }
+    // kLanes independent running values: vectorizable, and shorter chains for sums.
+    Acc lane[kLanes];
+    for (int l = 0; l < kLanes; ++l)
+      lane[l] = identity;
+    index_t j = 0;
+    for (; j + kLanes <= n; j += kLanes)
+      for (int l = 0; l < kLanes; ++l)
+        lane[l] = op(lane[l], static_cast<Acc>(x[j + l]));
+    Acc r = static_cast<Acc>(y[0]);
+    for (int l = 0; l < kLanes; ++l)
+      r = op(r, lane[l]);
+    for (; j < n; ++j)
+      r = op(r, static_cast<Acc>(x[j]));
+    y[0] = static_cast<T>(r);
+  } while (odo.next());
+}
+
+} // namespace detail
+
+// Reduces over the dims with reduced[d] = true. Y holds the kept dims in order
+// (keepdims only changes the shape). An empty reduction yields the identity:
+// 0 for Sum, 1 for Prod, -inf/+inf (lowest/max for integers) for Max/Min, and
+// NaN for Mean (0 for integers). Max/Min propagate NaN.
+template <class T>
+void reduce(const T *X, T *Y, int rank, const index_t *shape, const bool *reduced, ReduceKind kind) {
+  using Acc = detail::acc_t<T>;
+  index_t out_count = 1, reduce_count = 1;
+  for (int d = 0; d < rank; ++d)
+    (reduced[d] ? reduce_count : out_count) *= shape[d];
+  if (out_count <= 0)
+    return;
+  const T identity = kind == ReduceKind::Mean ? T(0) : detail::reduce_identity<T>(kind);
+  for (index_t i = 0; i < out_count; ++i)
+    Y[i] = identity;
+  if (reduce_count > 0) {
+    // Drop size-1 dims and merge neighbours with the same role so the inner
+    // loop runs over as many contiguous elements as possible.
+    detail::SmallBuf<index_t> dims(static_cast<size_t>(rank) + 1), in_st(static_cast<size_t>(rank) + 1),
+        out_st(static_cast<size_t>(rank) + 1);
+    detail::SmallBuf<unsigned char> role(static_cast<size_t>(rank) + 1); // 1: reduced
+    int r = 0;
+    for (int d = 0; d < rank; ++d) {
+      if (shape[d] == 1)
+        continue;
+      if (r > 0 && role[r - 1] == static_cast<unsigned char>(reduced[d])) {
+        dims[r - 1] *= shape[d];
+      } else {
+        dims[r] = shape[d];
+        role[r] = reduced[d] ? 1 : 0;
+        ++r;
+      }
+    }
+    if (r == 0) { // every dim has size 1
+      dims[0] = 1;
+      role[0] = true;
+      r = 1;
+    }
+    index_t in_stride = 1, out_stride = 1;
+    for (int d = r - 1; d >= 0; --d) {
+      in_st[d] = in_stride;
+      in_stride *= dims[d];
+      out_st[d] = role[d] ? 0 : out_stride;
+      out_stride *= role[d] ? 1 : dims[d];
+    }
+    const Acc id = static_cast<Acc>(identity);
+    switch (kind) {
+    case ReduceKind::Sum:
+    case ReduceKind::Mean:
+      detail::reduce_collapsed(X, Y, r, dims.data(), in_st.data(), out_st.data(), id, detail::SumOp{});
+      break;
+    case ReduceKind::Prod:
+      detail::reduce_collapsed(X, Y, r, dims.data(), in_st.data(), out_st.data(), id, detail::ProdOp{});
+      break;
+    case ReduceKind::Max:
+      detail::reduce_collapsed(X, Y, r, dims.data(), in_st.data(), out_st.data(), id, detail::MaxOp{});
+      break;
+    case ReduceKind::Min:
+      detail::reduce_collapsed(X, Y, r, dims.data(), in_st.data(), out_st.data(), id, detail::MinOp{});
+      break;
+    }
+  }
+  if (kind == ReduceKind::Mean) {
+    if (reduce_count == 0) {
+      const T nothing = std::numeric_limits<T>::has_quiet_NaN ? std::numeric_limits<T>::quiet_NaN() : T(0);
+      for (index_t i = 0; i < out_count; ++i)
+        Y[i] = nothing;
+    } else {
+      for (index_t i = 0; i < out_count; ++i)
+        Y[i] = static_cast<T>(static_cast<Acc>(Y[i]) / static_cast<Acc>(reduce_count));
+    }
+  }
+}
+
+// ---- Indexing --------------------------------------------------------------------
+
+// Gather along the middle dim of data [outer, axis_len, inner] with num_idx
+// indices (negative ones count from the end); Y is [outer, num_idx, inner].
+// Returns 1 if any index is out of range, even when outer or inner is zero.
+template <class T, class I>
+int gather(const T *data, const I *idx, T *Y, index_t outer, index_t axis_len, index_t inner,
+           index_t num_idx) {
+  index_t j = 0;
+  for (index_t n = 0; n < num_idx; ++n)
+    if (!detail::normalize_index(idx[n], axis_len, j))
+      return 1;
+  if (outer <= 0 || inner <= 0)
+    return 0;
+  for (index_t o = 0; o < outer; ++o)
+    for (index_t n = 0; n < num_idx; ++n) {
+      detail::normalize_index(idx[n], axis_len, j);
+      std::copy_n(data + (o * axis_len + j) * inner, inner, Y + (o * num_idx + n) * inner);
+    }
+  return 0;
+}
+
+namespace detail {
+
+// Shared walk of GatherElements / ScatterElements: for every position p of the
+// index tensor (row-major), calls f(index_offset, data_offset) where
+// data_offset addresses data at p with the axis coordinate replaced by idx[p].
+// idx_shape[d] <= data_shape[d] for d != axis (ONNX requires equal ranks).
+// Returns 1 on an out-of-range index, 2 on a bad axis.
+template <class I, class F>
+int walk_elements(const I *idx, int rank, const index_t *data_shape, const index_t *idx_shape,
+                  int axis, F f) {
+  if (axis < 0)
+    axis += rank;
+  if (rank <= 0 || axis < 0 || axis >= rank)
+    return 2;
+  if (product(idx_shape, 0, rank) <= 0)
+    return 0;
+  SmallBuf<index_t> data_strides(static_cast<size_t>(rank)), walk_strides(static_cast<size_t>(rank)),
+      idx_strides(static_cast<size_t>(rank));
+  row_major_strides(rank, data_shape, data_strides.data());
+  row_major_strides(rank, idx_shape, idx_strides.data());
+  for (int d = 0; d < rank; ++d)
+    walk_strides[d] = d == axis ? 0 : data_strides[d];
+  const index_t axis_len = data_shape[axis], axis_stride = data_strides[axis];
+  const index_t n = idx_shape[rank - 1], last_stride = walk_strides[rank - 1];
+  Odometer<2> odo(rank - 1, idx_shape, {idx_strides.data(), walk_strides.data()});
+  do {
+    const index_t ibase = odo.offset[0], dbase = odo.offset[1];
+    for (index_t j = 0; j < n; ++j) {
+      index_t a;
+      if (!normalize_index(idx[ibase + j], axis_len, a))
+        return 1;
+      f(ibase + j, dbase + j * last_stride + a * axis_stride);
+    }
+  } while (odo.next());
+  return 0;
+}
+
+} // namespace detail
+
+// GatherElements (ONNX): Y has idx's shape; Y[p] = data[p with p[axis] = idx[p]].
+// Negative indices count from the end; out of range returns 1. A negative axis
+// counts from the end.
+template <class T, class I>
+int gather_elements(const T *data, const I *idx, T *Y, int rank, const index_t *data_shape,
+                    const index_t *idx_shape, int axis) {
+  return detail::walk_elements(idx, rank, data_shape, idx_shape, axis,
+                               [&](index_t i, index_t d) { Y[i] = data[d]; });
+}
+
+enum class ScatterReduction { None, Add, Mul, Max, Min };
+
+// ScatterElements (ONNX): Y = data, then for every index position p in
+// row-major order Y[p with p[axis] = idx[p]] (op)= updates[p]. With reduction
+// None and duplicate targets the last position in row-major order wins (what a
+// sequential implementation such as onnxruntime's CPU kernel does). Y may alias data.
+template <class T, class I>
+int scatter_elements(const T *data, const I *idx, const T *updates, T *Y, int rank,
+                     const index_t *data_shape, const index_t *idx_shape, int axis,
+                     ScatterReduction reduction) {
+  const index_t count = detail::product(data_shape, 0, rank);
+  if (Y != data && count > 0)
+    std::copy_n(data, count, Y);
+  switch (reduction) {
+  case ScatterReduction::None:
+    return detail::walk_elements(idx, rank, data_shape, idx_shape, axis,
+                                 [&](index_t i, index_t d) { Y[d] = updates[i]; });
+  case ScatterReduction::Add:
+    return detail::walk_elements(idx, rank, data_shape, idx_shape, axis,
+                                 [&](index_t i, index_t d) { Y[d] = static_cast<T>(Y[d] + updates[i]); });
+  case ScatterReduction::Mul:
+    return detail::walk_elements(idx, rank, data_shape, idx_shape, axis,
+                                 [&](index_t i, index_t d) { Y[d] = static_cast<T>(Y[d] * updates[i]); });
+  case ScatterReduction::Max:
+    return detail::walk_elements(idx, rank, data_shape, idx_shape, axis,
+                                 [&](index_t i, index_t d) { Y[d] = detail::MaxOp{}(Y[d], updates[i]); });
+  case ScatterReduction::Min:
+    return detail::walk_elements(idx, rank, data_shape, idx_shape, axis,
+                                 [&](index_t i, index_t d) { Y[d] = detail::MinOp{}(Y[d], updates[i]); });
+  }
+  return 2;
+}
+
+// ---- Layout ----------------------------------------------------------------------
+
+// Transpose: Y dim d is X dim perm[d]. Size-1 dims are dropped and output dims
+// that are also adjacent in X merged; when X's contiguous dim is not Y's last,
+// the two are copied in 32 x 32 tiles so both sides stay in cache.
+template <class T>
+void transpose(const T *X, T *Y, int rank, const index_t *in_shape, const int *perm) {
+  if (detail::product(in_shape, 0, rank) <= 0)
+    return;
+  detail::SmallBuf<index_t> in_strides(static_cast<size_t>(rank)), size(static_cast<size_t>(rank) + 1),
+      ist(static_cast<size_t>(rank) + 1), ost(static_cast<size_t>(rank) + 1);
+  detail::row_major_strides(rank, in_shape, in_strides.data());
+  int r = 0;
+  for (int d = 0; d < rank; ++d) {
+    const index_t n = in_shape[perm[d]], s = in_strides[perm[d]];
+    if (n == 1)
+      continue;
+    if (r > 0 && ist[r - 1] == s * n) {
+      size[r - 1] *= n;
+      ist[r - 1] = s;
+    } else {
+      size[r] = n;
+      ist[r] = s;
+      ++r;
+    }
+  }
+  if (r == 0 || ist[r - 1] == 1) { // Y's last dim is contiguous in X too: row copies
+    if (r == 0) {
+      Y[0] = X[0];
+      return;
+    }
+    detail::row_major_strides(r, size.data(), ost.data());
+    const index_t n = size[r - 1];
+    detail::Odometer<2> odo(r - 1, size.data(), {ist.data(), ost.data()});
+    do
+      std::copy_n(X + odo.offset[0], n, Y + odo.offset[1]);
+    while (odo.next());
+    return;
+  }
+  detail::row_major_strides(r, size.data(), ost.data());
+  int p = 0; // the Y dim that is contiguous in X
+  while (ist[p] != 1)
+    ++p;
+  const int last = r - 1;
+  const index_t np = size[p], nl = size[last], op = ost[p], il = ist[last];
+  // Walk every other dim; tile the (p, last) plane.
+  detail::SmallBuf<index_t> rest(static_cast<size_t>(r)), rist(static_cast<size_t>(r)),
+      rost(static_cast<size_t>(r));
+  int q = 0;
+  for (int d = 0; d < last; ++d)
+    if (d != p) {
+      rest[q] = size[d];
+      rist[q] = ist[d];
+      rost[q] = ost[d];
+      ++q;
+    }
+  constexpr index_t kTile = 32;
+  detail::Odometer<2> odo(q, rest.data(), {rist.data(), rost.data()});
+  do {
+    const T *x = X + odo.offset[0];
+    T *y = Y + odo.offset[1];
+    for (index_t a0 = 0; a0 < np; a0 += kTile)
+      for (index_t b0 = 0; b0 < nl; b0 += kTile) {
+        const index_t ae = std::min(np, a0 + kTile), be = std::min(nl, b0 + kTile);
+        for (index_t b = b0; b < be; ++b)
+          for (index_t a = a0; a < ae; ++a)
+            y[a * op + b] = x[a + b * il];
+      }
+  } while (odo.next());
+}
+
+// Concat along the middle dim: input i is viewed as [outer, axis_len[i], inner].
+template <class T>
+void concat(const T *const *inputs, const index_t *axis_len, int num_inputs, T *Y, index_t outer,
+            index_t inner) {
+  if (outer <= 0 || inner <= 0)
+    return;
+  for (index_t o = 0; o < outer; ++o)
+    for (int i = 0; i < num_inputs; ++i) {
+      const index_t n = axis_len[i] * inner;
+      std::copy_n(inputs[i] + o * n, n, Y);
+      Y += n;
+    }
+}
+
+// Strided slice: Y[j...] = X[starts + j * steps]; starts are already normalized
+// and clamped by the caller, steps are nonzero (negative walks backwards).
+template <class T>
+void slice(const T *X, T *Y, int rank, const index_t *in_shape, const index_t *starts,
+           const index_t *steps, const index_t *out_shape) {
+  if (detail::product(out_shape, 0, rank) <= 0)
+    return;
+  if (rank == 0) {
+    Y[0] = X[0];
+    return;
+  }
+  detail::SmallBuf<index_t> in_strides(static_cast<size_t>(rank)), walk(static_cast<size_t>(rank)),
+      out_strides(static_cast<size_t>(rank));
+  detail::row_major_strides(rank, in_shape, in_strides.data());
+  detail::row_major_strides(rank, out_shape, out_strides.data());
+  index_t base = 0;
+  for (int d = 0; d < rank; ++d) {
+    base += starts[d] * in_strides[d];
+    walk[d] = steps[d] * in_strides[d];
+  }
+  const index_t n = out_shape[rank - 1], step = walk[rank - 1];
+  detail::Odometer<2> odo(rank - 1, out_shape, {walk.data(), out_strides.data()});
+  do {
+    const T *x = X + base + odo.offset[0];
+    T *y = Y + odo.offset[1];
+    if (step == 1)
+      std::copy_n(x, n, y);
+    else
+      for (index_t j = 0; j < n; ++j)
+        y[j] = x[j * step];
+  } while (odo.next());
+}
+
+// Copies bytes (overlap-safe; a no-op when X == Y or bytes == 0).
+inline void copy_bytes(const void *X, void *Y, size_t bytes) {
+  if (bytes != 0 && X != Y)
+    std::memmove(Y, X, bytes);
+}
+
+// ---- Mixture of Experts (com.microsoft.MoE semantics) -------------------------------
+
+enum class Activation { Relu, Gelu, Silu, SwiGLU, Identity };
+
+struct MoEParams {
+  index_t hidden, inter, experts, k;
+  Activation act;
+  // 0: gate in fc1, linear in fc3; 1: fc1 rows interleaved gate0, lin0, gate1,
+  // lin1, ...; 2: fc1 = [gate rows; linear rows].
+  int swiglu_fusion;
+  // SwiGLU: G = min(gate, limit); L = clamp(lin, -limit, limit);
+  // out = G * sigmoid(alpha * G) * (L + beta).
+  float alpha = 1.f, beta = 0.f, limit = INFINITY;
+  bool normalize; // renormalize the top-k softmax probabilities to sum to 1
+};
+
+// Router: softmax over experts of logits [tokens, experts], then top-k by logit
+// (ties: lower expert index first; NaN ranks first and poisons the weights).
+// weights [tokens, k] are the selected probabilities, renormalized to sum to 1
+// when normalize; expert_ids [tokens, k]. Requires 0 <= k <= experts.
+template <class T>
+void moe_route_softmax_topk(const T *logits, T *weights, int64_t *expert_ids, index_t tokens,
+                            index_t experts, index_t k, bool normalize) {
+  using Acc = detail::acc_t<T>;
+  if (tokens <= 0 || k <= 0)
+    return;
+  detail::TopKBuffer<T> buffer(k);
+  detail::Ranked<T> *best = buffer.data();
+  for (index_t t = 0; t < tokens; ++t) {
+    const T *x = logits + t * experts;
+    const index_t found = detail::select_topk(x, experts, 1, k, true, best);
+    // The selected logits include the row maximum (unless NaN), the stable shift.
+    const Acc shift = found > 0 ? static_cast<Acc>(best[0].value) : Acc(0);
+    Acc denominator = 0;
+    if (normalize) {
+      for (index_t j = 0; j < found; ++j)
+        denominator += std::exp(static_cast<Acc>(best[j].value) - shift);
+    } else {
+      for (index_t e = 0; e < experts; ++e)
+        denominator += std::exp(static_cast<Acc>(x[e]) - shift);
+    }
+    for (index_t j = 0; j < k; ++j) {
+      const bool real = j < found; // k > experts would break the contract: pad safely
+      weights[t * k + j] =
+          real ? static_cast<T>(std::exp(static_cast<Acc>(best[j].value) - shift) / denominator) : T(0);
+      expert_ids[t * k + j] = real ? best[j].index : 0;
+    }
+  }
+}
+
+namespace detail {
+
+// Rows of one expert processed together: a small GEMM whose intermediates stay
+// in cache and whose scratch does not grow with the token count.
+constexpr index_t kMoEChunkRows = 64;
+constexpr size_t kScratchAlign = 64;
+
+inline size_t align_up(size_t n) { return (n + kScratchAlign - 1) / kScratchAlign * kScratchAlign; }
+
+inline bool swiglu_fused(const MoEParams &p) { return p.act == Activation::SwiGLU && p.swiglu_fusion != 0; }
+inline index_t fc1_rows(const MoEParams &p) { return swiglu_fused(p) ? 2 * p.inter : p.inter; }
+
+// Byte offsets of the scratch regions. The row buffers are sized for a full
+// chunk whatever the token count and the one per-token region comes last,
+// unpadded, so the total is exactly affine in tokens (base + 8 * k * tokens):
+// the compiler plans it in an arena from two evaluations.
+struct MoEScratch {
+  size_t counts, x, h1, h3, act, out, order, total;
+};
+
+template <class T> MoEScratch moe_scratch_layout(index_t tokens, const MoEParams &p) {
+  auto nonneg = [](index_t v) { return static_cast<size_t>(std::max<index_t>(v, 0)); };
+  const size_t rows = static_cast<size_t>(kMoEChunkRows), H = nonneg(p.hidden), I = nonneg(p.inter);
+  const size_t F1 = nonneg(fc1_rows(p));
+  const bool separate_fc3 = p.act == Activation::SwiGLU && p.swiglu_fusion == 0;
+  MoEScratch s{};
+  size_t at = 0;
+  auto take = [&](size_t bytes) {
+    const size_t here = at;
+    at += align_up(bytes);
+    return here;
+  };
+  s.counts = take((nonneg(p.experts) + 1) * sizeof(int64_t));
+  s.x = take(rows * H * sizeof(T));
+  s.h1 = take(rows * F1 * sizeof(T));
+  s.h3 = take(separate_fc3 ? rows * I * sizeof(T) : 0);
+  s.act = take(p.act == Activation::SwiGLU ? rows * I * sizeof(T) : 0);
+  s.out = take(rows * H * sizeof(T));
+  s.order = at;
+  s.total = at + nonneg(tokens) * nonneg(p.k) * sizeof(int64_t);
+  return s;
+}
+
+template <class A> inline A sigmoid(A x) { return A(1) / (A(1) + std::exp(-x)); }
+
+// act[r, :inter] from the fc1 (and fc3) outputs of n rows, in place for the
+// single-input activations.
+template <class T>
+void moe_activation(T *h1, const T *h3, T *act, index_t n, const MoEParams &p) {
+  using Acc = acc_t<T>;
+  const index_t I = p.inter, F1 = fc1_rows(p);
+  if (p.act != Activation::SwiGLU) {
+    T *h = h1;
+    for (index_t i = 0; i < n * I; ++i) {
+      const Acc v = static_cast<Acc>(h[i]);
+      switch (p.act) {
+      case Activation::Relu:
+        h[i] = static_cast<T>(v > Acc(0) ? v : Acc(0));
+        break;
+      case Activation::Gelu: {
+        // com.microsoft.MoE's gelu is the tanh approximation (what onnxruntime
+        // computes), not the erf form of ONNX's Gelu op.
+        const Acc inner = Acc(0.79788456080286535588) * (v + Acc(0.044715) * v * v * v);
+        h[i] = static_cast<T>(Acc(0.5) * v * (Acc(1) + std::tanh(inner)));
+        break;
+      }
+      case Activation::Silu:
+        h[i] = static_cast<T>(v * sigmoid(v));
+        break;
+      default:
+        break;
+      }
+    }
+    return;
+  }
+  const Acc alpha = static_cast<Acc>(p.alpha), beta = static_cast<Acc>(p.beta);
+  const Acc limit = static_cast<Acc>(p.limit);
+  for (index_t r = 0; r < n; ++r) {
+    const T *row = h1 + r * F1;
+    for (index_t j = 0; j < I; ++j) {
+      Acc gate, lin;
+      if (p.swiglu_fusion == 1) {
+        gate = static_cast<Acc>(row[2 * j]);
+        lin = static_cast<Acc>(row[2 * j + 1]);
+      } else if (p.swiglu_fusion == 2) {
+        gate = static_cast<Acc>(row[j]);
+        lin = static_cast<Acc>(row[I + j]);
+      } else {
+        gate = static_cast<Acc>(row[j]);
+        lin = static_cast<Acc>(h3[r * I + j]);
+      }
+      gate = std::min(gate, limit);
+      lin = std::max(std::min(lin, limit), -limit);
+      act[r * I + j] = static_cast<T>(gate * sigmoid(alpha * gate) * (lin + beta));
+    }
+  }
+}
+
+} // namespace detail
+
+// Bytes of workspace moe_experts needs for `tokens` tokens: exactly
+// base + 8 * k * tokens (one int64 per (token, slot) assignment on top of
+// fixed row buffers for one chunk), so scratch(0) and scratch(1) give the
+// affine size the arena planner needs. The workspace must be 8-byte aligned.
+template <class T> size_t moe_experts_scratch_bytes(index_t tokens, const MoEParams &p) {
+  return detail::moe_scratch_layout<T>(tokens, p).total;
+}
+
+// Experts: Y[t, :] = sum_j weights[t, j] * FFN_{expert_ids[t, j]}(X[t, :]) with
+// FFN(x) = fc2 * act(fc1 * x + b1 [, fc3 * x + b3]) + b2.
+// fc1 [E, F1, H] (F1 = inter, or 2 * inter for SwiGLU fusion 1/2), fc2 [E, H, inter],
+// fc3 [E, inter, H] only for SwiGLU fusion 0 (else ignored); biases [E, rows] or null.
+// The (token, slot) assignments are counting-sorted by expert and each
+// expert's rows run as small GEMMs of up to kMoEChunkRows rows.
+// Returns 1 if an expert id is outside [0, experts), 2 if the parameters are
+// inconsistent (negative sizes, SwiGLU fusion 0 without fc3, missing scratch).
+template <class T>
+int moe_experts(const T *X, const T *weights, const int64_t *expert_ids, const T *fc1,
+                const T *fc1_bias, const T *fc2, const T *fc2_bias, const T *fc3,
+                const T *fc3_bias, T *Y, void *scratch, index_t tokens, const MoEParams &p) {
+  using Acc = detail::acc_t<T>;
+  const index_t H = p.hidden, I = p.inter, E = p.experts, K = p.k, F1 = detail::fc1_rows(p);
+  const bool separate_fc3 = p.act == Activation::SwiGLU && p.swiglu_fusion == 0;
+  if (tokens < 0 || H < 0 || I < 0 || E < 0 || K < 0 || p.swiglu_fusion < 0 || p.swiglu_fusion > 2 ||
+      (separate_fc3 && fc3 == nullptr))
+    return 2;
+  if (tokens == 0 || H == 0)
+    return 0;
+  std::fill_n(Y, tokens * H, T(0));
+  const index_t assignments = tokens * K;
+  if (assignments == 0)
+    return 0;
+  if (scratch == nullptr)
+    return 2;
+  const detail::MoEScratch layout = detail::moe_scratch_layout<T>(tokens, p);
+  char *base = static_cast<char *>(scratch);
+  int64_t *counts = reinterpret_cast<int64_t *>(base + layout.counts);
+  int64_t *order = reinterpret_cast<int64_t *>(base + layout.order);
+  T *xs = reinterpret_cast<T *>(base + layout.x);
+  T *h1 = reinterpret_cast<T *>(base + layout.h1);
+  T *h3 = reinterpret_cast<T *>(base + layout.h3);
+  T *act = p.act == Activation::SwiGLU ? reinterpret_cast<T *>(base + layout.act) : h1;
+  T *out = reinterpret_cast<T *>(base + layout.out);
+
+  // Counting sort of assignments a = t * K + j by expert: after the scatter
+  // pass counts[e] is the end of expert e's run (= start of e + 1).
+  std::fill_n(counts, E + 1, int64_t(0));
+  for (index_t a = 0; a < assignments; ++a) {
+    const int64_t e = expert_ids[a];
+    if (e < 0 || e >= E)
+      return 1;
+    ++counts[e + 1];
+  }
+  for (index_t e = 0; e < E; ++e)
+    counts[e + 1] += counts[e];
+  for (index_t a = 0; a < assignments; ++a)
+    order[counts[expert_ids[a]]++] = a;
+
+  for (index_t e = 0; e < E; ++e) {
+    const index_t begin = e == 0 ? 0 : counts[e - 1], end = counts[e];
+    for (index_t r0 = begin; r0 < end; r0 += detail::kMoEChunkRows) {
+      const index_t n = std::min(detail::kMoEChunkRows, end - r0);
+      for (index_t r = 0; r < n; ++r)
+        std::copy_n(X + (order[r0 + r] / K) * H, H, xs + r * H);
+      linear(xs, fc1 + e * F1 * H, fc1_bias ? fc1_bias + e * F1 : nullptr, h1, n, H, F1, true);
+      if (separate_fc3)
+        linear(xs, fc3 + e * I * H, fc3_bias ? fc3_bias + e * I : nullptr, h3, n, H, I, true);
+      detail::moe_activation(h1, h3, act, n, p);
+      linear(static_cast<const T *>(act), fc2 + e * H * I, fc2_bias ? fc2_bias + e * H : nullptr, out, n,
+             I, H, true);
+      for (index_t r = 0; r < n; ++r) {
+        const index_t a = order[r0 + r];
+        const Acc w = static_cast<Acc>(weights[a]);
+        T *y = Y + (a / K) * H;
+        const T *o = out + r * H;
+        for (index_t h = 0; h < H; ++h)
+          y[h] = static_cast<T>(static_cast<Acc>(y[h]) + w * static_cast<Acc>(o[h]));
+      }
+    }
+  }
+  return 0;
+}
+
+} // namespace moec_hk
+
+#endif // MOEC_HOST_KERNELS_H

@@ -1,0 +1,50 @@
+//===- KernelDialect.cpp - kernel dialect verifiers -------------------------===//
+#include "dialects/kernel/KernelDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace moec::kernel;
+
+#include "dialects/kernel/KernelOpsDialect.cpp.inc"
+
+void KernelDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/kernel/KernelOps.cpp.inc"
+      >();
+}
+
+#define GET_OP_CLASSES
+#include "dialects/kernel/KernelOps.cpp.inc"
+
+LogicalResult ConstantOp::verify() {
+  auto type = cast<ShapedType>(getOutput().getType());
+  if (!type.hasStaticShape())
+    return emitOpError("a weight must have a static shape");
+  if (cast<TypedAttr>(getValue()).getType() != type)
+    return emitOpError("value type does not match the result type");
+  return success();
+}
+
+LogicalResult LaunchOp::verify() {
+  bool isElementwise = getKernel() == "elementwise";
+  if (isElementwise != !getBody().empty())
+    return emitOpError(isElementwise
+                           ? "an elementwise launch needs a body"
+                           : "only elementwise launches have a body");
+  if (isElementwise) {
+    if (getNumResults() != 1)
+      return emitOpError("an elementwise launch has one result");
+    Block &block = getBody().front();
+    if (block.getNumArguments() != getInputs().size())
+      return emitOpError("body must take one scalar per input");
+    if (!isa<YieldOp>(block.getTerminator()))
+      return emitOpError("body must end with kernel.yield");
+  }
+  for (Type type : getResultTypes())
+    if (!cast<RankedTensorType>(type).getElementType().isIntOrFloat())
+      return emitOpError("results must hold integers or floats");
+  return success();
+}

@@ -1,0 +1,28 @@
+//===- KernelDialect.h - the kernel dialect -----------------------*- C++ -*-===//
+#ifndef MOEC_DIALECTS_KERNEL_KERNELDIALECT_H
+#define MOEC_DIALECTS_KERNEL_KERNELDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialects/kernel/KernelOpsDialect.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/kernel/KernelOps.h.inc"
+
+namespace moec::kernel {
+// Attribute names shared by the memory planner, the emitters and the writer.
+inline constexpr llvm::StringLiteral kArenaOffsetsAttr = "arena_offsets";
+inline constexpr llvm::StringLiteral kScratchBytesAttr = "scratch_bytes";
+inline constexpr llvm::StringLiteral kScratchOffsetAttr = "scratch_offset";
+inline constexpr llvm::StringLiteral kSymbolAttr = "symbol";
+inline constexpr llvm::StringLiteral kArenaSizeAttr = "kernel.arena_size";
+inline constexpr llvm::StringLiteral kHostSourceAttr = "kernel.host_source";
+inline constexpr llvm::StringLiteral kHostBinaryAttr = "kernel.host_binary";
+} // namespace moec::kernel
+
+#endif // MOEC_DIALECTS_KERNEL_KERNELDIALECT_H

@@ -1,0 +1,194 @@
+//===- MoEDialect.cpp - moe dialect verifiers and builders ----------------===//
+#include "dialects/moe/MoEDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace moec::moe;
+
+#include "dialects/moe/MoEOpsDialect.cpp.inc"
+
+void MoEDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/moe/MoEOps.cpp.inc"
+      >();
+}
+
+#define GET_OP_CLASSES
+#include "dialects/moe/MoEOps.cpp.inc"
+
+namespace {
+RankedTensorType rankedType(Value v) {
+  return v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// RouterOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RouterOp::verify() {
+  auto logits = rankedType(getLogits());
+  if (logits.getRank() != 2)
+    return emitOpError("logits must be [tokens, experts], got rank ")
+           << logits.getRank();
+  int64_t experts = logits.getDimSize(1);
+  if (ShapedType::isDynamic(experts))
+    return emitOpError("the number of experts must be static");
+  if (getK() < 1 || getK() > experts)
+    return emitOpError("k must be in [1, ") << experts << "], got " << getK();
+  if (getScoring() != "softmax" && getScoring() != "sigmoid")
+    return emitOpError("scoring must be \"softmax\" or \"sigmoid\", got \"")
+           << getScoring() << "\"";
+  auto weights = rankedType(getWeights());
+  auto ids = rankedType(getExpertIds());
+  if (weights.getShape() != ids.getShape() || weights.getRank() != 2 ||
+      weights.getDimSize(1) != getK() ||
+      weights.getDimSize(0) != logits.getDimSize(0))
+    return emitOpError("results must both be [tokens, k]");
+  if (weights.getElementType() != logits.getElementType())
+    return emitOpError("weights must have the logits' element type");
+  if (!ids.getElementType().isInteger(64))
+    return emitOpError("expert ids must be i64");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ExpertsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ExpertsOp::verify() {
+  auto x = rankedType(getInput());
+  auto fc1 = rankedType(getFc1());
+  auto fc2 = rankedType(getFc2());
+  if (x.getRank() != 2)
+    return emitOpError("input must be [tokens, hidden]");
+  if (fc1.getRank() != 3 || fc2.getRank() != 3 || !fc1.hasStaticShape() ||
+      !fc2.hasStaticShape())
+    return emitOpError("fc1 and fc2 must be static rank-3 weights");
+  int64_t experts = fc1.getDimSize(0), hidden = fc2.getDimSize(1),
+          inter = fc2.getDimSize(2);
+  StringRef act = getActivation();
+  if (act != "relu" && act != "gelu" && act != "silu" && act != "swiglu" &&
+      act != "identity")
+    return emitOpError("unknown activation \"") << act << "\"";
+  int64_t fusion = getSwigluFusion();
+  if (fusion < 0 || fusion > 2)
+    return emitOpError("swiglu_fusion must be 0, 1 or 2");
+  bool swiglu = act == "swiglu";
+  bool packedSwiglu = swiglu && fusion != 0;
+  int64_t fc1Rows = packedSwiglu ? 2 * inter : inter;
+  if (fc2.getDimSize(0) != experts || fc1.getDimSize(1) != fc1Rows ||
+      fc1.getDimSize(2) != hidden)
+    return emitOpError("fc1 must be [")
+           << experts << ", " << fc1Rows << ", " << hidden << "] given fc2 "
+           << fc2;
+  if (x.getDimSize(1) != hidden)
+    return emitOpError("input hidden size ")
+           << x.getDimSize(1) << " does not match the experts' " << hidden;
+  bool needFc3 = swiglu && fusion == 0;
+  if (needFc3 != static_cast<bool>(getFc3()))
+    return emitOpError(needFc3 ? "swiglu with swiglu_fusion = 0 needs fc3"
+                               : "fc3 is only used by swiglu with swiglu_fusion = 0");
+  if (getFc3Bias() && !getFc3())
+    return emitOpError("fc3_bias without fc3");
+  if (auto fc3 = rankedType(getFc3())) {
+    if (fc3.getShape() != ArrayRef<int64_t>{experts, inter, hidden})
+      return emitOpError("fc3 must be [") << experts << ", " << inter << ", "
+                                          << hidden << "]";
+  }
+  auto checkBias = [&](Value bias, int64_t rows, StringRef name) -> LogicalResult {
+    auto type = rankedType(bias);
+    if (type && type.getShape() != ArrayRef<int64_t>{experts, rows})
+      return emitOpError() << name << " must be [" << experts << ", " << rows
+                           << "]";
+    return success();
+  };
+  if (failed(checkBias(getFc1Bias(), fc1Rows, "fc1_bias")) ||
+      failed(checkBias(getFc2Bias(), hidden, "fc2_bias")) ||
+      failed(checkBias(getFc3Bias(), inter, "fc3_bias")))
+    return failure();
+  auto weights = rankedType(getWeights());
+  auto ids = rankedType(getExpertIds());
+  if (weights.getRank() != 2 || weights.getShape() != ids.getShape() ||
+      weights.getDimSize(0) != x.getDimSize(0))
+    return emitOpError("weights and expert_ids must both be [tokens, k]");
+  if (rankedType(getOutput()).getShape() != x.getShape())
+    return emitOpError("the result must have the input's shape");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::verify() {
+  auto x = rankedType(getInput());
+  auto w = rankedType(getWeight());
+  if (w.getRank() != 2 || !w.hasStaticShape())
+    return emitOpError("weight must be a static matrix");
+  if (x.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  int64_t k = getTransposeWeight() ? w.getDimSize(1) : w.getDimSize(0);
+  int64_t n = getTransposeWeight() ? w.getDimSize(0) : w.getDimSize(1);
+  if (x.getShape().back() != k)
+    return emitOpError("input inner size ")
+           << x.getShape().back() << " does not match the weight's " << k;
+  if (auto b = rankedType(getBias()))
+    if (b.getShape() != ArrayRef<int64_t>{n})
+      return emitOpError("bias must be [") << n << "]";
+  auto y = rankedType(getOutput());
+  if (y.getShape().drop_back() != x.getShape().drop_back() ||
+      y.getShape().back() != n)
+    return emitOpError("result shape must be the input's with the last dim ")
+           << n;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ElementwiseOp
+//===----------------------------------------------------------------------===//
+
+void ElementwiseOp::build(OpBuilder &builder, OperationState &state,
+                          Type resultType, ValueRange inputs) {
+  state.addOperands(inputs);
+  state.addTypes(resultType);
+  Region *body = state.addRegion();
+  Block *block = new Block();
+  for (Value input : inputs)
+    block->addArgument(cast<ShapedType>(input.getType()).getElementType(),
+                       state.location);
+  body->push_back(block);
+}
+
+LogicalResult ElementwiseOp::verify() {
+  auto result = rankedType(getOutput());
+  Block &block = getBody().front();
+  if (block.getNumArguments() != getInputs().size())
+    return emitOpError("body must take one scalar per input");
+  for (auto [input, arg] : llvm::zip(getInputs(), block.getArguments())) {
+    auto type = rankedType(input);
+    if (arg.getType() != type.getElementType())
+      return emitOpError("body argument type ")
+             << arg.getType() << " does not match input element type "
+             << type.getElementType();
+    // numpy broadcasting: align from the right; each input dim is 1 or equal.
+    if (type.getRank() > result.getRank())
+      return emitOpError("input rank exceeds the result rank");
+    int64_t offset = result.getRank() - type.getRank();
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      int64_t in = type.getDimSize(d), out = result.getDimSize(d + offset);
+      if (in != 1 && in != out)
+        return emitOpError("input ") << type << " does not broadcast to "
+                                     << result;
+    }
+  }
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield)
+    return emitOpError("body must end with moe.yield");
+  if (yield.getValue().getType() != result.getElementType())
+    return emitOpError("yielded type must be the result element type");
+  return success();
+}

@@ -1,0 +1,169 @@
+//===- MoEOps.td - the moe dialect: graph-level MoE operations -*- tablegen -*-===//
+//
+// The moe dialect is the level where moec's optimizations work: MoE blocks are
+// one router and one grouped-expert op, linear layers know their weight, and
+// elementwise chains are regions that fusion can merge. Ops here are on
+// tensors; every `?` dimension is the token count T.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_DIALECTS_MOE_MOEOPS_TD
+#define MOEC_DIALECTS_MOE_MOEOPS_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+
+def MoE_Dialect : Dialect {
+  let name = "moe";
+  let cppNamespace = "::moec::moe";
+  let summary = "Graph-level Mixture-of-Experts operations";
+  let description = [{
+    Routers, grouped experts, linear layers and fused elementwise regions.
+    ONNX ops without a moe-level counterpart (Softmax, TopK, Gather, ...) stay
+    in the onnx dialect at this level and are lowered to kernels directly.
+  }];
+}
+
+class MoE_Op<string mnemonic, list<Trait> traits = []>
+    : Op<MoE_Dialect, mnemonic, traits>;
+
+def MoE_RouterOp : MoE_Op<"router", [Pure]> {
+  let summary = "Scores experts per token and selects the top k";
+  let description = [{
+    Turns router logits [T, E] into the k selected experts per token and their
+    mixing weights. `scoring` is "softmax" (softmax over all experts, then
+    top-k) or "sigmoid". With `normalize`, the k weights of a token are
+    rescaled to sum to one. Ties choose the lower expert index.
+
+    ```mlir
+    %w, %ids = moe.router %logits {k = 2 : i64, normalize = true, scoring = "softmax"}
+        : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$logits, I64Attr:$k, BoolAttr:$normalize,
+                       StrAttr:$scoring);
+  let results = (outs AnyRankedTensor:$weights, AnyRankedTensor:$expert_ids);
+  let assemblyFormat = [{
+    $logits attr-dict `:` type($logits) `->` type($weights) `,` type($expert_ids)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_ExpertsOp : MoE_Op<"experts", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Grouped expert FFN over the routed tokens, combined by routing weight";
+  let description = [{
+    y[t] = sum_j weights[t, j] * FFN_{expert_ids[t, j]}(x[t]) with
+    FFN(x) = fc2 · act(fc1 · x + fc1_bias [, fc3 · x + fc3_bias]) + fc2_bias.
+    Weight layouts follow com.microsoft.MoE: fc1 [E, F1, H] (F1 = I, or 2·I for
+    SwiGLU with `swiglu_fusion` 1 = interleaved gate/linear rows, 2 = gate rows
+    then linear rows), fc2 [E, H, I], fc3 [E, I, H] (SwiGLU with fusion 0 only).
+    SwiGLU is G·sigmoid(alpha·G)·(L + beta) with G = min(gate, limit) and
+    L = clamp(linear, -limit, limit).
+
+    ```mlir
+    %y = moe.experts %x, %w, %ids, %fc1, %fc2 {activation = "silu", ...}
+        : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x32x16xf32>,
+           tensor<4x16x32xf32>) -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weights,
+                       AnyRankedTensor:$expert_ids, AnyRankedTensor:$fc1,
+                       Optional<AnyRankedTensor>:$fc1_bias, AnyRankedTensor:$fc2,
+                       Optional<AnyRankedTensor>:$fc2_bias,
+                       Optional<AnyRankedTensor>:$fc3,
+                       Optional<AnyRankedTensor>:$fc3_bias,
+                       StrAttr:$activation, I64Attr:$swiglu_fusion,
+                       F32Attr:$alpha, F32Attr:$beta, F32Attr:$limit);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weights `,` $expert_ids `fc1` `(` $fc1 (`,` $fc1_bias^)? `)`
+    `fc2` `(` $fc2 (`,` $fc2_bias^)? `)` (`fc3` `(` $fc3^ (`,` $fc3_bias^)? `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumExperts() { return getFc1().getType().getDimSize(0); }
+    int64_t getHiddenSize() { return getFc2().getType().getDimSize(1); }
+    int64_t getInterSize() { return getFc2().getType().getDimSize(2); }
+    int64_t getTopK() { return getExpertIds().getType().getDimSize(1); }
+  }];
+}
+
+def MoE_LinearOp : MoE_Op<"linear", [Pure]> {
+  let summary = "x · W (+ bias) with a constant weight";
+  let description = [{
+    A dense layer whose weight is known at compile time, so later passes may
+    quantize, prune or repack it. `input` is [..., K]; `weight` is [K, N]
+    (or [N, K] with `transpose_weight`); `bias` is [N]; the result is [..., N].
+
+    ```mlir
+    %y = moe.linear %x, %w : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight,
+                       Optional<AnyRankedTensor>:$bias,
+                       DefaultValuedAttr<BoolAttr, "false">:$transpose_weight);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_MatMulOp : MoE_Op<"matmul", [Pure]> {
+  let summary = "Batched matrix product of two run-time tensors (numpy semantics)";
+  let description = [{
+    ONNX MatMul where neither side is a compile-time constant matrix: batch
+    dimensions broadcast, rank-1 operands are promoted as in numpy.
+
+    ```mlir
+    %y = moe.matmul %a, %b : (tensor<?x4x8xf32>, tensor<?x8x2xf32>) -> tensor<?x4x2xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
+def MoE_ElementwiseOp : MoE_Op<"elementwise", [Pure, SingleBlock,
+    IsolatedFromAbove]> {
+  let summary = "A scalar computation applied at every element, with broadcasting";
+  let description = [{
+    The body computes one output element from one element of each input;
+    inputs broadcast to the result shape by numpy rules. The body holds
+    scalar `arith` and `math` ops only, so a fused chain of ONNX elementwise
+    ops becomes one loop, one kernel and one pass over memory.
+
+    ```mlir
+    %y = moe.elementwise ins(%a, %b : tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32> {
+    ^bb0(%x: f32, %y: f32):
+      %s = arith.addf %x, %y : f32
+      moe.yield %s : f32
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs);
+  let results = (outs AnyRankedTensor:$output);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    (`ins` `(` $inputs^ `:` type($inputs) `)`)? attr-dict `->` type($output) $body
+  }];
+  let hasVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [
+    // Creates the op with an empty body block whose arguments are the
+    // element types of `inputs`; the caller fills it and adds the yield.
+    OpBuilder<(ins "mlir::Type":$resultType, "mlir::ValueRange":$inputs)>
+  ];
+}
+
+def MoE_YieldOp : MoE_Op<"yield", [Pure, Terminator, ReturnLike,
+    HasParent<"ElementwiseOp">]> {
+  let summary = "Yields the element computed by a moe.elementwise body";
+  let arguments = (ins AnyType:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
+#endif // MOEC_DIALECTS_MOE_MOEOPS_TD

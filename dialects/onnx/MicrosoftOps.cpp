@@ -1,0 +1,69 @@
+//===- MicrosoftOps.cpp - verifiers and shape inference: com.microsoft ops -===//
+#include "dialects/onnx/ONNXDialect.h"
+#include "dialects/onnx/ShapeHelpers.h"
+
+#include "llvm/ADT/StringSet.h"
+
+using namespace mlir;
+using namespace moec::onnx::detail;
+
+namespace moec::onnx {
+
+LogicalResult MsMoEOp::verify() {
+  static const char *const kActivations[] = {"relu", "gelu", "silu", "swiglu", "identity"};
+  if (!llvm::is_contained(kActivations, getActivationType()))
+    return emitOpError() << "activation_type must be one of relu, gelu, silu, swiglu, "
+                            "identity; got '"
+                         << getActivationType() << "'";
+  if (static_cast<int64_t>(getK()) < 1)
+    return emitOpError() << "k must be at least 1, got " << static_cast<int64_t>(getK());
+  int64_t fusion = static_cast<int64_t>(getSwigluFusion());
+  if (fusion < 0 || fusion > 2)
+    return emitOpError() << "swiglu_fusion must be 0, 1 or 2, got " << fusion;
+  if (failed(verifyFlag(*this, "normalize_routing_weights", getNormalizeRoutingWeights())) ||
+      failed(verifyFlag(*this, "use_sparse_mixer", getUseSparseMixer())) ||
+      failed(verifyFlag(*this, "swiglu_limit_after_activation",
+                        getSwigluLimitAfterActivation())))
+    return failure();
+  if (auto type = getRankedType(getInput()); type && type.getRank() != 2 && type.getRank() != 3)
+    return emitOpError() << "input must have rank 2 (tokens, hidden) or 3 (batch, seq, hidden), "
+                            "got rank "
+                         << type.getRank();
+  if (auto type = getRankedType(getRouterProbs()); type && type.getRank() != 2)
+    return emitOpError() << "router_probs must have rank 2 (tokens, experts), got rank "
+                         << type.getRank();
+  std::pair<StringRef, Value> weights[] = {{"fc1_experts_weights", getFc1ExpertsWeights()},
+                                           {"fc2_experts_weights", getFc2ExpertsWeights()},
+                                           {"fc3_experts_weights", getFc3ExpertsWeights()}};
+  for (auto [name, value] : weights)
+    if (auto type = getRankedType(value); type && type.getRank() != 3)
+      return emitOpError() << name << " must have rank 3 (experts, rows, columns), got rank "
+                           << type.getRank();
+  std::pair<StringRef, Value> biases[] = {{"fc1_experts_bias", getFc1ExpertsBias()},
+                                          {"fc2_experts_bias", getFc2ExpertsBias()},
+                                          {"fc3_experts_bias", getFc3ExpertsBias()}};
+  for (auto [name, value] : biases)
+    if (auto type = getRankedType(value); type && type.getRank() != 2)
+      return emitOpError() << name << " must have rank 2 (experts, size), got rank "
+                           << type.getRank();
+  auto experts = [](Value v) {
+    auto type = getRankedType(v);
+    return type && type.getRank() >= 1 ? type.getDimSize(0) : ShapedType::kDynamic;
+  };
+  int64_t e = experts(getFc1ExpertsWeights());
+  for (auto [name, value] : weights)
+    if (value && experts(value) != e && !ShapedType::isDynamic(experts(value)) &&
+        !ShapedType::isDynamic(e))
+      return emitOpError() << name << " has " << experts(value) << " experts, fc1 has " << e;
+  if (auto router = getRankedType(getRouterProbs()); router && router.getRank() == 2 &&
+                                                     !router.isDynamicDim(1) &&
+                                                     !ShapedType::isDynamic(e) &&
+                                                     router.getDimSize(1) != e)
+    return emitOpError() << "router_probs has " << router.getDimSize(1)
+                         << " experts per token, the expert weights have " << e;
+  return success();
+}
+
+LogicalResult MsMoEOp::inferShapes() { return inferSameAsOperand(*this, getInput()); }
+
+} // namespace moec::onnx

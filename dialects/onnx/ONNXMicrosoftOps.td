@@ -1,0 +1,48 @@
+//===- ONNXMicrosoftOps.td - com.microsoft contrib ops --------*- tablegen -*-===//
+#ifndef MOEC_DIALECTS_ONNX_ONNXMICROSOFTOPS_TD
+#define MOEC_DIALECTS_ONNX_ONNXMICROSOFTOPS_TD
+
+include "dialects/onnx/ONNXDialect.td"
+
+def ONNX_MsMoEOp : ONNX_Op<"ms.MoE", [AttrSizedOperandSegments]> {
+  let summary = "com.microsoft.MoE: routed mixture of expert FFNs";
+  let description = [{
+    router_probs are router logits (tokens, E); softmax and top-k are part of
+    the op. fc1 is (E, I, H), or (E, 2I, H) when swiglu_fusion is 1 (gate and
+    linear rows interleaved) or 2 (concatenated); fc2 is (E, H, I); fc3
+    (E, I, H) holds the linear part of SwiGLU when swiglu_fusion is 0. Absent
+    optional inputs have null accessors (e.g. getFc3ExpertsWeights()).
+    `swiglu_limit` absent means no clamping. The types after `:` follow the
+    operand order of the schema (input, router_probs, fc1, fc1 bias, fc2, ...).
+
+    ```mlir
+    %y = onnx.ms.MoE %x, %logits, %fc1, %fc2 fc1_bias(%b1) {k = 2 : i64, activation_type = "silu"}
+        : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x32x16xf32>, tensor<4x32xf32>,
+           tensor<4x16x32xf32>) -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$input, AnyTensor:$router_probs,
+                   AnyTensor:$fc1_experts_weights, Optional<AnyTensor>:$fc1_experts_bias,
+                   AnyTensor:$fc2_experts_weights, Optional<AnyTensor>:$fc2_experts_bias,
+                   Optional<AnyTensor>:$fc3_experts_weights,
+                   Optional<AnyTensor>:$fc3_experts_bias,
+                   DefaultValuedStrAttr<StrAttr, "relu">:$activation_type,
+                   ONNX_DefaultI64<"1">:$k,
+                   ONNX_DefaultI64<"0">:$normalize_routing_weights,
+                   ONNX_DefaultI64<"0">:$swiglu_fusion,
+                   OptionalAttr<F32Attr>:$swiglu_limit,
+                   ONNX_DefaultI64<"0">:$swiglu_limit_after_activation,
+                   ONNX_DefaultF32<"1.0">:$activation_alpha,
+                   ONNX_DefaultF32<"0.0">:$activation_beta,
+                   ONNX_DefaultI64<"0">:$use_sparse_mixer);
+  let results = (outs AnyTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $router_probs `,` $fc1_experts_weights `,` $fc2_experts_weights
+    (`fc1_bias` `(` $fc1_experts_bias^ `)`)? (`fc2_bias` `(` $fc2_experts_bias^ `)`)?
+    (`fc3` `(` $fc3_experts_weights^ `)`)? (`fc3_bias` `(` $fc3_experts_bias^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // MOEC_DIALECTS_ONNX_ONNXMICROSOFTOPS_TD

@@ -1,0 +1,294 @@
+//===- TensorOps.cpp - verifiers and shape inference: data movement ops ----===//
+//
+// Constants, Cast/Identity, indexing (Gather*, ScatterElements), Concat,
+// Split and Transpose. The reshaping ops are in ShapeOps.cpp.
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/onnx/ONNXDialect.h"
+#include "dialects/onnx/ShapeHelpers.h"
+
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace moec::onnx::detail;
+
+namespace moec::onnx {
+
+//===----------------------------------------------------------------------===//
+// Constants, Cast, Identity
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConstantOp::verify() {
+  auto valueType = cast<ShapedType>(getValue().getType());
+  if (auto result = getRankedType(getOutput()); result && result != valueType)
+    return emitOpError() << "result type " << result << " differs from the value's type "
+                         << valueType;
+  return success();
+}
+
+LogicalResult ConstantOp::inferShapes() {
+  auto type = cast<ShapedType>(getValue().getType());
+  return setResultType(*this, 0, type.getShape(), type.getElementType());
+}
+
+LogicalResult ConstantOfShapeOp::verify() {
+  if (auto value = getValueAttr(); value && cast<ShapedType>(value.getType()).getNumElements() != 1)
+    return emitOpError() << "value must hold exactly one element";
+  if (auto type = getRankedType(getInput()); type && type.getRank() != 1)
+    return emitOpError() << "input must be a 1-D shape tensor, got rank " << type.getRank();
+  return success();
+}
+
+LogicalResult ConstantOfShapeOp::inferShapes() {
+  auto shape = getKnownIntValues(getInput());
+  if (!shape)
+    return emitOpError() << "cannot infer shape: the shape input is not known at compile time";
+  for (int64_t dim : *shape)
+    if (dim < 0 && dim != kTokens)
+      return emitOpError() << "shape has a negative dimension " << dim;
+  Type element = getValueAttr() ? cast<ShapedType>(getValueAttr().getType()).getElementType()
+                                : Float32Type::get(getContext());
+  return setResultType(*this, 0, *shape, element);
+}
+
+LogicalResult CastOp::verify() {
+  if (failed(verifyFlag(*this, "saturate", getSaturate())))
+    return failure();
+  if (auto result = getRankedType(getOutput()); result && result.getElementType() != getTo())
+    return emitOpError() << "result element type " << result.getElementType()
+                         << " differs from 'to' (" << getTo() << ")";
+  return success();
+}
+
+LogicalResult CastOp::inferShapes() {
+  auto type = requireRanked(*this, getInput(), "the input");
+  if (failed(type))
+    return failure();
+  return setResultType(*this, 0, type->getShape(), getTo());
+}
+
+LogicalResult IdentityOp::inferShapes() { return inferSameAsOperand(*this, getInput()); }
+
+//===----------------------------------------------------------------------===//
+// Indexing
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyAxis(Operation *op, Value data, int64_t axis) {
+  auto type = getRankedType(data);
+  if (type && !normalizeAxis(axis, type.getRank()))
+    return op->emitOpError() << "axis " << axis << " is out of range for rank "
+                             << type.getRank();
+  return success();
+}
+
+LogicalResult GatherOp::verify() {
+  return verifyAxis(*this, getData(), static_cast<int64_t>(getAxis()));
+}
+
+LogicalResult GatherOp::inferShapes() {
+  auto data = requireRanked(*this, getData(), "data");
+  auto indices = requireRanked(*this, getIndices(), "indices");
+  if (failed(data) || failed(indices))
+    return failure();
+  auto axis = normalizeAxis(static_cast<int64_t>(getAxis()), data->getRank());
+  if (!axis)
+    return emitOpError() << "axis is out of range";
+  SmallVector<int64_t> shape(data->getShape().take_front(*axis));
+  llvm::append_range(shape, indices->getShape());
+  llvm::append_range(shape, data->getShape().drop_front(*axis + 1));
+  return setResultType(*this, 0, shape, data->getElementType());
+}
+
+static LogicalResult verifyElementsOp(Operation *op, Value data, Value indices, int64_t axis) {
+  if (failed(verifyAxis(op, data, axis)))
+    return failure();
+  auto dataType = getRankedType(data), indicesType = getRankedType(indices);
+  if (dataType && indicesType && dataType.getRank() != indicesType.getRank())
+    return op->emitOpError() << "data and indices must have the same rank, got "
+                             << dataType.getRank() << " and " << indicesType.getRank();
+  return success();
+}
+
+LogicalResult GatherElementsOp::verify() {
+  return verifyElementsOp(*this, getData(), getIndices(), static_cast<int64_t>(getAxis()));
+}
+
+LogicalResult GatherElementsOp::inferShapes() {
+  auto indices = requireRanked(*this, getIndices(), "indices");
+  if (failed(indices))
+    return failure();
+  return setResultType(*this, 0, indices->getShape(), getElementType(getData()));
+}
+
+LogicalResult ScatterElementsOp::verify() {
+  static const char *const kReductions[] = {"none", "add", "mul", "max", "min"};
+  if (!llvm::is_contained(kReductions, getReduction()))
+    return emitOpError() << "reduction must be one of none, add, mul, max, min; got '"
+                         << getReduction() << "'";
+  if (getElementType(getUpdates()) != getElementType(getData()))
+    return emitOpError() << "updates must have the element type of data";
+  return verifyElementsOp(*this, getData(), getIndices(), static_cast<int64_t>(getAxis()));
+}
+
+LogicalResult ScatterElementsOp::inferShapes() { return inferSameAsOperand(*this, getData()); }
+
+//===----------------------------------------------------------------------===//
+// Concat, Split, Transpose
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty())
+    return emitOpError() << "needs at least one input";
+  int64_t rank = -1;
+  for (Value input : getInputs()) {
+    auto type = getRankedType(input);
+    if (!type)
+      continue;
+    if (rank >= 0 && type.getRank() != rank)
+      return emitOpError() << "inputs must have the same rank";
+    rank = type.getRank();
+    if (type.getElementType() != getElementType(getInputs().front()))
+      return emitOpError() << "inputs must have the same element type";
+  }
+  if (rank >= 0 && !normalizeAxis(static_cast<int64_t>(getAxis()), rank))
+    return emitOpError() << "axis " << static_cast<int64_t>(getAxis())
+                         << " is out of range for rank " << rank;
+  return success();
+}
+
+LogicalResult ConcatOp::inferShapes() {
+  SmallVector<RankedTensorType> types;
+  for (Value input : getInputs()) {
+    auto type = requireRanked(*this, input, "an input");
+    if (failed(type))
+      return failure();
+    types.push_back(*type);
+  }
+  int64_t rank = types.front().getRank();
+  auto axis = normalizeAxis(static_cast<int64_t>(getAxis()), rank);
+  if (!axis)
+    return emitOpError() << "axis is out of range";
+  SmallVector<int64_t> shape(types.front().getShape());
+  int64_t staticSum = 0, tokenParts = 0;
+  for (RankedTensorType type : types) {
+    for (int64_t i = 0; i < rank; ++i) {
+      if (i == *axis)
+        continue;
+      int64_t a = shape[i], b = type.getDimSize(i);
+      if (a != b && a != kTokens && b != kTokens)
+        return emitOpError() << "inputs differ in dimension " << i << ": " << a << " and " << b;
+      if (a == kTokens)
+        shape[i] = b;
+    }
+    if (type.isDynamicDim(*axis))
+      ++tokenParts;
+    else
+      staticSum += type.getDimSize(*axis);
+  }
+  if (tokenParts == 0)
+    shape[*axis] = staticSum;
+  else if (tokenParts == 1 && staticSum == 0)
+    shape[*axis] = kTokens;
+  else
+    return emitTokenDimError(*this);
+  return setResultType(*this, 0, shape, types.front().getElementType());
+}
+
+LogicalResult SplitOp::verify() {
+  if (getNumResults() == 0)
+    return emitOpError() << "needs at least one output";
+  if (auto n = getNumOutputs(); n && static_cast<int64_t>(*n) != getNumResults())
+    return emitOpError() << "num_outputs is " << static_cast<int64_t>(*n) << " but the op has "
+                         << getNumResults() << " results";
+  if (getNumOutputs() && getSplit())
+    return emitOpError() << "num_outputs and the split input cannot both be given";
+  return verifyAxis(*this, getInput(), static_cast<int64_t>(getAxis()));
+}
+
+LogicalResult SplitOp::inferShapes() {
+  auto type = requireRanked(*this, getInput(), "the input");
+  if (failed(type))
+    return failure();
+  auto axis = normalizeAxis(static_cast<int64_t>(getAxis()), type->getRank());
+  if (!axis)
+    return emitOpError() << "axis is out of range";
+  int64_t dim = type->getDimSize(*axis);
+  int64_t parts = getNumResults();
+  SmallVector<int64_t> sizes;
+  if (Value split = getSplit()) {
+    auto known = getKnownIntValues(split);
+    if (!known)
+      return emitOpError() << "cannot infer shape: the split sizes are not known at compile time";
+    sizes = *known;
+    if (static_cast<int64_t>(sizes.size()) != parts)
+      return emitOpError() << "split has " << sizes.size() << " sizes for " << parts
+                           << " outputs";
+    int64_t sum = 0;
+    for (int64_t size : sizes) {
+      if (size < 0)
+        return emitOpError() << "split sizes must be static and non-negative";
+      sum += size;
+    }
+    if (dim != kTokens && sum != dim)
+      return emitOpError() << "split sizes add up to " << sum << ", the axis has " << dim;
+    if (dim == kTokens && parts != 1)
+      return emitTokenDimError(*this);
+  } else if (parts == 1) {
+    sizes = {dim};
+  } else if (dim == kTokens) {
+    return emitTokenDimError(*this);
+  } else {
+    // Even split; since opset 18 the last part may be smaller.
+    int64_t chunk = (dim + parts - 1) / parts;
+    for (int64_t i = 0; i < parts; ++i)
+      sizes.push_back(std::max<int64_t>(0, std::min(chunk, dim - i * chunk)));
+  }
+  for (int64_t i = 0; i < parts; ++i) {
+    SmallVector<int64_t> shape(type->getShape());
+    shape[*axis] = sizes[i];
+    if (failed(setResultType(*this, i, shape, type->getElementType())))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult TransposeOp::verify() {
+  auto type = getRankedType(getData());
+  auto perm = getPerm();
+  if (!type || !perm)
+    return success();
+  SmallVector<bool> seen(type.getRank(), false);
+  if (static_cast<int64_t>(perm->size()) != type.getRank())
+    return emitOpError() << "perm has " << perm->size() << " entries for rank "
+                         << type.getRank();
+  for (int64_t p : *perm) {
+    if (p < 0 || p >= type.getRank() || seen[p])
+      return emitOpError() << "perm is not a permutation of 0.." << type.getRank() - 1;
+    seen[p] = true;
+  }
+  return success();
+}
+
+LogicalResult TransposeOp::inferShapes() {
+  auto type = requireRanked(*this, getData(), "data");
+  if (failed(type))
+    return failure();
+  int64_t rank = type->getRank();
+  SmallVector<int64_t> perm;
+  if (auto given = getPerm())
+    perm.assign(given->begin(), given->end());
+  else
+    for (int64_t i = rank - 1; i >= 0; --i)
+      perm.push_back(i);
+  if (static_cast<int64_t>(perm.size()) != rank)
+    return emitOpError() << "perm does not match the rank";
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= rank)
+      return emitOpError() << "perm entry " << p << " is out of range";
+    shape.push_back(type->getDimSize(p));
+  }
+  return setResultType(*this, 0, shape, type->getElementType());
+}
+
+} // namespace moec::onnx

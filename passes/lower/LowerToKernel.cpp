@@ -1,0 +1,507 @@
+//===- LowerToKernel.cpp - moe/onnx ops to kernel launches -----------------===//
+//
+// After this pass the function is a straight list of kernel.launch ops (plus
+// the kernel.constant weights they read), in execution order. Three things
+// happen on the way:
+//   1. Only what the outputs need survives. Operands that are compile-time
+//      information (a Reshape's target shape, a TopK's K, Slice bounds) are
+//      not data: the subgraphs computing them (Shape -> Gather -> Concat ...)
+//      are folded into the specialization and removed, never run.
+//   2. Each remaining op becomes one launch of a kernel template, with the
+//      ONNX attributes normalized (negative axes resolved, defaults filled,
+//      opset differences removed) into the launch's `spec`.
+//   3. Every graph output becomes the result of its own launch, so the
+//      kernel producing it can write it straight into the caller's buffer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/utils/ConstantData.h"
+#include "compiler/utils/OnnxOpAccess.h"
+#include "dialects/kernel/KernelDialect.h"
+#include "dialects/moe/MoEDialect.h"
+#include "moec_host_kernels.h"
+#include "passes/lower/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace moec {
+#define GEN_PASS_DEF_MOECLOWERTOKERNEL
+#include "passes/lower/Passes.h.inc"
+} // namespace moec
+
+using namespace mlir;
+namespace kernel = moec::kernel;
+namespace moe = moec::moe;
+
+namespace {
+
+int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+
+// The operand positions of `op` whose *data* a kernel reads. The others are
+// compile-time inputs (shapes, counts, bounds) folded into the spec.
+SmallVector<unsigned> dataOperands(Operation *op) {
+  StringRef type = moec::onnxOpType(op);
+  bool isOnnx = op->getDialect()->getNamespace() == "onnx";
+  if (isOnnx && (type == "Shape" || type == "ConstantOfShape" || type == "Constant"))
+    return {};
+  if (isOnnx && (type == "Reshape" || type == "Expand" || type == "Slice" ||
+                 type == "TopK" || type == "ReduceSum" || type == "ReduceMean" ||
+                 type == "ReduceMax" || type == "ReduceMin" || type == "Squeeze" ||
+                 type == "Unsqueeze" || type == "Split" || type == "Flatten"))
+    return {0};
+  SmallVector<unsigned> all;
+  for (unsigned i = 0; i < op->getNumOperands(); ++i)
+    all.push_back(i);
+  return all;
+}
+
+// The ops whose results the function's outputs need as data. The others
+// only compute compile-time operands (shapes, counts, bounds).
+llvm::SetVector<Operation *> findDataOps(func::FuncOp func) {
+  llvm::SetVector<Operation *> live;
+  SmallVector<Operation *> worklist;
+  auto markValue = [&](Value v) {
+    if (Operation *def = v.getDefiningOp())
+      if (live.insert(def))
+        worklist.push_back(def);
+  };
+  for (Block &block : func.getBody())
+    for (Value v : block.getTerminator()->getOperands())
+      markValue(v);
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    for (unsigned i : dataOperands(op))
+      if (op->getOperand(i))
+        markValue(op->getOperand(i));
+  }
+  return live;
+}
+
+// Erases every op that is not a kernel op or the terminator: after lowering,
+// what remains only computed compile-time operands, now folded into specs.
+void eraseCompileTimeOps(func::FuncOp func) {
+  SmallVector<Operation *> dead;
+  for (Operation &op : func.getBody().front().without_terminator())
+    if (!isa<kernel::LaunchOp, kernel::ConstantOp>(op))
+      dead.push_back(&op);
+  for (Operation *op : dead)
+    op->dropAllUses();
+  for (Operation *op : llvm::reverse(dead))
+    op->erase();
+}
+
+int64_t normalizeAxis(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
+
+int64_t defaultOpset(Operation *op) {
+  auto module = op->getParentOfType<ModuleOp>();
+  if (auto opsets = module ? module->getAttrOfType<DictionaryAttr>("onnx.opset_import")
+                           : DictionaryAttr())
+    if (auto v = opsets.getAs<IntegerAttr>(""))
+      return v.getInt();
+  return 17;
+}
+
+class Lowering {
+public:
+  explicit Lowering(func::FuncOp func) : func(func) {}
+
+  LogicalResult run() {
+    llvm::SetVector<Operation *> dataOps = findDataOps(func);
+    SmallVector<Operation *> ordered;
+    for (Operation &op : func.getBody().front().without_terminator())
+      if (dataOps.contains(&op))
+        ordered.push_back(&op);
+    for (Operation *op : ordered)
+      if (failed(lower(op)))
+        return failure();
+    materializeConstants();
+    eraseCompileTimeOps(func);
+    separateOutputs();
+    return success();
+  }
+
+private:
+  func::FuncOp func;
+
+  kernel::LaunchOp launch(Operation *op, StringRef name, ValueRange inputs,
+                          TypeRange results, ArrayRef<NamedAttribute> spec) {
+    OpBuilder b(op);
+    return kernel::LaunchOp::create(b, op->getLoc(), results, inputs, b.getStringAttr(name),
+                                      b.getDictionaryAttr(spec));
+  }
+
+  void replace(Operation *op, kernel::LaunchOp l) {
+    op->replaceAllUsesWith(l->getResults());
+    op->erase();
+  }
+
+  NamedAttribute attr(StringRef name, Attribute value) {
+    return NamedAttribute(StringAttr::get(func.getContext(), name), value);
+  }
+  NamedAttribute i64(StringRef name, int64_t value) {
+    return attr(name, IntegerAttr::get(IntegerType::get(func.getContext(), 64), value));
+  }
+  NamedAttribute ints(StringRef name, ArrayRef<int64_t> values) {
+    return attr(name, DenseI64ArrayAttr::get(func.getContext(), values));
+  }
+  NamedAttribute boolean(StringRef name, bool value) {
+    return attr(name, BoolAttr::get(func.getContext(), value));
+  }
+  NamedAttribute str(StringRef name, StringRef value) {
+    return attr(name, StringAttr::get(func.getContext(), value));
+  }
+  NamedAttribute f32(StringRef name, double value) {
+    return attr(name, FloatAttr::get(Float32Type::get(func.getContext()), value));
+  }
+
+  // A compile-time int operand, or an error at the op.
+  FailureOr<std::vector<int64_t>> knownInts(Operation *op, Value v, StringRef what) {
+    auto values = moec::getKnownInts(v);
+    if (!values)
+      return op->emitError() << "op '" << moec::onnxOpType(op) << "': " << what
+                             << " must be known at compile time";
+    return *values;
+  }
+
+  LogicalResult lower(Operation *op) {
+    if (auto ew = dyn_cast<moe::ElementwiseOp>(op))
+      return lowerElementwise(ew);
+    if (auto linear = dyn_cast<moe::LinearOp>(op)) {
+      SmallVector<Value> inputs{linear.getInput(), linear.getWeight()};
+      if (linear.getBias())
+        inputs.push_back(linear.getBias());
+      replace(op, launch(op, "linear", inputs, op->getResultTypes(),
+                         {boolean("transpose_weight", linear.getTransposeWeight()),
+                          boolean("has_bias", static_cast<bool>(linear.getBias()))}));
+      return success();
+    }
+    if (isa<moe::MatMulOp>(op)) {
+      replace(op, launch(op, "batch_matmul", op->getOperands(), op->getResultTypes(), {}));
+      return success();
+    }
+    if (auto router = dyn_cast<moe::RouterOp>(op)) {
+      if (router.getScoring() != "softmax")
+        return op->emitError("sigmoid routing is not supported by the host target yet");
+      replace(op, launch(op, "moe_route", op->getOperands(), op->getResultTypes(),
+                         {i64("k", router.getK()), boolean("normalize", router.getNormalize())}));
+      return success();
+    }
+    if (auto experts = dyn_cast<moe::ExpertsOp>(op))
+      return lowerExperts(experts);
+    if (op->getDialect()->getNamespace() == "onnx")
+      return lowerOnnx(op);
+    if (isa<kernel::LaunchOp, kernel::ConstantOp>(op))
+      return success();
+    return op->emitError() << "op '" << op->getName() << "' cannot be lowered to kernels";
+  }
+
+  LogicalResult lowerElementwise(moe::ElementwiseOp ew) {
+    auto l = launch(ew, "elementwise", ew.getInputs(), ew->getResultTypes(), {});
+    IRMapping mapping;
+    ew.getBody().cloneInto(&l.getBody(), mapping);
+    Block &block = l.getBody().front();
+    auto yield = cast<moe::YieldOp>(block.getTerminator());
+    OpBuilder b(yield);
+    kernel::YieldOp::create(b, yield.getLoc(), yield.getValue());
+    yield.erase();
+    replace(ew, l);
+    return success();
+  }
+
+  LogicalResult lowerExperts(moe::ExpertsOp experts) {
+    SmallVector<Value> inputs{experts.getInput(), experts.getWeights(),
+                              experts.getExpertIds(), experts.getFc1()};
+    auto addOptional = [&](Value v) {
+      if (v)
+        inputs.push_back(v);
+    };
+    addOptional(experts.getFc1Bias());
+    inputs.push_back(experts.getFc2());
+    addOptional(experts.getFc2Bias());
+    addOptional(experts.getFc3());
+    addOptional(experts.getFc3Bias());
+
+    // The host kernel needs a workspace whose size it defines; it is affine
+    // in the token count, so two evaluations give both coefficients.
+    moec_hk::MoEParams params;
+    params.hidden = experts.getHiddenSize();
+    params.inter = experts.getInterSize();
+    params.experts = experts.getNumExperts();
+    params.k = experts.getTopK();
+    params.swiglu_fusion = static_cast<int>(experts.getSwigluFusion());
+    StringRef act = experts.getActivation();
+    params.act = act == "relu"     ? moec_hk::Activation::Relu
+                 : act == "gelu"   ? moec_hk::Activation::Gelu
+                 : act == "silu"   ? moec_hk::Activation::Silu
+                 : act == "swiglu" ? moec_hk::Activation::SwiGLU
+                                   : moec_hk::Activation::Identity;
+    params.normalize = false;
+    auto scratchAt = [&](int64_t tokens) {
+      return static_cast<int64_t>(moec_hk::moe_experts_scratch_bytes<float>(tokens, params));
+    };
+    int64_t base = scratchAt(0), perToken = scratchAt(1) - base;
+    if (scratchAt(1000) > base + 1000 * perToken)
+      return experts.emitError("internal error: the expert kernel's workspace is not affine "
+                               "in the token count");
+    // A static token count (e.g. bound with --bind-dim) is what the kernel
+    // is specialized on, whatever T the runtime passes.
+    int64_t staticTokens = cast<RankedTensorType>(experts.getInput().getType()).getDimSize(0);
+    if (!ShapedType::isDynamic(staticTokens)) {
+      base = scratchAt(staticTokens);
+      perToken = 0;
+    }
+
+    auto l = launch(experts, "moe_experts", inputs, experts->getResultTypes(),
+                    {str("activation", act), i64("swiglu_fusion", experts.getSwigluFusion()),
+                     f32("alpha", experts.getAlpha().convertToFloat()),
+                     f32("beta", experts.getBeta().convertToFloat()),
+                     f32("limit", experts.getLimit().convertToFloat()),
+                     boolean("has_fc1_bias", static_cast<bool>(experts.getFc1Bias())),
+                     boolean("has_fc2_bias", static_cast<bool>(experts.getFc2Bias())),
+                     boolean("has_fc3", static_cast<bool>(experts.getFc3())),
+                     boolean("has_fc3_bias", static_cast<bool>(experts.getFc3Bias()))});
+    l->setAttr(kernel::kScratchBytesAttr,
+               DenseI64ArrayAttr::get(func.getContext(), {base, perToken}));
+    replace(experts, l);
+    return success();
+  }
+
+  LogicalResult lowerOnnx(Operation *op);
+  LogicalResult lowerReduce(Operation *op, StringRef kind);
+  LogicalResult lowerSlice(Operation *op);
+  LogicalResult lowerSplit(Operation *op);
+
+  // Weights become kernel.constant ops right before their first use.
+  void materializeConstants() {
+    SmallVector<Operation *> constants;
+    func.walk([&](Operation *op) {
+      bool isConstant = op->getName().getStringRef() == "onnx.Constant" ||
+                        op->getName().getStringRef() == "arith.constant";
+      bool feedsKernel = llvm::any_of(op->getUsers(), [](Operation *user) {
+        return isa<kernel::LaunchOp>(user);
+      });
+      if (isConstant && feedsKernel && op->getParentOp() == func)
+        constants.push_back(op);
+    });
+    for (Operation *op : constants) {
+      auto value = op->getAttrOfType<ElementsAttr>("value");
+      OpBuilder b(op);
+      StringAttr name;
+      if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
+        name = loc.getName();
+      auto c = kernel::ConstantOp::create(b, op->getLoc(), op->getResult(0).getType(), value, name);
+      op->getResult(0).replaceAllUsesWith(c.getOutput());
+      op->erase();
+    }
+  }
+
+  // Each returned value must be the result of a launch that no other output
+  // shares, so the launch can write into that output's buffer.
+  void separateOutputs() {
+    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+    llvm::DenseSet<Value> seen;
+    for (OpOperand &operand : ret->getOpOperands()) {
+      Value v = operand.get();
+      bool producedByLaunch = isa_and_nonnull<kernel::LaunchOp>(v.getDefiningOp());
+      if (producedByLaunch && seen.insert(v).second)
+        continue;
+      OpBuilder b(ret);
+      auto copy = kernel::LaunchOp::create(b, ret.getLoc(), TypeRange{v.getType()}, ValueRange{v},
+                                             b.getStringAttr("copy"), b.getDictionaryAttr({}));
+      operand.set(copy.getResult(0));
+    }
+  }
+};
+
+LogicalResult Lowering::lowerOnnx(Operation *op) {
+  StringRef type = moec::onnxOpType(op);
+  TypeRange results = op->getResultTypes();
+  if (type == "Constant")
+    return success(); // handled by materializeConstants
+  if (type == "Softmax") {
+    int64_t rank = rankOf(op->getOperand(0));
+    int64_t opset = defaultOpset(op);
+    int64_t axis = normalizeAxis(moec::getIntAttr(op, "axis", opset >= 13 ? -1 : 1), rank);
+    // Before opset 13 Softmax flattened the input to 2-D at `axis`.
+    replace(op, launch(op, "softmax", op->getOperand(0), results,
+                       {i64("axis", axis), boolean("coerce_2d", opset < 13)}));
+    return success();
+  }
+  if (type == "TopK") {
+    int64_t rank = rankOf(op->getOperand(0));
+    auto k = knownInts(op, moec::getOnnxInput(op, 1), "K");
+    if (failed(k))
+      return failure();
+    replace(op, launch(op, "topk", op->getOperand(0), results,
+                       {i64("axis", normalizeAxis(moec::getIntAttr(op, "axis", -1), rank)),
+                        i64("k", k->at(0)),
+                        boolean("largest", moec::getIntAttr(op, "largest", 1) != 0)}));
+    return success();
+  }
+  if (type == "ReduceSum")
+    return lowerReduce(op, "sum");
+  if (type == "ReduceMean")
+    return lowerReduce(op, "mean");
+  if (type == "ReduceMax")
+    return lowerReduce(op, "max");
+  if (type == "ReduceMin")
+    return lowerReduce(op, "min");
+  if (type == "Gather" || type == "GatherElements" || type == "ScatterElements") {
+    int64_t rank = rankOf(op->getOperand(0));
+    SmallVector<NamedAttribute> spec{
+        i64("axis", normalizeAxis(moec::getIntAttr(op, "axis", 0), rank))};
+    if (type == "ScatterElements")
+      spec.push_back(str("reduction", moec::getStringAttr(op, "reduction", "none")));
+    StringRef name = type == "Gather"           ? "gather"
+                     : type == "GatherElements" ? "gather_elements"
+                                                : "scatter_elements";
+    replace(op, launch(op, name, op->getOperands(), results, spec));
+    return success();
+  }
+  if (type == "Transpose") {
+    int64_t rank = rankOf(op->getOperand(0));
+    std::vector<int64_t> perm;
+    if (auto p = moec::getIntsAttr(op, "perm"))
+      perm = *p;
+    else
+      for (int64_t i = rank - 1; i >= 0; --i)
+        perm.push_back(i);
+    replace(op, launch(op, "transpose", op->getOperand(0), results, {ints("perm", perm)}));
+    return success();
+  }
+  if (type == "Concat") {
+    int64_t rank = rankOf(op->getResult(0));
+    replace(op, launch(op, "concat", op->getOperands(), results,
+                       {i64("axis", normalizeAxis(moec::getIntAttr(op, "axis", 0), rank))}));
+    return success();
+  }
+  if (type == "Slice")
+    return lowerSlice(op);
+  if (type == "Split")
+    return lowerSplit(op);
+  if (type == "Reshape" || type == "Squeeze" || type == "Unsqueeze" || type == "Flatten") {
+    replace(op, launch(op, "copy", op->getOperand(0), results, {}));
+    return success();
+  }
+  if (type == "Shape") {
+    auto shape = cast<RankedTensorType>(op->getOperand(0).getType()).getShape();
+    int64_t rank = shape.size();
+    int64_t start = moec::getIntAttr(op, "start", 0), end = moec::getIntAttr(op, "end", rank);
+    start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+    end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+    std::vector<int64_t> dims;
+    for (int64_t i = start; i < end; ++i)
+      dims.push_back(ShapedType::isDynamic(shape[i]) ? -1 : shape[i]);
+    replace(op, launch(op, "shape_of", {}, results, {ints("dims", dims)}));
+    return success();
+  }
+  return op->emitError() << "op '" << type << "' (opset " << defaultOpset(op)
+                         << ") is not supported by the host target"
+                         << (type == "Add" || type == "Mul" || type == "MatMul"
+                                 ? " (run moec-convert-onnx-to-moe first)"
+                                 : "");
+}
+
+LogicalResult Lowering::lowerReduce(Operation *op, StringRef kind) {
+  int64_t rank = rankOf(op->getOperand(0));
+  std::vector<int64_t> axes;
+  if (Value axesInput = moec::getOnnxInput(op, 1)) {
+    auto known = knownInts(op, axesInput, "axes");
+    if (failed(known))
+      return failure();
+    axes = *known;
+  } else if (auto attrAxes = moec::getIntsAttr(op, "axes")) {
+    axes = *attrAxes;
+  }
+  bool noopWithEmptyAxes = moec::getIntAttr(op, "noop_with_empty_axes", 0) != 0;
+  if (axes.empty()) {
+    if (noopWithEmptyAxes) {
+      replace(op, launch(op, "copy", op->getOperand(0), op->getResultTypes(), {}));
+      return success();
+    }
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+  }
+  for (int64_t &a : axes)
+    a = normalizeAxis(a, rank);
+  llvm::sort(axes);
+  replace(op, launch(op, "reduce", op->getOperand(0), op->getResultTypes(),
+                     {str("kind", kind), ints("axes", axes)}));
+  return success();
+}
+
+LogicalResult Lowering::lowerSlice(Operation *op) {
+  Value data = op->getOperand(0);
+  int64_t rank = rankOf(data);
+  auto starts = knownInts(op, moec::getOnnxInput(op, 1), "starts");
+  auto ends = knownInts(op, moec::getOnnxInput(op, 2), "ends");
+  if (failed(starts) || failed(ends))
+    return failure();
+  std::vector<int64_t> axes, steps(starts->size(), 1);
+  if (Value a = moec::getOnnxInput(op, 3)) {
+    auto known = knownInts(op, a, "axes");
+    if (failed(known))
+      return failure();
+    axes = *known;
+  } else {
+    for (size_t i = 0; i < starts->size(); ++i)
+      axes.push_back(i);
+  }
+  if (Value s = moec::getOnnxInput(op, 4)) {
+    auto known = knownInts(op, s, "steps");
+    if (failed(known))
+      return failure();
+    steps = *known;
+  }
+  for (int64_t &a : axes)
+    a = normalizeAxis(a, rank);
+  // Per-dimension start/end/step over all dims; T-dependent values stay as
+  // ShapedType::kDynamic and are resolved by the generated code at run time.
+  std::vector<int64_t> allStarts(rank, 0), allEnds(rank, INT64_MAX), allSteps(rank, 1);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    allStarts[axes[i]] = (*starts)[i];
+    allEnds[axes[i]] = (*ends)[i];
+    allSteps[axes[i]] = steps[i];
+    if (steps[i] == 0)
+      return op->emitError("op 'Slice': steps must be nonzero");
+  }
+  replace(op, launch(op, "slice", data, op->getResultTypes(),
+                     {ints("starts", allStarts), ints("ends", allEnds), ints("steps", allSteps)}));
+  return success();
+}
+
+LogicalResult Lowering::lowerSplit(Operation *op) {
+  Value data = op->getOperand(0);
+  auto type = cast<RankedTensorType>(data.getType());
+  int64_t rank = type.getRank();
+  int64_t axis = normalizeAxis(moec::getIntAttr(op, "axis", 0), rank);
+  SmallVector<Value> results;
+  std::vector<int64_t> starts(rank, 0), ends(rank, INT64_MAX), steps(rank, 1);
+  int64_t offset = 0;
+  for (Value result : op->getResults()) {
+    int64_t size = cast<RankedTensorType>(result.getType()).getDimSize(axis);
+    if (ShapedType::isDynamic(size))
+      return op->emitError("op 'Split' along the token dimension is not supported");
+    starts[axis] = offset;
+    ends[axis] = offset + size;
+    offset += size;
+    results.push_back(launch(op, "slice", data, result.getType(),
+                             {ints("starts", starts), ints("ends", ends), ints("steps", steps)})
+                          .getResult(0));
+  }
+  op->replaceAllUsesWith(results);
+  op->erase();
+  return success();
+}
+
+struct LowerToKernelPass : moec::impl::MoecLowerToKernelBase<LowerToKernelPass> {
+  void runOnOperation() override {
+    if (failed(Lowering(getOperation()).run()))
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,370 @@
+//===- ConvertOnnxToMoe.cpp - onnx dialect to moe dialect -------------------===//
+//
+// The rewrite that gives the optimizing passes something to work on:
+//   - com.microsoft.MoE       -> moe.router + moe.experts
+//   - MatMul/Gemm by a constant matrix -> moe.linear (other MatMuls: moe.matmul)
+//   - elementwise ops         -> single-op moe.elementwise regions
+//   - Identity                -> its input
+// Every other op stays in the onnx dialect; the lowering to kernels handles
+// it directly. Forms moec cannot run are reported here, at the node.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/utils/ConstantData.h"
+#include "compiler/utils/OnnxOpAccess.h"
+#include "dialects/moe/MoEDialect.h"
+#include "passes/raise/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+
+#include <cmath>
+#include <limits>
+
+namespace moec {
+#define GEN_PASS_DEF_MOECCONVERTONNXTOMOE
+#include "passes/raise/Passes.h.inc"
+} // namespace moec
+
+using namespace mlir;
+namespace moe = moec::moe;
+
+namespace {
+
+Type elementTypeOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
+
+bool isFloat(Type t) { return isa<FloatType>(t); }
+
+// Scalar constant of `type` holding `value`.
+Value scalarConstant(OpBuilder &b, Location loc, Type type, double value) {
+  if (isFloat(type))
+    return arith::ConstantOp::create(b, loc, FloatAttr::get(type, value));
+  return arith::ConstantOp::create(b, loc, IntegerAttr::get(type, static_cast<int64_t>(value)));
+}
+
+// Builds the scalar computation of one ONNX elementwise op. Returns null
+// (after reporting) if the op/type combination is not supported.
+Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType) {
+  Location loc = op->getLoc();
+  StringRef type = moec::onnxOpType(op);
+  Type argType = args.empty() ? resultType : args[0].getType();
+  bool fp = isFloat(argType);
+  auto unsupported = [&]() -> Value {
+    op->emitError() << "op '" << type << "' on " << argType
+                    << " elements is not supported";
+    return {};
+  };
+  auto binary = [&](auto makeFloat, auto makeInt) -> Value {
+    Value acc = args[0];
+    for (Value next : args.drop_front())
+      acc = fp ? makeFloat(acc, next) : makeInt(acc, next);
+    return acc;
+  };
+
+  if (type == "Add")
+    return binary([&](Value x, Value y) -> Value { return arith::AddFOp::create(b, loc, x, y); },
+                  [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, loc, x, y); });
+  if (type == "Sub")
+    return binary([&](Value x, Value y) -> Value { return arith::SubFOp::create(b, loc, x, y); },
+                  [&](Value x, Value y) -> Value { return arith::SubIOp::create(b, loc, x, y); });
+  if (type == "Mul")
+    return binary([&](Value x, Value y) -> Value { return arith::MulFOp::create(b, loc, x, y); },
+                  [&](Value x, Value y) -> Value { return arith::MulIOp::create(b, loc, x, y); });
+  if (type == "Div")
+    return binary([&](Value x, Value y) -> Value { return arith::DivFOp::create(b, loc, x, y); },
+                  [&](Value x, Value y) -> Value { return arith::DivSIOp::create(b, loc, x, y); });
+  if (type == "Max")
+    return binary([&](Value x, Value y) -> Value { return arith::MaximumFOp::create(b, loc, x, y); },
+                  [&](Value x, Value y) -> Value { return arith::MaxSIOp::create(b, loc, x, y); });
+  if (type == "Min")
+    return binary([&](Value x, Value y) -> Value { return arith::MinimumFOp::create(b, loc, x, y); },
+                  [&](Value x, Value y) -> Value { return arith::MinSIOp::create(b, loc, x, y); });
+  if (type == "Pow") {
+    if (!fp || !isFloat(args[1].getType()) || args[1].getType() != argType)
+      return unsupported();
+    return math::PowFOp::create(b, loc, args[0], args[1]);
+  }
+  if (type == "Equal" || type == "Less" || type == "Greater") {
+    if (fp) {
+      auto pred = type == "Equal"  ? arith::CmpFPredicate::OEQ
+                  : type == "Less" ? arith::CmpFPredicate::OLT
+                                   : arith::CmpFPredicate::OGT;
+      return arith::CmpFOp::create(b, loc, pred, args[0], args[1]);
+    }
+    auto pred = type == "Equal"  ? arith::CmpIPredicate::eq
+                : type == "Less" ? arith::CmpIPredicate::slt
+                                 : arith::CmpIPredicate::sgt;
+    return arith::CmpIOp::create(b, loc, pred, args[0], args[1]);
+  }
+  if (type == "And")
+    return arith::AndIOp::create(b, loc, args[0], args[1]);
+  if (type == "Or")
+    return arith::OrIOp::create(b, loc, args[0], args[1]);
+  if (type == "Not")
+    return arith::XOrIOp::create(b, loc, args[0], scalarConstant(b, loc, argType, 1));
+  if (type == "Where")
+    return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
+  if (type == "Expand")
+    return args[0];
+
+  // Unary float ops.
+  if (type == "Neg")
+    return fp ? Value(arith::NegFOp::create(b, loc, args[0]))
+              : Value(arith::SubIOp::create(b, loc, scalarConstant(b, loc, argType, 0), args[0]));
+  if (type == "Abs")
+    return fp ? Value(math::AbsFOp::create(b, loc, args[0]))
+              : Value(math::AbsIOp::create(b, loc, args[0]));
+  if (type == "Relu")
+    return fp ? Value(arith::MaximumFOp::create(b, loc, args[0], scalarConstant(b, loc, argType, 0)))
+              : Value(arith::MaxSIOp::create(b, loc, args[0], scalarConstant(b, loc, argType, 0)));
+  if (!fp && (type == "Sqrt" || type == "Exp" || type == "Sigmoid" || type == "Tanh" ||
+              type == "Erf" || type == "Log" || type == "Reciprocal"))
+    return unsupported();
+  if (type == "Sqrt")
+    return math::SqrtOp::create(b, loc, args[0]);
+  if (type == "Exp")
+    return math::ExpOp::create(b, loc, args[0]);
+  if (type == "Tanh")
+    return math::TanhOp::create(b, loc, args[0]);
+  if (type == "Erf")
+    return math::ErfOp::create(b, loc, args[0]);
+  if (type == "Log")
+    return math::LogOp::create(b, loc, args[0]);
+  if (type == "Reciprocal")
+    return arith::DivFOp::create(b, loc, scalarConstant(b, loc, argType, 1), args[0]);
+  if (type == "Sigmoid") {
+    // 1 / (1 + exp(-x)); the emitters may pick a faster equivalent form.
+    Value negated = arith::NegFOp::create(b, loc, args[0]);
+    Value e = math::ExpOp::create(b, loc, negated);
+    Value denom = arith::AddFOp::create(b, loc, scalarConstant(b, loc, argType, 1), e);
+    return arith::DivFOp::create(b, loc, scalarConstant(b, loc, argType, 1), denom);
+  }
+  if (type == "Cast") {
+    Value x = args[0];
+    Type from = argType, to = resultType;
+    if (from == to)
+      return x;
+    if (to.isInteger(1)) // nonzero -> true
+      return fp ? Value(arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x,
+                                                scalarConstant(b, loc, from, 0)))
+                : Value(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x,
+                                                scalarConstant(b, loc, from, 0)));
+    if (isFloat(from) && isFloat(to))
+      return from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth()
+                 ? Value(arith::ExtFOp::create(b, loc, to, x))
+                 : Value(arith::TruncFOp::create(b, loc, to, x));
+    if (isFloat(from))
+      return arith::FPToSIOp::create(b, loc, to, x);
+    bool fromBool = from.isInteger(1);
+    if (isFloat(to))
+      return fromBool ? Value(arith::UIToFPOp::create(b, loc, to, x))
+                      : Value(arith::SIToFPOp::create(b, loc, to, x));
+    unsigned fromBits = from.getIntOrFloatBitWidth(), toBits = to.getIntOrFloatBitWidth();
+    if (fromBits < toBits)
+      return fromBool ? Value(arith::ExtUIOp::create(b, loc, to, x))
+                      : Value(arith::ExtSIOp::create(b, loc, to, x));
+    return arith::TruncIOp::create(b, loc, to, x);
+  }
+  return {};
+}
+
+bool isElementwiseType(StringRef type) {
+  static const char *const kTypes[] = {
+      "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Equal", "Less",
+      "Greater", "And", "Or", "Not", "Where", "Expand", "Neg", "Abs", "Relu",
+      "Sqrt", "Exp", "Tanh", "Erf", "Log", "Reciprocal", "Sigmoid", "Cast"};
+  return llvm::is_contained(kTypes, type);
+}
+
+// Lowers an elementwise onnx op; Expand's shape input is compile-time and
+// dropped, ConstantOfShape becomes a body with no inputs.
+LogicalResult convertElementwise(Operation *op) {
+  StringRef type = moec::onnxOpType(op);
+  Type resultType = op->getResult(0).getType();
+  Type resultElement = cast<ShapedType>(resultType).getElementType();
+  SmallVector<Value> inputs;
+  if (type == "Expand")
+    inputs.push_back(op->getOperand(0));
+  else if (type != "ConstantOfShape")
+    inputs.append(op->operand_begin(), op->operand_end());
+
+  OpBuilder builder(op);
+  auto ew = moe::ElementwiseOp::create(builder, op->getLoc(), resultType, inputs);
+  Block &block = ew.getBody().front();
+  OpBuilder body = OpBuilder::atBlockEnd(&block);
+  Value scalar;
+  if (type == "ConstantOfShape") {
+    double fill = 0.0;
+    if (auto value = op->getAttrOfType<ElementsAttr>("value"))
+      fill = moec::getElementAsDouble(value, 0).value_or(0.0);
+    scalar = scalarConstant(body, op->getLoc(), resultElement, fill);
+  } else {
+    scalar = buildScalar(op, body, block.getArguments(), resultElement);
+  }
+  if (!scalar) {
+    ew.erase();
+    return failure();
+  }
+  moe::YieldOp::create(body, op->getLoc(), scalar);
+  op->getResult(0).replaceAllUsesWith(ew.getOutput());
+  op->erase();
+  return success();
+}
+
+// MatMul(A, B): a constant rank-2 B is a linear layer's weight.
+void convertMatMul(Operation *op) {
+  OpBuilder builder(op);
+  Value a = op->getOperand(0), b = op->getOperand(1);
+  auto bType = cast<ShapedType>(b.getType());
+  Value result;
+  if (moec::getConstantElements(b) && bType.getRank() == 2)
+    result = moe::LinearOp::create(builder, op->getLoc(), op->getResult(0).getType(),
+                                           a, b, Value(), false);
+  else
+    result = moe::MatMulOp::create(builder, op->getLoc(), op->getResult(0).getType(), a, b);
+  op->getResult(0).replaceAllUsesWith(result);
+  op->erase();
+}
+
+// Gemm(A, B, C) = alpha·A'·B' + beta·C with a constant B: moe.linear, then
+// an elementwise op for alpha/beta/C unless C is a plain [N] bias.
+LogicalResult convertGemm(Operation *op) {
+  Value a = moec::getOnnxInput(op, 0), b = moec::getOnnxInput(op, 1),
+        c = moec::getOnnxInput(op, 2);
+  double alpha = moec::getFloatAttr(op, "alpha", 1.0);
+  double beta = moec::getFloatAttr(op, "beta", 1.0);
+  bool transA = moec::getIntAttr(op, "transA", 0) != 0;
+  bool transB = moec::getIntAttr(op, "transB", 0) != 0;
+  if (transA || !moec::getConstantElements(b))
+    return op->emitError() << "op 'Gemm' with transA = 1 or a non-constant B is "
+                              "not supported yet";
+  OpBuilder builder(op);
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  int64_t n = resultType.getDimSize(1);
+  Value bias;
+  if (c && alpha == 1.0 && beta == 1.0 &&
+      cast<ShapedType>(c.getType()).getShape() == ArrayRef<int64_t>{n})
+    bias = c;
+  Value y = moe::LinearOp::create(builder, op->getLoc(), resultType, a, b, bias, transB);
+  if (!bias && (alpha != 1.0 || c)) {
+    SmallVector<Value> inputs{y};
+    if (c && beta != 0.0)
+      inputs.push_back(c);
+    auto ew = moe::ElementwiseOp::create(builder, op->getLoc(), resultType, inputs);
+    Block &block = ew.getBody().front();
+    OpBuilder body = OpBuilder::atBlockEnd(&block);
+    Type et = resultType.getElementType();
+    Value acc = block.getArgument(0);
+    if (alpha != 1.0)
+      acc = arith::MulFOp::create(body, op->getLoc(), acc, scalarConstant(body, op->getLoc(), et, alpha));
+    if (inputs.size() == 2) {
+      Value cv = block.getArgument(1);
+      if (beta != 1.0)
+        cv = arith::MulFOp::create(body, op->getLoc(), cv, scalarConstant(body, op->getLoc(), et, beta));
+      acc = arith::AddFOp::create(body, op->getLoc(), acc, cv);
+    }
+    moe::YieldOp::create(body, op->getLoc(), acc);
+    y = ew.getOutput();
+  }
+  op->getResult(0).replaceAllUsesWith(y);
+  op->erase();
+  return success();
+}
+
+// com.microsoft.MoE -> moe.router + moe.experts.
+LogicalResult convertMoE(Operation *op) {
+  auto fail = [&](const Twine &what) { return op->emitError() << "op 'MoE': " << what; };
+  Value input = moec::getOnnxInput(op, 0), logits = moec::getOnnxInput(op, 1);
+  Value fc1 = moec::getOnnxInput(op, 2), fc1Bias = moec::getOnnxInput(op, 3);
+  Value fc2 = moec::getOnnxInput(op, 4), fc2Bias = moec::getOnnxInput(op, 5);
+  Value fc3 = moec::getOnnxInput(op, 6), fc3Bias = moec::getOnnxInput(op, 7);
+  if (!input || !logits || !fc1 || !fc2)
+    return fail("input, router_probs, fc1_experts_weights and fc2_experts_weights are required");
+  if (moec::getIntAttr(op, "use_sparse_mixer", 0) != 0)
+    return fail("use_sparse_mixer = 1 is not supported yet");
+  auto inputType = cast<RankedTensorType>(input.getType());
+  if (inputType.getRank() != 2)
+    return fail("an input of rank " + Twine(inputType.getRank()) +
+                " is not supported yet; moec expects (tokens, hidden)");
+  for (Value w : {fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias})
+    if (w && !moec::getConstantElements(w))
+      return fail("expert weights and biases must be initializers (compile-time constants)");
+  int64_t hidden = inputType.getDimSize(1);
+  auto fc1Type = cast<RankedTensorType>(fc1.getType());
+  if (fc1Type.getRank() == 3 && fc1Type.getDimSize(2) != hidden &&
+      fc1Type.getDimSize(1) == hidden)
+    return fail("fc1_experts_weights is in the older (experts, hidden, inter) layout; "
+                "moec reads the (experts, inter, hidden) layout of current onnxruntime");
+
+  std::string activation = moec::getStringAttr(op, "activation_type", "relu");
+  int64_t k = moec::getIntAttr(op, "k", 1);
+  bool normalize = moec::getIntAttr(op, "normalize_routing_weights", 0) != 0;
+  int64_t fusion = moec::getIntAttr(op, "swiglu_fusion", 0);
+  double alpha = moec::getFloatAttr(op, "activation_alpha", 1.0);
+  double beta = moec::getFloatAttr(op, "activation_beta", 0.0);
+  double limit = moec::getFloatAttr(op, "swiglu_limit", std::numeric_limits<double>::infinity());
+  if (activation != "swiglu")
+    fusion = 0;
+
+  auto logitsType = cast<RankedTensorType>(logits.getType());
+  if (logitsType.getRank() != 2 || logitsType.getDimSize(1) != fc1Type.getDimSize(0))
+    return fail("router_probs must be (tokens, experts) with experts = " +
+                Twine(fc1Type.getDimSize(0)));
+  if (k < 1 || k > logitsType.getDimSize(1))
+    return fail("k = " + Twine(k) + " is outside [1, experts]");
+
+  OpBuilder builder(op);
+  Location loc = op->getLoc();
+  MLIRContext *ctx = op->getContext();
+  int64_t tokens = inputType.getDimSize(0);
+  auto weightsType = RankedTensorType::get({tokens, k}, inputType.getElementType());
+  auto idsType = RankedTensorType::get({tokens, k}, IntegerType::get(ctx, 64));
+  auto router = moe::RouterOp::create(builder, 
+      loc, weightsType, idsType, logits, builder.getI64IntegerAttr(k),
+      builder.getBoolAttr(normalize), builder.getStringAttr("softmax"));
+  auto experts = moe::ExpertsOp::create(builder, 
+      loc, op->getResult(0).getType(), input, router.getWeights(), router.getExpertIds(),
+      fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias, builder.getStringAttr(activation),
+      builder.getI64IntegerAttr(fusion), builder.getF32FloatAttr(alpha),
+      builder.getF32FloatAttr(beta), builder.getF32FloatAttr(static_cast<float>(limit)));
+  if (failed(mlir::verify(experts)))
+    return failure();
+  op->getResult(0).replaceAllUsesWith(experts.getOutput());
+  op->erase();
+  return success();
+}
+
+struct ConvertOnnxToMoePass
+    : moec::impl::MoecConvertOnnxToMoeBase<ConvertOnnxToMoePass> {
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (op->getDialect() && op->getDialect()->getNamespace() == "onnx")
+        ops.push_back(op);
+    });
+    bool failedAny = false;
+    for (Operation *op : ops) {
+      StringRef type = moec::onnxOpType(op);
+      StringRef name = op->getName().getStringRef();
+      LogicalResult result = success();
+      if (name == "onnx.ms.MoE")
+        result = convertMoE(op);
+      else if (type == "MatMul")
+        convertMatMul(op);
+      else if (type == "Gemm")
+        result = convertGemm(op);
+      else if (type == "Identity") {
+        op->getResult(0).replaceAllUsesWith(op->getOperand(0));
+        op->erase();
+      } else if (isElementwiseType(type) || type == "ConstantOfShape")
+        result = convertElementwise(op);
+      failedAny |= failed(result);
+    }
+    if (failedAny)
+      signalPassFailure();
+  }
+};
+
+} // namespace

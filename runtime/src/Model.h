@@ -1,0 +1,109 @@
+//===- Model.h - A loaded, verified artifact (private) ---------*- C++ -*-===//
+//
+// The loader turns the FlatBuffer into these plain structures after checking
+// every index, offset and size in it, so the executor never reads the
+// FlatBuffer again and never needs to re-check anything at run time.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOERT_SRC_MODEL_H
+#define MOERT_SRC_MODEL_H
+
+#include "moert/moert.h"
+#include "runtime/src/Storage.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace moert {
+
+/// The symbolic token dimension in a signature.
+inline constexpr int64_t kTokenDim = -1;
+/// Alignment of weights and of the arena (bytes).
+inline constexpr uint64_t kDataAlignment = 64;
+
+/// Bytes per element of a schema dtype value; 0 if not a valid dtype.
+size_t dtypeSize(int value);
+const char *dtypeName(int value);
+
+/// base + per_token * T bytes.
+struct AffineSize {
+  int64_t base = 0;
+  int64_t perToken = 0;
+};
+
+struct TensorSig {
+  std::string name;
+  moert_dtype_t dtype = MOERT_DTYPE_F32;
+  std::vector<int64_t> dims; // kTokenDim marks T
+  /// Product of the static dims (1 for a scalar).
+  int64_t staticElements = 1;
+  /// How many dims are kTokenDim; the element count is staticElements*T^n.
+  int tokenDimCount = 0;
+
+  /// Writes "(T, 16) float32" for messages.
+  std::string describe() const;
+};
+
+struct WeightDesc {
+  std::string name;
+  moert_dtype_t dtype = MOERT_DTYPE_F32;
+  std::vector<int64_t> dims;
+  uint64_t offset = 0; // into Model::weightData
+  uint64_t size = 0;
+};
+
+enum class ArgKind : uint8_t { Input = 0, Output = 1, Weight = 2, Arena = 3 };
+
+struct StepArg {
+  ArgKind kind = ArgKind::Input;
+  uint32_t index = 0;   // input/output/weight index
+  AffineSize offset;    // arena only
+};
+
+struct Step {
+  uint32_t kernel = 0;
+  std::vector<StepArg> args;
+};
+
+struct Model {
+  /// The path or buffer name, the prefix of every message about this model.
+  std::string name;
+  /// Holds the bytes that `weightData` and `binaryData` point into.
+  Storage storage;
+  /// A 64-aligned copy of the weights, used only when the payload's own
+  /// weight bytes are not 64-aligned in memory.
+  AlignedBlock weightCopy;
+
+  std::string producer, target, source, tokenDim;
+  std::vector<TensorSig> inputs;
+  std::vector<TensorSig> outputs;
+  std::vector<WeightDesc> weights;
+  const uint8_t *weightData = nullptr;
+  uint64_t weightDataSize = 0;
+  uint64_t weightBytes = 0; // sum of weight sizes
+  AffineSize arenaSize;
+  std::vector<std::string> kernels; // symbols
+  std::string binaryFormat;
+  const uint8_t *binaryData = nullptr;
+  uint64_t binarySize = 0;
+  std::vector<Step> steps;
+};
+
+/// Loads the artifact at `path`; on success stores it in `*out`.
+moert_status loadModelFile(const char *path, std::shared_ptr<Model> *out);
+
+/// Loads an artifact image from memory (see moert_buffer_mode_t).
+moert_status loadModelBuffer(const void *data, size_t size, const char *name,
+                             bool borrow, std::shared_ptr<Model> *out);
+
+/// Checks the FlatBuffer payload held by `model->storage` and fills in the
+/// rest of `model`. Messages are not yet prefixed with the model name.
+moert_status verifyAndDecode(Model *model, const uint8_t *payload,
+                             size_t payloadSize);
+
+} // namespace moert
+
+#endif // MOERT_SRC_MODEL_H

@@ -1,0 +1,132 @@
+//===- ModelLoader.cpp - Load a .moe file or buffer -----------------------===//
+
+#include "runtime/format/Container.h"
+#include "runtime/src/Model.h"
+#include "runtime/src/Status.h"
+
+#include <cstring>
+
+namespace moert {
+
+size_t dtypeSize(int value) {
+  switch (value) {
+  case MOERT_DTYPE_F32:
+  case MOERT_DTYPE_I32:
+    return 4;
+  case MOERT_DTYPE_F16:
+  case MOERT_DTYPE_BF16:
+    return 2;
+  case MOERT_DTYPE_F64:
+  case MOERT_DTYPE_I64:
+    return 8;
+  case MOERT_DTYPE_I8:
+  case MOERT_DTYPE_U8:
+  case MOERT_DTYPE_BOOL:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+const char *dtypeName(int value) {
+  switch (value) {
+  case MOERT_DTYPE_F32:
+    return "float32";
+  case MOERT_DTYPE_F16:
+    return "float16";
+  case MOERT_DTYPE_BF16:
+    return "bfloat16";
+  case MOERT_DTYPE_F64:
+    return "float64";
+  case MOERT_DTYPE_I64:
+    return "int64";
+  case MOERT_DTYPE_I32:
+    return "int32";
+  case MOERT_DTYPE_I8:
+    return "int8";
+  case MOERT_DTYPE_U8:
+    return "uint8";
+  case MOERT_DTYPE_BOOL:
+    return "bool";
+  default:
+    return "invalid";
+  }
+}
+
+std::string TensorSig::describe() const {
+  std::string text = "(";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i)
+      text += ", ";
+    text += dims[i] == kTokenDim ? std::string("T") : std::to_string(dims[i]);
+  }
+  if (dims.size() == 1)
+    text += ",";
+  return text + ") " + dtypeName(dtype);
+}
+
+namespace {
+
+// Unwraps the container held by `model->storage`, verifies and decodes the
+// payload, and makes sure the weight bytes the kernels will read are 64-byte
+// aligned in memory.
+moert_status finishLoad(Model *model) {
+  const uint8_t *payload = nullptr;
+  size_t payloadSize = 0;
+  std::string reason;
+  if (!format::unwrapPayload(model->storage.data(), model->storage.size(),
+                             &payload, &payloadSize, &reason))
+    return makeStatus(MOERT_DATA_LOSS, std::move(reason));
+  if (moert_status status = verifyAndDecode(model, payload, payloadSize))
+    return status;
+  if (reinterpret_cast<uintptr_t>(model->weightData) % kDataAlignment != 0) {
+    // The writer did not align weight_data inside the payload: copy the
+    // weights once so every weight (at a 64-multiple offset) is aligned.
+    if (!model->weightCopy.allocate(model->weightDataSize))
+      return outOfMemoryStatus();
+    if (model->weightDataSize != 0)
+      std::memcpy(model->weightCopy.data(), model->weightData,
+                  model->weightDataSize);
+    model->weightData = model->weightCopy.data();
+  }
+  return nullptr;
+}
+
+} // namespace
+
+moert_status loadModelFile(const char *path, std::shared_ptr<Model> *out) {
+  auto model = std::make_shared<Model>();
+  model->name = path;
+  moert_status status = model->storage.openFile(path);
+  if (!status)
+    status = finishLoad(model.get());
+  if (status)
+    return annotate(status, model->name + ": ");
+  *out = std::move(model);
+  return nullptr;
+}
+
+moert_status loadModelBuffer(const void *data, size_t size, const char *name,
+                             bool borrow, std::shared_ptr<Model> *out) {
+  auto model = std::make_shared<Model>();
+  model->name = name ? name : "<buffer>";
+  if (data == nullptr && size != 0)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      model->name + ": data is NULL but size is " +
+                          std::to_string(size));
+  // The payload starts 64 bytes into the image, so a 64-aligned image gives
+  // a 64-aligned payload; otherwise take an aligned copy.
+  moert_status status = nullptr;
+  if (borrow && reinterpret_cast<uintptr_t>(data) % kDataAlignment == 0)
+    model->storage.borrow(data, size);
+  else
+    status = model->storage.copyFrom(data, size);
+  if (!status)
+    status = finishLoad(model.get());
+  if (status)
+    return annotate(status, model->name + ": ");
+  *out = std::move(model);
+  return nullptr;
+}
+
+} // namespace moert

@@ -1,0 +1,349 @@
+//===- ModelVerifier.cpp - Check an artifact payload and decode it --------===//
+//
+// Two layers of checks, both required:
+//  1. flatbuffers::Verifier: every offset, vector and string in the payload
+//     lies inside it, so reading a field can never leave the buffer.
+//  2. The checks below: everything the schema cannot say (dtype and enum
+//     values in range, indices below their counts, weights inside
+//     weight_data with the size their dims imply, arena offsets inside the
+//     arena), with overflow-checked arithmetic throughout.
+// After this, the executor trusts the decoded Model without re-checking.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/src/CheckedMath.h"
+#include "runtime/src/Model.h"
+#include "runtime/src/Status.h"
+
+#include "moert/artifact_generated.h"
+
+#include <cstring>
+#include <set>
+
+namespace moert {
+namespace {
+
+constexpr uint32_t kSchemaVersion = 1;
+constexpr size_t kMaxRank = 64;
+constexpr const char *kHostTarget = "host";
+constexpr const char *kHostBinaryFormat = "host-elf-so";
+
+moert_status corrupt(std::string message) {
+  return makeStatus(MOERT_DATA_LOSS, std::move(message));
+}
+
+// FlatBuffers strings may hold NUL bytes; a name or symbol that does would
+// silently mean something shorter once passed on as a C string.
+bool isCleanString(const flatbuffers::String *text) {
+  return std::memchr(text->data(), '\0', text->size()) == nullptr;
+}
+
+std::string quoted(const std::string &text) { return "'" + text + "'"; }
+
+// The Verifier checks the alignment of a vector's length word (4 bytes) but
+// not of its 8-byte elements, so a corrupt offset can leave a [long] vector
+// misaligned. Copy elements out bytewise instead of dereferencing them.
+int64_t dimAt(const flatbuffers::Vector<int64_t> *dims,
+              flatbuffers::uoffset_t i) {
+  int64_t value;
+  std::memcpy(&value, dims->Data() + i * sizeof(int64_t), sizeof(value));
+  return flatbuffers::EndianScalar(value);
+}
+
+std::string optionalString(const flatbuffers::String *text) {
+  return text ? std::string(text->data(), text->size()) : std::string();
+}
+
+moert_status decodeSignature(const char *what,
+                             const flatbuffers::Vector<
+                                 flatbuffers::Offset<fb::TensorSig>> *sigs,
+                             std::vector<TensorSig> *out) {
+  if (sigs == nullptr)
+    return nullptr;
+  std::set<std::string> seen;
+  for (flatbuffers::uoffset_t i = 0; i < sigs->size(); ++i) {
+    const fb::TensorSig *sig = sigs->Get(i);
+    std::string where = std::string(what) + " " + std::to_string(i);
+    TensorSig decoded;
+    decoded.name = std::string(sig->name()->data(), sig->name()->size());
+    if (decoded.name.empty() || !isCleanString(sig->name()))
+      return corrupt(where + ": name is empty or contains a NUL byte");
+    where += " " + quoted(decoded.name);
+    if (!seen.insert(decoded.name).second)
+      return corrupt(where + ": duplicate " + what + " name");
+    int dtype = static_cast<int>(sig->dtype());
+    if (dtypeSize(dtype) == 0)
+      return corrupt(where + ": invalid dtype " + std::to_string(dtype));
+    decoded.dtype = static_cast<moert_dtype_t>(dtype);
+    const auto *dims = sig->dims();
+    if (dims->size() > kMaxRank)
+      return corrupt(where + ": rank " + std::to_string(dims->size()) +
+                     " exceeds the supported maximum " +
+                     std::to_string(kMaxRank));
+    for (flatbuffers::uoffset_t d = 0; d < dims->size(); ++d) {
+      int64_t dim = dimAt(dims, d);
+      if (dim < kTokenDim)
+        return corrupt(where + ": dim " + std::to_string(d) + " is " +
+                       std::to_string(dim) +
+                       " (must be >= 0, or -1 for the token dimension)");
+      decoded.dims.push_back(dim);
+      if (dim == kTokenDim) {
+        ++decoded.tokenDimCount;
+      } else if (!checkedMul(decoded.staticElements, dim,
+                             &decoded.staticElements)) {
+        return corrupt(where + ": element count overflows");
+      }
+    }
+    int64_t staticBytes;
+    if (!checkedMul(decoded.staticElements,
+                    static_cast<int64_t>(dtypeSize(dtype)), &staticBytes))
+      return corrupt(where + ": byte size overflows");
+    out->push_back(std::move(decoded));
+  }
+  return nullptr;
+}
+
+moert_status decodeWeights(const fb::Model *root, Model *model) {
+  const auto *data = root->weight_data();
+  model->weightData = data ? data->data() : nullptr;
+  model->weightDataSize = data ? data->size() : 0;
+  const auto *weights = root->weights();
+  if (weights == nullptr)
+    return nullptr;
+  for (flatbuffers::uoffset_t i = 0; i < weights->size(); ++i) {
+    const fb::Weight *weight = weights->Get(i);
+    WeightDesc decoded;
+    decoded.name = optionalString(weight->name());
+    std::string where = "weight " + std::to_string(i);
+    if (!decoded.name.empty())
+      where += " " + quoted(decoded.name);
+    int dtype = static_cast<int>(weight->dtype());
+    if (dtypeSize(dtype) == 0)
+      return corrupt(where + ": invalid dtype " + std::to_string(dtype));
+    decoded.dtype = static_cast<moert_dtype_t>(dtype);
+    uint64_t elements = 1;
+    if (const auto *dims = weight->dims()) {
+      if (dims->size() > kMaxRank)
+        return corrupt(where + ": rank " + std::to_string(dims->size()) +
+                       " exceeds the supported maximum " +
+                       std::to_string(kMaxRank));
+      for (flatbuffers::uoffset_t d = 0; d < dims->size(); ++d) {
+        int64_t dim = dimAt(dims, d);
+        if (dim < 0)
+          return corrupt(where + ": dim " + std::to_string(d) + " is " +
+                         std::to_string(dim) + " (weights have static dims)");
+        decoded.dims.push_back(dim);
+        if (!checkedMul(elements, static_cast<uint64_t>(dim), &elements))
+          return corrupt(where + ": element count overflows");
+      }
+    }
+    decoded.offset = weight->offset();
+    decoded.size = weight->size();
+    uint64_t expectedSize;
+    if (!checkedMul(elements, static_cast<uint64_t>(dtypeSize(dtype)),
+                    &expectedSize))
+      return corrupt(where + ": byte size overflows");
+    if (decoded.size != expectedSize)
+      return corrupt(where + ": size " + std::to_string(decoded.size) +
+                     " bytes does not match its dims and dtype (" +
+                     std::to_string(expectedSize) + " bytes)");
+    if (decoded.offset % kDataAlignment != 0)
+      return corrupt(where + ": offset " + std::to_string(decoded.offset) +
+                     " is not a multiple of " + std::to_string(kDataAlignment));
+    uint64_t end;
+    if (!checkedAdd(decoded.offset, decoded.size, &end))
+      return corrupt(where + ": offset " + std::to_string(decoded.offset) +
+                     " + size " + std::to_string(decoded.size) + " overflows");
+    if (end > model->weightDataSize)
+      return corrupt(where + ": bytes [" + std::to_string(decoded.offset) +
+                     ", " + std::to_string(end) +
+                     ") lie outside weight_data (" +
+                     std::to_string(model->weightDataSize) + " bytes)");
+    if (!checkedAdd(model->weightBytes, decoded.size, &model->weightBytes))
+      return corrupt(where + ": total weight size overflows");
+    model->weights.push_back(std::move(decoded));
+  }
+  return nullptr;
+}
+
+moert_status decodeBinary(const fb::Model *root, Model *model) {
+  const auto *kernels = root->kernels();
+  if (kernels != nullptr) {
+    for (flatbuffers::uoffset_t i = 0; i < kernels->size(); ++i) {
+      const flatbuffers::String *symbol = kernels->Get(i)->symbol();
+      if (symbol->size() == 0 || !isCleanString(symbol))
+        return corrupt("kernel " + std::to_string(i) +
+                       ": symbol is empty or contains a NUL byte");
+      model->kernels.emplace_back(symbol->data(), symbol->size());
+    }
+  }
+  const fb::Binary *binary = root->binary();
+  if (binary == nullptr) {
+    if (!model->kernels.empty())
+      return corrupt("the model has " + std::to_string(model->kernels.size()) +
+                     " kernel(s) but no binary");
+    return nullptr;
+  }
+  model->binaryFormat = optionalString(binary->format());
+  model->binaryData = binary->data()->data();
+  model->binarySize = binary->data()->size();
+  if (model->target == kHostTarget) {
+    if (model->binaryFormat != kHostBinaryFormat)
+      return makeStatus(MOERT_UNIMPLEMENTED,
+                        "binary format " + quoted(model->binaryFormat) +
+                            " is not known for target 'host' (expected '" +
+                            kHostBinaryFormat + "')");
+    if (model->binarySize == 0 && !model->kernels.empty())
+      return corrupt("binary is empty but the model has kernels");
+  } else if (model->binaryFormat.empty()) {
+    return corrupt("binary format is empty");
+  }
+  return nullptr;
+}
+
+moert_status checkArena(const std::string &where, const AffineSize &offset,
+                        const AffineSize &arena) {
+  if (offset.base < 0 || offset.perToken < 0)
+    return corrupt(where + ": arena offset (" + std::to_string(offset.base) +
+                   " + " + std::to_string(offset.perToken) +
+                   "*T) is negative");
+  // With both parts bounded by the arena's own, offset(T) <= arena(T) for
+  // every T >= 0, so no run can point outside the arena.
+  if (offset.base > arena.base || offset.perToken > arena.perToken)
+    return corrupt(where + ": arena offset (" + std::to_string(offset.base) +
+                   " + " + std::to_string(offset.perToken) +
+                   "*T) lies outside the arena (" + std::to_string(arena.base) +
+                   " + " + std::to_string(arena.perToken) + "*T bytes)");
+  return nullptr;
+}
+
+moert_status decodeSteps(const fb::Model *root, Model *model) {
+  const auto *steps = root->steps();
+  if (steps == nullptr)
+    return nullptr;
+  for (flatbuffers::uoffset_t s = 0; s < steps->size(); ++s) {
+    const fb::Step *step = steps->Get(s);
+    std::string where = "step " + std::to_string(s);
+    Step decoded;
+    decoded.kernel = step->kernel();
+    if (decoded.kernel >= model->kernels.size())
+      return corrupt(where + ": kernel index " +
+                     std::to_string(decoded.kernel) + " out of range (" +
+                     std::to_string(model->kernels.size()) + " kernels)");
+    const auto *args = step->args();
+    for (flatbuffers::uoffset_t a = 0; args && a < args->size(); ++a) {
+      const fb::Arg *arg = args->Get(a);
+      std::string argWhere = where + " arg " + std::to_string(a);
+      StepArg out;
+      out.index = arg->index();
+      int kind = static_cast<int>(arg->kind());
+      size_t count = 0;
+      const char *plural = nullptr;
+      switch (kind) {
+      case fb::ArgKind_input:
+        count = model->inputs.size(), plural = "inputs";
+        break;
+      case fb::ArgKind_output:
+        count = model->outputs.size(), plural = "outputs";
+        break;
+      case fb::ArgKind_weight:
+        count = model->weights.size(), plural = "weights";
+        break;
+      case fb::ArgKind_arena:
+        break;
+      default:
+        return corrupt(argWhere + ": invalid arg kind " + std::to_string(kind));
+      }
+      out.kind = static_cast<ArgKind>(kind);
+      if (out.kind == ArgKind::Arena) {
+        if (const fb::Affine *offset = arg->offset())
+          out.offset = AffineSize{offset->base(), offset->per_token()};
+        if (moert_status status =
+                checkArena(argWhere, out.offset, model->arenaSize))
+          return status;
+      } else if (out.index >= count) {
+        return corrupt(argWhere + ": " + fb::EnumNameArgKind(arg->kind()) +
+                       " index " + std::to_string(out.index) +
+                       " out of range (" + std::to_string(count) + " " +
+                       plural + ")");
+      }
+      decoded.args.push_back(out);
+    }
+    model->steps.push_back(std::move(decoded));
+  }
+  return nullptr;
+}
+
+// T is read off the inputs; a model whose outputs depend on T must have an
+// input that carries it.
+moert_status checkTokenSource(const Model &model) {
+  for (const TensorSig &input : model.inputs)
+    if (input.tokenDimCount > 0)
+      return nullptr;
+  for (const TensorSig &output : model.outputs)
+    if (output.tokenDimCount > 0)
+      return corrupt("output " + quoted(output.name) +
+                     " has a token dimension but no input has one, so the "
+                     "token count cannot be determined");
+  return nullptr;
+}
+
+} // namespace
+
+moert_status verifyAndDecode(Model *model, const uint8_t *payload,
+                             size_t payloadSize) {
+  // The FlatBuffers Verifier asserts on buffers of 2 GiB or more (offsets
+  // are 32-bit), so reject those first.
+  if (payloadSize >= FLATBUFFERS_MAX_BUFFER_SIZE)
+    return corrupt("payload of " + std::to_string(payloadSize) +
+                   " bytes exceeds the FlatBuffers limit of 2 GiB");
+  if (reinterpret_cast<uintptr_t>(payload) % 8 != 0)
+    return makeStatus(MOERT_INTERNAL, "payload is not 8-byte aligned");
+  if (payloadSize < 8 || !fb::ModelBufferHasIdentifier(payload))
+    return corrupt("payload is not a moec model (file identifier is not '" +
+                   std::string(fb::ModelIdentifier()) + "')");
+  flatbuffers::Verifier verifier(payload, payloadSize);
+  if (!fb::VerifyModelBuffer(verifier))
+    return corrupt("payload structure is invalid (FlatBuffers verification "
+                   "failed)");
+  const fb::Model *root = fb::GetModel(payload);
+
+  uint32_t version = root->schema_version();
+  if (version == 0)
+    return corrupt("schema version 0 is invalid");
+  if (version > kSchemaVersion)
+    return makeStatus(MOERT_UNIMPLEMENTED,
+                      "schema version " + std::to_string(version) +
+                          " is newer than this runtime supports (" +
+                          std::to_string(kSchemaVersion) + ")");
+
+  model->producer = optionalString(root->producer());
+  model->target = optionalString(root->target());
+  model->source = optionalString(root->source());
+  model->tokenDim = optionalString(root->token_dim());
+  if (model->target.empty())
+    return corrupt("target is missing");
+
+  if (const fb::Affine *arena = root->arena_size())
+    model->arenaSize = AffineSize{arena->base(), arena->per_token()};
+  if (model->arenaSize.base < 0 || model->arenaSize.perToken < 0)
+    return corrupt("arena size (" + std::to_string(model->arenaSize.base) +
+                   " + " + std::to_string(model->arenaSize.perToken) +
+                   "*T bytes) is negative");
+
+  if (moert_status status =
+          decodeSignature("input", root->inputs(), &model->inputs))
+    return status;
+  if (moert_status status =
+          decodeSignature("output", root->outputs(), &model->outputs))
+    return status;
+  if (moert_status status = checkTokenSource(*model))
+    return status;
+  if (moert_status status = decodeWeights(root, model))
+    return status;
+  if (moert_status status = decodeBinary(root, model))
+    return status;
+  return decodeSteps(root, model);
+}
+
+} // namespace moert

@@ -1,0 +1,49 @@
+//===- Session.h - Host executor session (private) -------------*- C++ -*-===//
+
+#ifndef MOERT_SRC_SESSION_H
+#define MOERT_SRC_SESSION_H
+
+#include "moert/moert.h"
+#include "runtime/src/Model.h"
+#include "runtime/src/Storage.h"
+#include "runtime/src/host/SharedObject.h"
+
+#include <memory>
+#include <vector>
+
+/// The host kernel ABI: returns 0 on success, nonzero on a data error.
+using moert_host_kernel_fn = int32_t (*)(void *const *args, int64_t tokens);
+
+struct moert_session_impl {
+  std::shared_ptr<moert::Model> model;
+  int64_t maxTokens = 0;
+  moert::host::SharedObject code;
+  /// The entry point of each step (indexed by step, not by kernel).
+  std::vector<moert_host_kernel_fn> stepFunctions;
+  /// The pointer arguments of all steps back to back; step s uses
+  /// argTable[argStart[s], argStart[s+1]). Weight pointers are filled at
+  /// creation, the rest at each run, so a run allocates nothing.
+  std::vector<void *> argTable;
+  std::vector<size_t> argStart;
+  moert::AlignedBlock arena;
+};
+
+namespace moert {
+
+moert_status createSession(std::shared_ptr<Model> model, int64_t maxTokens,
+                           moert_session_impl **out);
+
+moert_status outputDims(const moert_session_impl &session, size_t index,
+                        int64_t tokens, int64_t *dims, int32_t capacity,
+                        int32_t *outRank);
+
+moert_status outputByteSize(const moert_session_impl &session, size_t index,
+                            int64_t tokens, size_t *outBytes);
+
+moert_status runSession(moert_session_impl &session,
+                        const moert_tensor_t *inputs, size_t inputCount,
+                        moert_tensor_t *outputs, size_t outputCount);
+
+} // namespace moert
+
+#endif // MOERT_SRC_SESSION_H

@@ -1,0 +1,147 @@
+// RUN: moec-opt %s -split-input-file -moec-onnx-infer-shapes -verify-diagnostics | FileCheck %s
+
+// Tests that the Shape -> Gather -> Unsqueeze -> Concat -> Reshape chain an
+// exporter writes resolves to a static shape with `?` only where T is, and
+// that the function's result type follows.
+// CHECK-LABEL: func.func @reshape_chain
+// CHECK-SAME: -> tensor<?x4x8xf32>
+func.func @reshape_chain(%x: tensor<?x32xf32>) -> tensor<*xf32> {
+  // CHECK: onnx.Shape %{{.*}} : (tensor<?x32xf32>) -> tensor<2xi64>
+  %shape = onnx.Shape %x : (tensor<?x32xf32>) -> tensor<*xi64>
+  %zero = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  // CHECK: onnx.Gather {{.*}} -> tensor<i64>
+  %t = onnx.Gather %shape, %zero : (tensor<*xi64>, tensor<i64>) -> tensor<*xi64>
+  %axes = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  // CHECK: onnx.Unsqueeze {{.*}} -> tensor<1xi64>
+  %t1 = onnx.Unsqueeze %t, %axes : (tensor<*xi64>, tensor<1xi64>) -> tensor<*xi64>
+  %rest = onnx.Constant {value = dense<[4, 8]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // CHECK: onnx.Concat {{.*}} -> tensor<3xi64>
+  %target = onnx.Concat %t1, %rest {axis = 0 : i64} : (tensor<*xi64>, tensor<2xi64>) -> tensor<*xi64>
+  // CHECK: onnx.Reshape {{.*}} : (tensor<?x32xf32>, tensor<3xi64>) -> tensor<?x4x8xf32>
+  %y = onnx.Reshape %x, %target : (tensor<?x32xf32>, tensor<*xi64>) -> tensor<*xf32>
+  // CHECK: return {{.*}} : tensor<?x4x8xf32>
+  return %y : tensor<*xf32>
+}
+
+// -----
+
+// Tests Reshape's -1 (inferred as T) and 0 (copy) entries, and Flatten.
+// CHECK-LABEL: func.func @reshape_minus_one
+func.func @reshape_minus_one(%x: tensor<?x4x8xf32>) -> (tensor<*xf32>, tensor<*xf32>, tensor<*xf32>) {
+  %s = onnx.Constant {value = dense<[-1, 32]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // CHECK: onnx.Reshape {{.*}} -> tensor<?x32xf32>
+  %a = onnx.Reshape %x, %s : (tensor<?x4x8xf32>, tensor<2xi64>) -> tensor<*xf32>
+  %s2 = onnx.Constant {value = dense<[0, 2, -1]> : tensor<3xi64>} : () -> tensor<3xi64>
+  // CHECK: onnx.Reshape {{.*}} -> tensor<?x2x16xf32>
+  %b = onnx.Reshape %x, %s2 : (tensor<?x4x8xf32>, tensor<3xi64>) -> tensor<*xf32>
+  // CHECK: onnx.Flatten {{.*}} -> tensor<?x32xf32>
+  %c = onnx.Flatten %x : (tensor<?x4x8xf32>) -> tensor<*xf32>
+  return %a, %b, %c : tensor<*xf32>, tensor<*xf32>, tensor<*xf32>
+}
+
+// -----
+
+// Tests the router part of an MoE block: MatMul, Softmax, TopK with a
+// constant K, ReduceSum with keepdims, broadcasting Div, and a comparison.
+// CHECK-LABEL: func.func @router
+func.func @router(%x: tensor<?x16xf32>, %w: tensor<16x8xf32>) -> (tensor<*xf32>, tensor<*xi1>) {
+  // CHECK: onnx.MatMul {{.*}} -> tensor<?x8xf32>
+  %logits = onnx.MatMul %x, %w : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<*xf32>
+  // CHECK: onnx.Softmax {{.*}} -> tensor<?x8xf32>
+  %p = onnx.Softmax %logits {axis = -1 : i64} : (tensor<*xf32>) -> tensor<*xf32>
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  // CHECK: onnx.TopK {{.*}} -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  %v, %i = onnx.TopK %p, %k : (tensor<*xf32>, tensor<1xi64>) -> (tensor<*xf32>, tensor<*xi64>)
+  %axes = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  // CHECK: onnx.ReduceSum {{.*}} -> tensor<?x1xf32>
+  %sum = onnx.ReduceSum %v, %axes : (tensor<*xf32>, tensor<1xi64>) -> tensor<*xf32>
+  // CHECK: onnx.Div {{.*}} -> tensor<?x2xf32>
+  %norm = onnx.Div %v, %sum : (tensor<*xf32>, tensor<*xf32>) -> tensor<*xf32>
+  %zero = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  // CHECK: onnx.Equal {{.*}} -> tensor<?x2xi1>
+  %hit = onnx.Equal %i, %zero : (tensor<*xi64>, tensor<i64>) -> tensor<*xi1>
+  return %norm, %hit : tensor<*xf32>, tensor<*xi1>
+}
+
+// -----
+
+// Tests Gemm with transB, Transpose, Concat and Split along a static axis,
+// Slice of the whole token range, and Expand of a static tensor to (T, 8).
+// CHECK-LABEL: func.func @tensor_ops
+func.func @tensor_ops(%x: tensor<?x16xf32>, %w: tensor<8x16xf32>, %row: tensor<1x8xf32>) -> tensor<*xf32> {
+  // CHECK: onnx.Gemm {{.*}} -> tensor<?x8xf32>
+  %y = onnx.Gemm %x, %w {transB = 1 : i64} : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<*xf32>
+  // CHECK: onnx.Transpose {{.*}} -> tensor<8x?xf32>
+  %t = onnx.Transpose %y : (tensor<*xf32>) -> tensor<*xf32>
+  // CHECK: onnx.Concat {{.*}} -> tensor<?x24xf32>
+  %c = onnx.Concat %y, %x {axis = 1 : i64} : (tensor<*xf32>, tensor<?x16xf32>) -> tensor<*xf32>
+  // CHECK: onnx.Split {{.*}} -> (tensor<?x12xf32>, tensor<?x12xf32>)
+  %s0, %s1 = onnx.Split %c {axis = 1 : i64, num_outputs = 2 : i64} : (tensor<*xf32>) -> (tensor<*xf32>, tensor<*xf32>)
+  %start = onnx.Constant {value = dense<[0, 2]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %end = onnx.Constant {value = dense<[9223372036854775807, 10]> : tensor<2xi64>} : () -> tensor<2xi64>
+  // CHECK: onnx.Slice {{.*}} -> tensor<?x8xf32>
+  %sl = onnx.Slice %s0, %start, %end : (tensor<*xf32>, tensor<2xi64>, tensor<2xi64>) -> tensor<*xf32>
+  %shape = onnx.Shape %x : (tensor<?x16xf32>) -> tensor<*xi64>
+  %one = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %zero = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %tok = onnx.Slice %shape, %zero, %one : (tensor<*xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<*xi64>
+  %eight = onnx.Constant {value = dense<8> : tensor<1xi64>} : () -> tensor<1xi64>
+  %target = onnx.Concat %tok, %eight {axis = 0 : i64} : (tensor<*xi64>, tensor<1xi64>) -> tensor<*xi64>
+  // CHECK: onnx.Expand {{.*}} -> tensor<?x8xf32>
+  %e = onnx.Expand %row, %target : (tensor<1x8xf32>, tensor<*xi64>) -> tensor<*xf32>
+  // CHECK: onnx.Add {{.*}} -> tensor<?x8xf32>
+  %sum = onnx.Add %e, %sl : (tensor<*xf32>, tensor<*xf32>) -> tensor<*xf32>
+  return %sum : tensor<*xf32>
+}
+
+// -----
+
+// Tests that the MoE op's result takes the input's type.
+// CHECK-LABEL: func.func @moe
+// CHECK: onnx.ms.MoE {{.*}} -> tensor<?x16xf32>
+func.func @moe(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x32x16xf32>, %w2: tensor<4x16x32xf32>) -> tensor<*xf32> {
+  %y = onnx.ms.MoE %x, %r, %w1, %w2 {k = 2 : i64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x32x16xf32>, tensor<4x16x32xf32>) -> tensor<*xf32>
+  return %y : tensor<*xf32>
+}
+
+// -----
+
+// Tests that a reshape making a dimension 4*T is refused.
+func.func @refuse_token_multiple(%x: tensor<?x4xf32>) -> tensor<*xf32> {
+  %s = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  // expected-error @+1 {{cannot infer shape: dimension depends on the token count in a way moec does not support (only a dimension equal to the token count may be dynamic)}}
+  %y = onnx.Reshape %x, %s : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<*xf32>
+  return %y : tensor<*xf32>
+}
+
+// -----
+
+// Tests that T * 2 computed from Shape is not folded into a reshape target.
+func.func @refuse_scaled_token_count(%x: tensor<?x4xf32>) -> tensor<*xf32> {
+  %shape = onnx.Shape %x {end = 1 : i64} : (tensor<?x4xf32>) -> tensor<*xi64>
+  %two = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %t2 = onnx.Mul %shape, %two : (tensor<*xi64>, tensor<1xi64>) -> tensor<*xi64>
+  %two_d = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %target = onnx.Concat %t2, %two_d {axis = 0 : i64} : (tensor<*xi64>, tensor<1xi64>) -> tensor<*xi64>
+  // expected-error @+1 {{cannot infer shape: the target shape is not known at compile time}}
+  %y = onnx.Reshape %x, %target : (tensor<?x4xf32>, tensor<*xi64>) -> tensor<*xf32>
+  return %y : tensor<*xf32>
+}
+
+// -----
+
+// Tests that concatenating two token-count dims (2*T) is refused.
+func.func @refuse_concat_tokens(%x: tensor<?x4xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{only a dimension equal to the token count may be dynamic}}
+  %y = onnx.Concat %x, %x {axis = 0 : i64} : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<*xf32>
+  return %y : tensor<*xf32>
+}
+
+// -----
+
+// Tests that a declared result type contradicting the operands is reported.
+func.func @refuse_contradiction(%x: tensor<?x4xf32>, %w: tensor<4x8xf32>) -> tensor<?x9xf32> {
+  // expected-error @+1 {{result #0 is declared as 'tensor<?x9xf32>' but its operands give 'tensor<?x8xf32>'}}
+  %y = onnx.MatMul %x, %w : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x9xf32>
+  return %y : tensor<?x9xf32>
+}

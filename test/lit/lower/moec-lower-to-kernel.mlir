@@ -1,0 +1,63 @@
+// RUN: moec-opt %s --split-input-file --moec-lower-to-kernel --verify-diagnostics | FileCheck %s
+
+// Tests that a shape computation feeding Reshape is folded away (it never
+// runs), the Reshape becomes a copy, and TopK's K lands in the spec.
+// CHECK-LABEL: func.func @shape_chain
+// CHECK-NOT: onnx.
+// CHECK: %[[C:.+]] = kernel.launch "copy"(%{{.+}}) {spec = {}} : (tensor<?x8xf32>) -> tensor<?x2x4xf32>
+// CHECK: %[[V:.+]]:2 = kernel.launch "topk"(%[[C]]) {spec = {axis = 2 : i64, k = 2 : i64, largest = true}}
+// CHECK-NOT: onnx.
+// CHECK: return %[[V]]#0, %[[V]]#1
+func.func @shape_chain(%x: tensor<?x8xf32>) -> (tensor<?x2x2xf32>, tensor<?x2x2xi64>) {
+  %shape = "onnx.Shape"(%x) : (tensor<?x8xf32>) -> tensor<2xi64>
+  %zero = "onnx.Constant"() {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %t = "onnx.Gather"(%shape, %zero) {axis = 0 : i64} : (tensor<2xi64>, tensor<i64>) -> tensor<i64>
+  %axes = "onnx.Constant"() {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %t1 = "onnx.Unsqueeze"(%t, %axes) : (tensor<i64>, tensor<1xi64>) -> tensor<1xi64>
+  %rest = "onnx.Constant"() {value = dense<[2, 4]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %target = "onnx.Concat"(%t1, %rest) {axis = 0 : i64} : (tensor<1xi64>, tensor<2xi64>) -> tensor<3xi64>
+  %r = "onnx.Reshape"(%x, %target) : (tensor<?x8xf32>, tensor<3xi64>) -> tensor<?x2x4xf32>
+  %k = "onnx.Constant"() {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %v, %i = "onnx.TopK"(%r, %k) {axis = -1 : i64} : (tensor<?x2x4xf32>, tensor<1xi64>) -> (tensor<?x2x2xf32>, tensor<?x2x2xi64>)
+  return %v, %i : tensor<?x2x2xf32>, tensor<?x2x2xi64>
+}
+
+// -----
+
+// Tests that a graph output that is a graph input, or that is returned
+// twice, gets its own copy launch so every output has one producer.
+// CHECK-LABEL: func.func @outputs
+// CHECK: %[[S:.+]] = kernel.launch "softmax"(%[[X:.+]]) {spec = {axis = 1 : i64, coerce_2d = false}}
+// CHECK: %[[C1:.+]] = kernel.launch "copy"(%[[S]])
+// CHECK: %[[C2:.+]] = kernel.launch "copy"(%{{.+}})
+// CHECK: return %[[S]], %[[C1]], %[[C2]]
+func.func @outputs(%x: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
+  %s = "onnx.Softmax"(%x) {axis = -1 : i64} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %s, %s, %x : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the experts op becomes one launch with its workspace size and
+// that its weights become kernel.constant.
+// CHECK-LABEL: func.func @experts
+// CHECK: kernel.launch "moe_route"
+// CHECK: %[[FC1:.+]] = kernel.constant
+// CHECK: %[[FC2:.+]] = kernel.constant
+// CHECK: kernel.launch "moe_experts"(%{{.+}}, %{{.+}}, %{{.+}}, %[[FC1]], %[[FC2]]) {scratch_bytes = array<i64: {{[0-9]+}}, {{[0-9]+}}>, spec = {activation = "silu"
+func.func @experts(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>) -> tensor<?x16xf32> {
+  %w, %ids = moe.router %logits {k = 2 : i64, normalize = true, scoring = "softmax"} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  %fc1 = "onnx.Constant"() {value = dense<0.5> : tensor<4x32x16xf32>} : () -> tensor<4x32x16xf32>
+  %fc2 = "onnx.Constant"() {value = dense<0.25> : tensor<4x16x32xf32>} : () -> tensor<4x16x32xf32>
+  %y = moe.experts %x, %w, %ids fc1(%fc1) fc2(%fc2) {activation = "silu", alpha = 1.0 : f32, beta = 0.0 : f32, limit = 0x7F800000 : f32, swiglu_fusion = 0 : i64} : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x32x16xf32>, tensor<4x16x32xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// Tests that an op the host target cannot run is reported at the op.
+func.func @unraised(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{op 'Add' (opset 17) is not supported by the host target (run moec-convert-onnx-to-moe first)}}
+  %y = "onnx.Add"(%x, %x) : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

@@ -1,0 +1,59 @@
+// RUN: moec-opt %s --split-input-file --verify-diagnostics
+
+// Tests that the router rejects k larger than the number of experts.
+func.func @router_k_too_large(%logits: tensor<?x4xf32>) {
+  // expected-error @+1 {{k must be in [1, 4], got 5}}
+  %w, %ids = moe.router %logits {k = 5 : i64, normalize = true, scoring = "softmax"} : tensor<?x4xf32> -> tensor<?x5xf32>, tensor<?x5xi64>
+  return
+}
+
+// -----
+
+// Tests that the router rejects an unknown scoring function.
+func.func @router_scoring(%logits: tensor<?x4xf32>) {
+  // expected-error @+1 {{scoring must be "softmax" or "sigmoid"}}
+  %w, %ids = moe.router %logits {k = 2 : i64, normalize = true, scoring = "tanh"} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// Tests that experts check fc1 against fc2 (SwiGLU packed needs 2*I rows).
+func.func @experts_fc1_rows(%x: tensor<?x16xf32>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi64>,
+                            %fc1: tensor<4x32x16xf32>, %fc2: tensor<4x16x32xf32>) {
+  // expected-error @+1 {{fc1 must be [4, 64, 16]}}
+  %y = moe.experts %x, %w, %ids fc1(%fc1) fc2(%fc2) {activation = "swiglu", alpha = 1.0 : f32, beta = 0.0 : f32, limit = 0x7F800000 : f32, swiglu_fusion = 1 : i64} : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x32x16xf32>, tensor<4x16x32xf32>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+// Tests that SwiGLU with separate weights (fusion 0) requires fc3.
+func.func @experts_missing_fc3(%x: tensor<?x16xf32>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi64>,
+                               %fc1: tensor<4x32x16xf32>, %fc2: tensor<4x16x32xf32>) {
+  // expected-error @+1 {{swiglu with swiglu_fusion = 0 needs fc3}}
+  %y = moe.experts %x, %w, %ids fc1(%fc1) fc2(%fc2) {activation = "swiglu", alpha = 1.0 : f32, beta = 0.0 : f32, limit = 0x7F800000 : f32, swiglu_fusion = 0 : i64} : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x32x16xf32>, tensor<4x16x32xf32>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+// Tests that an elementwise input must broadcast to the result.
+func.func @elementwise_broadcast(%a: tensor<?x8xf32>, %b: tensor<3xf32>) {
+  // expected-error @+1 {{does not broadcast to}}
+  %z = moe.elementwise ins(%a, %b : tensor<?x8xf32>, tensor<3xf32>) -> tensor<?x8xf32> {
+  ^bb0(%p: f32, %q: f32):
+    %s = arith.addf %p, %q : f32
+    moe.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Tests that a linear weight must match the input's inner size.
+func.func @linear_k(%x: tensor<?x16xf32>, %w: tensor<15x8xf32>) {
+  // expected-error @+1 {{input inner size 16 does not match the weight's 15}}
+  %y = moe.linear %x, %w : (tensor<?x16xf32>, tensor<15x8xf32>) -> tensor<?x8xf32>
+  return
+}

@@ -1,0 +1,32 @@
+// RUN: moec-opt --allow-unregistered-dialect %s | moec-opt --allow-unregistered-dialect | FileCheck %s
+
+// Tests that every moe op prints and parses back to itself.
+
+// CHECK-LABEL: func.func @mixtral_block
+func.func @mixtral_block(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>,
+                         %fc1: tensor<4x64x16xf32>, %fc2: tensor<4x16x32xf32>) -> tensor<?x16xf32> {
+  // CHECK: %[[W:.+]], %[[IDS:.+]] = moe.router %{{.+}} {k = 2 : i64, normalize = true, scoring = "softmax"} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  %w, %ids = moe.router %logits {k = 2 : i64, normalize = true, scoring = "softmax"} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  // CHECK: moe.experts %{{.+}}, %[[W]], %[[IDS]] fc1(%{{.+}}) fc2(%{{.+}})
+  %y = moe.experts %x, %w, %ids fc1(%fc1) fc2(%fc2) {activation = "swiglu", alpha = 1.0 : f32, beta = 0.0 : f32, limit = 0x7F800000 : f32, swiglu_fusion = 1 : i64} : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x64x16xf32>, tensor<4x16x32xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// CHECK-LABEL: func.func @dense
+func.func @dense(%x: tensor<?x16xf32>, %w: tensor<16x8xf32>, %b: tensor<8xf32>,
+                 %m: tensor<?x8x2xf32>) -> (tensor<?x8xf32>, tensor<?x16x2xf32>) {
+  // CHECK: moe.linear %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x16xf32>, tensor<16x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %y = moe.linear %x, %w, %b : (tensor<?x16xf32>, tensor<16x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  // CHECK: moe.elementwise ins(%{{.+}}, %{{.+}} : tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  // CHECK: arith.addf
+  // CHECK: moe.yield
+  %z = moe.elementwise ins(%y, %b : tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32> {
+  ^bb0(%p: f32, %q: f32):
+    %s = arith.addf %p, %q : f32
+    moe.yield %s : f32
+  }
+  %x3 = "onnx_unregistered.placeholder"() : () -> tensor<?x16x8xf32>
+  // CHECK: moe.matmul
+  %mm = moe.matmul %x3, %m : (tensor<?x16x8xf32>, tensor<?x8x2xf32>) -> tensor<?x16x2xf32>
+  return %z, %mm : tensor<?x8xf32>, tensor<?x16x2xf32>
+}

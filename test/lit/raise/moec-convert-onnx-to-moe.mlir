@@ -1,0 +1,64 @@
+// RUN: moec-opt %s --split-input-file --moec-convert-onnx-to-moe | FileCheck %s
+
+// Tests that com.microsoft.MoE becomes a softmax top-k router and grouped
+// experts that carry the activation and the SwiGLU packing.
+// CHECK-LABEL: func.func @moe_node
+// CHECK-SAME: (%[[X:.+]]: tensor<?x16xf32>, %[[L:.+]]: tensor<?x4xf32>)
+// CHECK: %[[FC1:.+]] = onnx.Constant
+// CHECK: %[[FC2:.+]] = onnx.Constant
+// CHECK: %[[W:.+]], %[[IDS:.+]] = moe.router %[[L]] {k = 2 : i64, normalize = true, scoring = "softmax"} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+// CHECK: %[[Y:.+]] = moe.experts %[[X]], %[[W]], %[[IDS]] fc1(%[[FC1]]) fc2(%[[FC2]]) {activation = "swiglu", alpha = 1.000000e+00 : f32, beta = 0.000000e+00 : f32, limit = 0x7F800000 : f32, swiglu_fusion = 1 : i64}
+// CHECK: return %[[Y]]
+func.func @moe_node(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>) -> tensor<?x16xf32> {
+  %fc1 = "onnx.Constant"() {value = dense<0.5> : tensor<4x64x16xf32>} : () -> tensor<4x64x16xf32>
+  %fc2 = "onnx.Constant"() {value = dense<0.25> : tensor<4x16x32xf32>} : () -> tensor<4x16x32xf32>
+  %y = "onnx.ms.MoE"(%x, %logits, %fc1, %fc2) {activation_type = "swiglu", k = 2 : i64, normalize_routing_weights = 1 : i64, swiglu_fusion = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0, 0, 0>} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x64x16xf32>, tensor<4x16x32xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// Tests that a MatMul by a constant matrix is a linear layer and a MatMul of
+// two run-time tensors is not.
+// CHECK-LABEL: func.func @matmuls
+// CHECK: %[[L:.+]] = moe.linear %{{.+}}, %{{.+}} : (tensor<?x16xf32>, tensor<16x4xf32>) -> tensor<?x4xf32>
+// CHECK: moe.matmul %[[L]], %{{.+}} : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+func.func @matmuls(%x: tensor<?x16xf32>, %b: tensor<4x8xf32>) -> tensor<?x8xf32> {
+  %w = "onnx.Constant"() {value = dense<0.5> : tensor<16x4xf32>} : () -> tensor<16x4xf32>
+  %l = "onnx.MatMul"(%x, %w) : (tensor<?x16xf32>, tensor<16x4xf32>) -> tensor<?x4xf32>
+  %m = "onnx.MatMul"(%l, %b) : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  return %m : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that Gemm with transB and a bias vector is a linear layer with a
+// transposed weight and a bias.
+// CHECK-LABEL: func.func @gemm
+// CHECK: moe.linear %{{.+}}, %{{.+}}, %{{.+}} {transpose_weight = true} : (tensor<?x16xf32>, tensor<4x16xf32>, tensor<4xf32>) -> tensor<?x4xf32>
+func.func @gemm(%x: tensor<?x16xf32>) -> tensor<?x4xf32> {
+  %w = "onnx.Constant"() {value = dense<0.5> : tensor<4x16xf32>} : () -> tensor<4x16xf32>
+  %b = "onnx.Constant"() {value = dense<0.1> : tensor<4xf32>} : () -> tensor<4xf32>
+  %y = "onnx.Gemm"(%x, %w, %b) {transB = 1 : i64} : (tensor<?x16xf32>, tensor<4x16xf32>, tensor<4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+// Tests that elementwise ops become single-op regions (fusion merges them
+// later), Cast picks the conversion by types, and Softmax is left alone.
+// CHECK-LABEL: func.func @elementwise
+// CHECK: moe.elementwise ins(%{{.+}} : tensor<?x4xi64>) -> tensor<?x4xf32>
+// CHECK: arith.sitofp %{{.+}} : i64 to f32
+// CHECK: moe.elementwise ins(%{{.+}} : tensor<?x4xf32>) -> tensor<?x4xf32>
+// CHECK: math.exp
+// CHECK: onnx.Softmax
+// CHECK: moe.elementwise ins(%{{.+}}, %{{.+}} : tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xi1>
+// CHECK: arith.cmpf oeq
+func.func @elementwise(%i: tensor<?x4xi64>) -> tensor<?x4xi1> {
+  %f = "onnx.Cast"(%i) {to = f32} : (tensor<?x4xi64>) -> tensor<?x4xf32>
+  %s = "onnx.Sigmoid"(%f) : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %p = "onnx.Softmax"(%s) {axis = -1 : i64} : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %e = "onnx.Equal"(%p, %s) : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xi1>
+  return %e : tensor<?x4xi1>
+}

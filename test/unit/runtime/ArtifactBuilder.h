@@ -1,0 +1,91 @@
+//===- ArtifactBuilder.h - Build .moe artifacts in tests -------*- C++ -*-===//
+//
+// Specs hold raw schema values (any integer for a dtype or an arg kind), so
+// tests can build artifacts that are wrong in exactly one way.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_TEST_UNIT_RUNTIME_ARTIFACTBUILDER_H
+#define MOEC_TEST_UNIT_RUNTIME_ARTIFACTBUILDER_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace moert::test {
+
+// Raw values of moert.fb.DType / ArgKind.
+enum : int8_t { kF32 = 0, kF64 = 3, kI64 = 4, kI32 = 5, kBool = 8 };
+enum : int8_t { kInput = 0, kOutput = 1, kWeight = 2, kArena = 3 };
+
+struct SigSpec {
+  std::string name;
+  int8_t dtype = kF32;
+  std::vector<int64_t> dims;
+};
+
+struct WeightSpec {
+  std::string name;
+  int8_t dtype = kF32;
+  std::vector<int64_t> dims;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
+struct ArgSpec {
+  int8_t kind = kInput;
+  uint32_t index = 0;
+  int64_t base = 0, perToken = 0; // arena offset
+};
+
+struct StepSpec {
+  uint32_t kernel = 0;
+  std::vector<ArgSpec> args;
+};
+
+struct ModelSpec {
+  uint32_t schemaVersion = 1;
+  std::string target = "host";
+  std::string binaryFormat = "host-elf-so";
+  bool hasBinary = true;
+  std::vector<uint8_t> binary;
+  std::vector<SigSpec> inputs, outputs;
+  std::vector<WeightSpec> weights;
+  std::vector<uint8_t> weightData;
+  int64_t arenaBase = 0, arenaPerToken = 0;
+  std::vector<std::string> kernels;
+  std::vector<StepSpec> steps;
+};
+
+/// The hidden width the test kernels use.
+inline constexpr int64_t kHidden = 16;
+
+/// The bytes of the test kernels' shared object (empty if unreadable).
+const std::vector<uint8_t> &kernelBinary();
+
+/// Appends a weight whose bytes are `bytes` at the next 64-aligned offset
+/// of weight_data; returns its index.
+uint32_t addWeight(ModelSpec *spec, const std::string &name, int8_t dtype,
+                   std::vector<int64_t> dims, const void *bytes, size_t size);
+
+/// The FlatBuffer payload (weight_data 64-aligned in it, as moec writes it).
+std::vector<uint8_t> buildPayload(const ModelSpec &spec);
+/// A complete .moe file: container header + payload.
+std::vector<uint8_t> buildFile(const ModelSpec &spec);
+
+/// y = x + w: input x (T, 16) f32, weight w (16,), output y (T, 16).
+/// `weights` are the 16 values of w.
+ModelSpec addWeightModel(const std::vector<float> &weights);
+
+/// y = 4x + w through two arena buffers: A = 2x at offset 0, B = 2A at
+/// offset 32 + 64*T (arena 32 + 128*T bytes), y = B + w.
+ModelSpec arenaModel(const std::vector<float> &weights);
+
+/// y[t] = table[ids[t]]: input ids (T,) int64, weights table (V, 16) f32 and
+/// vocab () int64 = V, output y (T, 16). The kernel returns 1 for an id
+/// outside [0, V).
+ModelSpec gatherModel(const std::vector<float> &table);
+
+} // namespace moert::test
+
+#endif // MOEC_TEST_UNIT_RUNTIME_ARTIFACTBUILDER_H

@@ -1,0 +1,360 @@
+//===- main.cpp - moec-run: run a .moe artifact on .npy inputs ------------===//
+//
+// Loads a model with libmoert, feeds it .npy inputs, optionally writes the
+// outputs and compares them with reference .npy files.
+//
+// Exit status: 0 ran (and every check passed), 1 a check failed, 2 an error
+// (bad flag, missing file, input mismatch, corrupt model, run failure).
+//
+//===----------------------------------------------------------------------===//
+
+#include "moert/moert.h"
+#include "tools/moec-run/Npy.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char kUsage[] =
+    "usage: moec-run MODEL.moe --input NAME=FILE.npy ... [options]\n"
+    "\n"
+    "Runs a moec artifact on .npy inputs with libmoert.\n"
+    "\n"
+    "  --input NAME=FILE.npy   value of model input NAME (one per input; the\n"
+    "                          dtype must equal the model's, nothing is cast)\n"
+    "  --output NAME=FILE.npy  write model output NAME to FILE.npy\n"
+    "  --check NAME=REF.npy    compare output NAME with REF.npy element-wise:\n"
+    "                          pass if |out-ref| <= atol + rtol*|ref| for every\n"
+    "                          element; NaN must meet NaN\n"
+    "  --rtol R                relative tolerance of --check (default 1e-4)\n"
+    "  --atol A                absolute tolerance of --check (default 1e-5)\n"
+    "  --max-tokens N          session max_tokens (sizes the arena; default:\n"
+    "                          the token count T of the inputs)\n"
+    "  --repeat N              run N times and print the median and minimum\n"
+    "                          time (default 1)\n"
+    "  --help                  print this help\n"
+    "\n"
+    "Flags taking a value accept '--flag VALUE' and '--flag=VALUE'.\n"
+    "Exit status: 0 success (all checks PASS), 1 a check FAILed, 2 error.\n";
+
+struct NamedFile {
+  std::string name, path;
+};
+
+struct Options {
+  std::string model;
+  std::vector<NamedFile> inputs, outputs, checks;
+  double rtol = 1e-4, atol = 1e-5;
+  int64_t maxTokens = -1; // -1: use T
+  int64_t repeat = 1;
+  bool help = false;
+};
+
+int error(const std::string &where, const std::string &what) {
+  std::fprintf(stderr, "moec-run: error: %s: %s\n", where.c_str(),
+               what.c_str());
+  return 2;
+}
+
+// Reports a runtime status (whose message already names the model file).
+int statusError(moert_status status) {
+  std::fprintf(stderr, "moec-run: error: %s\n", moert_status_message(status));
+  moert_status_free(status);
+  return 2;
+}
+
+bool parseNumber(const std::string &text, double *out) {
+  char *end = nullptr;
+  *out = std::strtod(text.c_str(), &end);
+  return !text.empty() && end && *end == '\0' && std::isfinite(*out) &&
+         *out >= 0;
+}
+
+bool parseCount(const std::string &text, int64_t *out) {
+  char *end = nullptr;
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  *out = value;
+  return !text.empty() && end && *end == '\0' && value >= 0;
+}
+
+// Returns 0, or 2 after printing an error.
+int parseArgs(int argc, char **argv, Options *options) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      options->help = true;
+      return 0;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      if (!options->model.empty())
+        return error(arg, "unexpected argument (the model is '" +
+                              options->model + "')");
+      options->model = arg;
+      continue;
+    }
+    std::string flag = arg, value;
+    size_t equals = arg.find('=');
+    if (equals != std::string::npos) {
+      flag = arg.substr(0, equals);
+      value = arg.substr(equals + 1);
+    } else {
+      if (flag != "--input" && flag != "--output" && flag != "--check" &&
+          flag != "--rtol" && flag != "--atol" && flag != "--max-tokens" &&
+          flag != "--repeat")
+        return error(flag, "unknown flag (see --help)");
+      if (i + 1 >= argc)
+        return error(flag, "missing value");
+      value = argv[++i];
+    }
+    if (flag == "--input" || flag == "--output" || flag == "--check") {
+      size_t split = value.find('=');
+      if (split == std::string::npos || split == 0 ||
+          split + 1 == value.size())
+        return error(flag, "expected NAME=FILE.npy, got '" + value + "'");
+      NamedFile entry{value.substr(0, split), value.substr(split + 1)};
+      auto &list = flag == "--input"    ? options->inputs
+                   : flag == "--output" ? options->outputs
+                                        : options->checks;
+      for (const NamedFile &other : list)
+        if (other.name == entry.name)
+          return error(flag, "'" + entry.name + "' given twice");
+      list.push_back(entry);
+    } else if (flag == "--rtol" || flag == "--atol") {
+      double number;
+      if (!parseNumber(value, &number))
+        return error(flag, "expected a non-negative number, got '" + value +
+                               "'");
+      (flag == "--rtol" ? options->rtol : options->atol) = number;
+    } else if (flag == "--max-tokens" || flag == "--repeat") {
+      int64_t count;
+      if (!parseCount(value, &count) || (flag == "--repeat" && count == 0))
+        return error(flag, "expected a " +
+                               std::string(flag == "--repeat" ? "positive"
+                                                              : "non-negative") +
+                               " integer, got '" + value + "'");
+      (flag == "--max-tokens" ? options->maxTokens : options->repeat) = count;
+    } else {
+      return error(flag, "unknown flag (see --help)");
+    }
+  }
+  if (options->model.empty())
+    return error("moec-run", "no model given (see --help)");
+  return 0;
+}
+
+struct CheckResult {
+  double maxAbs = 0, maxRel = 0;
+  size_t nanMismatches = 0;
+  bool pass = true;
+};
+
+CheckResult compare(const moec::npy::Array &out, const moec::npy::Array &ref,
+                    double rtol, double atol) {
+  CheckResult result;
+  for (size_t i = 0; i < out.elementCount(); ++i) {
+    double o = out.elementAsDouble(i), r = ref.elementAsDouble(i);
+    if (std::isnan(o) || std::isnan(r)) {
+      if (!(std::isnan(o) && std::isnan(r))) {
+        ++result.nanMismatches;
+        result.pass = false;
+      }
+      continue;
+    }
+    // Equal infinities compare equal; inf - inf would be NaN.
+    double diff = o == r ? 0.0 : std::fabs(o - r);
+    if (std::isnan(diff))
+      diff = INFINITY;
+    result.maxAbs = std::max(result.maxAbs, diff);
+    if (std::fabs(r) > atol)
+      result.maxRel = std::max(
+          result.maxRel, diff / std::max(std::fabs(r), 1e-300));
+    if (!(diff <= atol + rtol * std::fabs(r)))
+      result.pass = false;
+  }
+  return result;
+}
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string text = "(";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + (shape.size() == 1 ? ",)" : ")");
+}
+
+int run(const Options &options) {
+  moert_model_t *model = nullptr;
+  if (moert_status status = moert_model_load_file(options.model.c_str(), &model))
+    return statusError(status);
+  std::unique_ptr<moert_model_t, void (*)(moert_model_t *)> modelOwner(
+      model, moert_model_release);
+
+  // Inputs: every model input exactly once, dtype as declared.
+  size_t inputCount = moert_model_input_count(model);
+  std::vector<moec::npy::Array> inputArrays(inputCount);
+  std::vector<bool> given(inputCount, false);
+  int64_t tokens = -1;
+  for (const NamedFile &input : options.inputs) {
+    size_t index;
+    if (moert_status status =
+            moert_model_find_input(model, input.name.c_str(), &index))
+      return statusError(status);
+    std::string reason;
+    if (!moec::npy::read(input.path, &inputArrays[index], &reason))
+      return error(input.path, reason);
+    given[index] = true;
+    moert_tensor_info_t info;
+    if (moert_status status = moert_model_input_info(model, index, &info))
+      return statusError(status);
+    const moec::npy::Array &array = inputArrays[index];
+    if (array.dtype() != info.dtype)
+      return error("input '" + input.name + "'",
+                   input.path + " holds " + moert_dtype_name(array.dtype()) +
+                       " but the model expects " + moert_dtype_name(info.dtype) +
+                       " (moec-run does not convert; save the array as " +
+                       moert_dtype_name(info.dtype) + ")");
+    // T comes from the first token dim; the runtime checks all the others.
+    if (tokens < 0 && array.shape().size() == static_cast<size_t>(info.rank))
+      for (int32_t d = 0; d < info.rank; ++d)
+        if (info.dims[d] == -1 && tokens < 0)
+          tokens = array.shape()[d];
+  }
+  for (size_t i = 0; i < inputCount; ++i)
+    if (!given[i]) {
+      moert_tensor_info_t info;
+      moert_model_input_info(model, i, &info);
+      return error(options.model, std::string("input '") + info.name +
+                                      "' not given (use --input " +
+                                      info.name + "=FILE.npy)");
+    }
+  if (tokens < 0)
+    tokens = 0;
+
+  moert_session_options_t sessionOptions;
+  moert_session_options_initialize(&sessionOptions);
+  sessionOptions.max_tokens =
+      options.maxTokens >= 0 ? options.maxTokens : std::max<int64_t>(tokens, 1);
+  moert_session_t *session = nullptr;
+  if (moert_status status =
+          moert_session_create(model, &sessionOptions, &session))
+    return statusError(status);
+  std::unique_ptr<moert_session_t, void (*)(moert_session_t *)> sessionOwner(
+      session, moert_session_release);
+  if (tokens > sessionOptions.max_tokens)
+    return error(options.model, "inputs have T=" + std::to_string(tokens) +
+                                    " tokens, more than --max-tokens " +
+                                    std::to_string(sessionOptions.max_tokens));
+
+  std::vector<moert_tensor_t> inputs(inputCount);
+  for (size_t i = 0; i < inputCount; ++i) {
+    moec::npy::Array &array = inputArrays[i];
+    inputs[i] = {array.data(), array.dtype(),
+                 static_cast<int32_t>(array.shape().size()),
+                 array.shape().data(), array.byteSize()};
+  }
+
+  size_t outputCount = moert_model_output_count(model);
+  std::vector<moec::npy::Array> outputArrays(outputCount);
+  std::vector<moert_tensor_t> outputs(outputCount);
+  for (size_t i = 0; i < outputCount; ++i) {
+    moert_tensor_info_t info;
+    moert_model_output_info(model, i, &info);
+    std::vector<int64_t> dims(static_cast<size_t>(info.rank));
+    int32_t rank = 0;
+    if (moert_status status = moert_session_output_dims(
+            session, i, tokens, dims.data(), info.rank, &rank))
+      return statusError(status);
+    if (!outputArrays[i].allocate(info.dtype, dims))
+      return error(std::string("output '") + info.name + "'",
+                   "cannot allocate " + shapeText(dims));
+    moec::npy::Array &array = outputArrays[i];
+    outputs[i] = {array.data(), array.dtype(), rank, array.shape().data(),
+                  array.byteSize()};
+  }
+
+  std::vector<double> millis;
+  for (int64_t r = 0; r < options.repeat; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    if (moert_status status = moert_session_run(
+            session, inputs.data(), inputs.size(), outputs.data(),
+            outputs.size()))
+      return statusError(status);
+    auto stop = std::chrono::steady_clock::now();
+    millis.push_back(
+        std::chrono::duration<double, std::milli>(stop - start).count());
+  }
+  if (options.repeat > 1) {
+    std::vector<double> sorted = millis;
+    std::sort(sorted.begin(), sorted.end());
+    std::printf("moec-run: %s: T=%lld, %lld runs, median %.4g ms, min %.4g ms\n",
+                options.model.c_str(), static_cast<long long>(tokens),
+                static_cast<long long>(options.repeat),
+                sorted[sorted.size() / 2], sorted.front());
+  }
+
+  for (const NamedFile &output : options.outputs) {
+    size_t index;
+    if (moert_status status =
+            moert_model_find_output(model, output.name.c_str(), &index))
+      return statusError(status);
+    std::string reason;
+    if (!moec::npy::write(output.path, outputArrays[index], &reason))
+      return error(output.path, reason);
+  }
+
+  size_t failed = 0;
+  for (const NamedFile &check : options.checks) {
+    size_t index;
+    if (moert_status status =
+            moert_model_find_output(model, check.name.c_str(), &index))
+      return statusError(status);
+    moec::npy::Array reference;
+    std::string reason;
+    if (!moec::npy::read(check.path, &reference, &reason))
+      return error(check.path, reason);
+    const moec::npy::Array &out = outputArrays[index];
+    if (reference.shape() != out.shape())
+      return error(check.path, "reference shape " +
+                                   shapeText(reference.shape()) +
+                                   " differs from output '" + check.name +
+                                   "' shape " + shapeText(out.shape()));
+    CheckResult result = compare(out, reference, options.rtol, options.atol);
+    std::printf("check %s: max_abs_err=%.3g max_rel_err=%.3g (rtol %g atol %g)",
+                check.name.c_str(), result.maxAbs, result.maxRel, options.rtol,
+                options.atol);
+    if (result.nanMismatches)
+      std::printf(" nan_mismatches=%zu", result.nanMismatches);
+    std::printf(" %s\n", result.pass ? "PASS" : "FAIL");
+    failed += result.pass ? 0 : 1;
+  }
+
+  std::printf("moec-run: %s: T=%lld, %zu output(s) checked, %s\n",
+              options.model.c_str(), static_cast<long long>(tokens),
+              options.checks.size(),
+              failed == 0 ? "all PASS"
+                          : (std::to_string(failed) + " FAIL").c_str());
+  return failed == 0 ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options options;
+  if (int code = parseArgs(argc, argv, &options))
+    return code;
+  if (options.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  try {
+    return run(options);
+  } catch (const std::exception &e) {
+    return error("moec-run", e.what());
+  }
+}

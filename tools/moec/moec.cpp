@@ -1,0 +1,284 @@
+//===- moec.cpp - the moec compiler driver -----------------------------------===//
+//
+//   moec compile model.onnx --target host -o model.moe
+//
+// Imports the ONNX file, runs the pipeline for the target and writes the
+// artifact (or the IR of an earlier stage with --emit). Errors are printed as
+// one line: `moec: error: <file>: node '<name>': <what>`, exit code 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/import/OnnxImporter.h"
+#include "compiler/pipeline/Pipeline.h"
+#include "dialects/kernel/KernelDialect.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <map>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::OptionCategory moecCategory("moec compile options");
+
+cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.onnx>"), cl::cat(moecCategory));
+cl::opt<std::string> outputPath("o", cl::desc("Output file (.moe for --emit artifact; default: "
+                                              "stdout for IR and C++)"),
+                                cl::value_desc("file"), cl::cat(moecCategory));
+cl::opt<std::string> target("target",
+                            cl::desc("Target: host (CPU, C++ kernels built with the system "
+                                     "compiler). CUDA targets sm_80/sm_86/sm_89/sm_90a are "
+                                     "planned and rejected for now."),
+                            cl::init("host"), cl::cat(moecCategory));
+cl::opt<moec::Stage> emit(
+    "emit", cl::desc("What to produce (default: artifact)"), cl::init(moec::Stage::Artifact),
+    cl::values(clEnumValN(moec::Stage::OnnxMlir, "onnx-mlir", "imported onnx-dialect IR"),
+               clEnumValN(moec::Stage::MoeMlir, "moe-mlir", "IR after raising and fusion"),
+               clEnumValN(moec::Stage::KernelMlir, "kernel-mlir",
+                          "kernel launches after memory planning"),
+               clEnumValN(moec::Stage::HostCpp, "host-cpp", "the generated C++ kernels"),
+               clEnumValN(moec::Stage::Artifact, "artifact", "the .moe file")),
+    cl::cat(moecCategory));
+cl::list<std::string> bindDims("bind-dim",
+                               cl::desc("Fix a symbolic ONNX dimension, e.g. --bind-dim batch=1 "
+                                        "(moec keeps one symbolic dim: the token count)"),
+                               cl::value_desc("NAME=VALUE"), cl::cat(moecCategory));
+cl::opt<bool> printPipeline("print-pipeline",
+                            cl::desc("Print the pass pipeline before running it"),
+                            cl::cat(moecCategory));
+cl::opt<std::string> keepSources("keep-sources",
+                                 cl::desc("Keep the generated kernel sources in this directory"),
+                                 cl::value_desc("dir"), cl::cat(moecCategory));
+cl::opt<bool> reportMemory("report-memory",
+                           cl::desc("Print the arena size chosen by memory planning"),
+                           cl::cat(moecCategory));
+cl::opt<bool> progress("progress",
+                       cl::desc("Print progress to stderr (default: when stderr is a terminal)"),
+                       cl::cat(moecCategory));
+cl::opt<bool> quiet("q", cl::desc("Print nothing on success"), cl::cat(moecCategory));
+cl::opt<bool> printWeights("print-weights",
+                           cl::desc("With --emit *-mlir, print weight data in full (default: "
+                                    "elided, so the IR stays readable)"),
+                           cl::cat(moecCategory));
+
+// "file: node 'name'" from a location the importer created.
+std::string describeLocation(Location loc) {
+  std::string node, file;
+  auto visit = [&](Location l, auto &self) -> void {
+    if (auto name = dyn_cast<NameLoc>(l)) {
+      if (node.empty())
+        node = name.getName().str();
+      self(name.getChildLoc(), self);
+    } else if (auto fileLoc = dyn_cast<FileLineColLoc>(l)) {
+      if (file.empty())
+        file = fileLoc.getFilename().str();
+    } else if (auto fused = dyn_cast<FusedLoc>(l)) {
+      for (Location inner : fused.getLocations())
+        self(inner, self);
+    } else if (auto callsite = dyn_cast<CallSiteLoc>(l)) {
+      self(callsite.getCallee(), self);
+    }
+  };
+  visit(loc, visit);
+  if (file.empty())
+    file = inputPath;
+  return node.empty() ? file : file + ": node '" + node + "'";
+}
+
+class Progress {
+public:
+  explicit Progress(bool enabled) : enabled(enabled) {}
+  void step(llvm::StringRef what) {
+    finish();
+    if (!enabled)
+      return;
+    llvm::errs() << "moec: " << what << "...";
+    llvm::errs().flush();
+    start = std::chrono::steady_clock::now();
+    open = true;
+  }
+  void finish() {
+    if (!open)
+      return;
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    llvm::errs() << " " << llvm::format("%.2f", seconds) << " s\n";
+    open = false;
+  }
+  void abort() {
+    if (open)
+      llvm::errs() << "\n";
+    open = false;
+  }
+
+private:
+  bool enabled;
+  bool open = false;
+  std::chrono::steady_clock::time_point start;
+};
+
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "moec: error: " << message << "\n";
+  return 1;
+}
+
+int compile() {
+  if (inputPath.empty())
+    return fail("no input model (usage: moec compile model.onnx --target host -o model.moe)");
+  if (target != "host") {
+    if (llvm::StringRef(target).starts_with("sm_"))
+      return fail("target '" + target + "': the CUDA targets are not implemented yet; use "
+                  "--target host");
+    return fail("unknown target '" + target + "' (supported: host)");
+  }
+  if (emit == moec::Stage::Artifact && outputPath.empty())
+    return fail("-o <file.moe> is required to write an artifact");
+
+  moec::OnnxImportOptions importOptions;
+  for (const std::string &binding : bindDims) {
+    auto [name, value] = llvm::StringRef(binding).split('=');
+    int64_t v;
+    if (name.empty() || value.getAsInteger(10, v) || v < 0)
+      return fail("--bind-dim expects NAME=VALUE with VALUE >= 0, got '" + binding + "'");
+    importOptions.dimBindings[name.str()] = v;
+  }
+
+  MLIRContext context;
+  DialectRegistry registry;
+  moec::registerAllDialects(registry);
+  context.appendDialectRegistry(registry);
+  context.loadAllAvailableDialects();
+
+  Progress steps(progress || llvm::sys::Process::StandardErrIsDisplayed());
+  bool reported = false;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
+    if (diag.getSeverity() == DiagnosticSeverity::Error) {
+      // Only the first error: later ones are usually consequences of it.
+      if (!reported) {
+        steps.abort();
+        std::string message = diag.str();
+        llvm::errs() << "moec: error: " << describeLocation(diag.getLocation()) << ": "
+                     << message << "\n";
+      }
+      reported = true;
+    } else if (diag.getSeverity() == DiagnosticSeverity::Remark && !quiet) {
+      steps.abort();
+      llvm::errs() << "moec: " << diag.str() << "\n";
+    } else if (diag.getSeverity() == DiagnosticSeverity::Warning) {
+      steps.abort();
+      llvm::errs() << "moec: warning: " << describeLocation(diag.getLocation()) << ": "
+                   << diag.str() << "\n";
+    }
+    return success();
+  });
+
+  steps.step("importing " + llvm::sys::path::filename(inputPath).str());
+  OwningOpRef<ModuleOp> module = moec::importOnnxFile(context, inputPath, importOptions);
+  if (!module) {
+    if (!reported)
+      llvm::errs() << "moec: error: " << inputPath << ": import failed\n";
+    return 1;
+  }
+
+  PassManager pm(&context, ModuleOp::getOperationName());
+  moec::HostPipelineOptions options;
+  options.output = outputPath;
+  options.keepSources = keepSources;
+  options.reportMemory = reportMemory;
+  moec::buildHostPipeline(pm, options, emit);
+  if (printPipeline) {
+    llvm::outs() << "moec: pipeline: ";
+    pm.printAsTextualPipeline(llvm::outs());
+    llvm::outs() << "\n";
+  }
+  steps.step("running " + std::to_string(pm.size()) + " pass groups (compiling kernels)");
+  if (failed(pm.run(*module))) {
+    if (!reported)
+      llvm::errs() << "moec: error: " << inputPath << ": compilation failed\n";
+    return 1;
+  }
+  steps.finish();
+
+  if (emit == moec::Stage::Artifact) {
+    if (!quiet) {
+      uint64_t size = 0;
+      llvm::sys::fs::file_size(outputPath, size);
+      auto func = module->lookupSymbol("main");
+      auto arena = func ? func->getAttrOfType<DenseI64ArrayAttr>(moec::kernel::kArenaSizeAttr)
+                        : DenseI64ArrayAttr();
+      size_t launches = 0;
+      module->walk([&](moec::kernel::LaunchOp) { ++launches; });
+      llvm::outs() << "moec: wrote " << outputPath << " (" << size << " bytes, " << launches
+                   << " kernel launches, arena " << (arena ? arena[0] : 0) << " + "
+                   << (arena ? arena[1] : 0) << "*T bytes)\n";
+    }
+    return 0;
+  }
+
+  // IR or C++ to -o or stdout.
+  std::error_code ec;
+  std::unique_ptr<llvm::raw_fd_ostream> file;
+  if (!outputPath.empty()) {
+    file = std::make_unique<llvm::raw_fd_ostream>(outputPath, ec);
+    if (ec)
+      return fail(outputPath + ": " + ec.message());
+  }
+  llvm::raw_ostream &os = file ? *file : llvm::outs();
+  if (emit == moec::Stage::HostCpp) {
+    os << (*module)->getAttrOfType<StringAttr>(moec::kernel::kHostSourceAttr).getValue();
+  } else {
+    OpPrintingFlags flags;
+    if (!printWeights)
+      flags.elideLargeElementsAttrs(16).elideLargeResourceString(64);
+    module->print(os, flags);
+    os << "\n";
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::StringRef command = argc > 1 ? argv[1] : "";
+  if (command == "--version") {
+    llvm::outs() << "moec 0.1.0 (MLIR " << LLVM_VERSION_STRING << ")\n";
+    return 0;
+  }
+  if (command != "compile") {
+    bool help = command == "--help" || command == "-h" || command == "help";
+    (help ? llvm::outs() : llvm::errs())
+        << "moec: an ahead-of-time compiler for Mixture-of-Experts models\n\n"
+           "usage:\n"
+           "  moec compile MODEL.onnx --target host -o MODEL.moe   compile a model\n"
+           "  moec compile --help                                  all compile options\n"
+           "  moec --version\n\n"
+           "Run a compiled model with moec-run; inspect single passes with moec-opt.\n";
+    if (help)
+      return 0;
+    if (!command.empty())
+      llvm::errs() << "moec: error: unknown command '" << command << "'\n";
+    return 1;
+  }
+  // Parse the options after "compile".
+  std::vector<const char *> args{"moec compile"};
+  for (int i = 2; i < argc; ++i)
+    args.push_back(argv[i]);
+  cl::HideUnrelatedOptions(moecCategory);
+  if (!cl::ParseCommandLineOptions(static_cast<int>(args.size()), args.data(),
+                                   "moec compile: ONNX MoE model -> .moe artifact\n\n"
+                                   "  moec compile model.onnx --target host -o model.moe\n",
+                                   &llvm::errs()))
+    return 1;
+  return compile();
+}
