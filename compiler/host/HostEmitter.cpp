@@ -214,11 +214,8 @@ LogicalResult FunctionWriter::body() {
   if (k == "softmax") {
     auto s = shapeOf(op.getInputs()[0]);
     int64_t axis = specInt("axis");
-    std::string view = specBool("coerce_2d")
-                           ? product(s.take_front(axis)).str() + ", " +
-                                 product(s.drop_front(axis)).str() + ", 1"
-                           : outerInnerAround(s, axis);
-    os << "  moec_hk::softmax<" << T << ">(in0, out0, " << view << ");\n  return 0;\n";
+    os << "  moec_hk::softmax<" << T << ">(in0, out0, " << outerInnerAround(s, axis)
+       << ");\n  return 0;\n";
     return success();
   }
   if (k == "topk") {

@@ -58,6 +58,7 @@ private:
   LogicalResult resolveTokenDim();
   FailureOr<Type> inputType(const ::onnx::ValueInfoProto &input);
   LogicalResult importInitializers();
+  LogicalResult checkDeclaredOutput(const ::onnx::ValueInfoProto &output, mlir::Value value);
 
   ImportContext &ic;
   const ::onnx::ModelProto &model;
@@ -151,6 +152,31 @@ FailureOr<Type> GraphImporter::inputType(const ::onnx::ValueInfoProto &input) {
   return Type(RankedTensorType::get(shape, element));
 }
 
+// A graph output's declared type (when the exporter wrote one) must agree
+// with the inferred type; a disagreement means the model and moec differ in
+// their reading of some op, which is better reported than compiled.
+LogicalResult GraphImporter::checkDeclaredOutput(const ::onnx::ValueInfoProto &output,
+                                                 Value value) {
+  if (!output.type().has_tensor_type())
+    return success();
+  const auto &declared = output.type().tensor_type();
+  auto inferred = cast<RankedTensorType>(value.getType());
+  Type element = import::convertDataType(ic.ctx, declared.elem_type());
+  bool mismatch = declared.elem_type() != 0 && element != inferred.getElementType();
+  if (declared.has_shape()) {
+    const auto &dims = declared.shape().dim();
+    mismatch |= dims.size() != inferred.getRank();
+    for (int i = 0; !mismatch && i < dims.size(); ++i)
+      mismatch = dims[i].has_dim_value() && !inferred.isDynamicDim(i) &&
+                 dims[i].dim_value() != inferred.getDimSize(i);
+  }
+  if (mismatch)
+    return emitError(ic.fileLoc) << "graph output '" << output.name()
+                                 << "' is declared with a type that differs from the inferred "
+                                 << inferred;
+  return success();
+}
+
 LogicalResult GraphImporter::importInitializers() {
   for (const ::onnx::TensorProto &tensor : graph.initializer()) {
     if (tensor.name().empty())
@@ -206,6 +232,8 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
       return emitError(ic.fileLoc) << "graph output '" << output.name()
                                    << "' is not produced by any node, initializer or input",
              nullptr;
+    if (failed(checkDeclaredOutput(output, value)))
+      return nullptr;
     results.push_back(value);
   }
   if (results.empty())

@@ -103,12 +103,13 @@ std::optional<Values> sliceList(const Values &data, int64_t start, int64_t end, 
   if (step > 0) {
     start = clampIndex(start, 0, n);
     end = clampIndex(end, 0, n);
-    for (int64_t i = start; i < end; i += step)
+    // Step with a bound check first: a huge step must not overflow i.
+    for (int64_t i = start; i < end; i = (end - i > step) ? i + step : end)
       out.push_back(data[i]);
   } else {
     start = clampIndex(start, -1, n - 1);
     end = clampIndex(end, -1, n - 1);
-    for (int64_t i = start; i > end; i += step)
+    for (int64_t i = start; i > end; i = (i - end > -step) ? i + step : end)
       out.push_back(data[i]);
   }
   return out;

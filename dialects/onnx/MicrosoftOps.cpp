@@ -61,6 +61,9 @@ LogicalResult MsMoEOp::verify() {
                                                      router.getDimSize(1) != e)
     return emitOpError() << "router_probs has " << router.getDimSize(1)
                          << " experts per token, the expert weights have " << e;
+  if (!ShapedType::isDynamic(e) && static_cast<int64_t>(getK()) > e)
+    return emitOpError() << "k = " << static_cast<int64_t>(getK()) << " exceeds the " << e
+                         << " experts";
   return success();
 }
 

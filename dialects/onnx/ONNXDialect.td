@@ -35,8 +35,7 @@ class ONNX_Op<string mnemonic, list<Trait> traits = []>
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
 
-// ONNX integer attributes are int64; floats are float32.
-
+// ONNX integer attributes are int64 (signless i64 here); floats are float32.
 class ONNX_DefaultI64<string value> : DefaultValuedAttr<I64Attr, value>;
 class ONNX_DefaultF32<string value> : DefaultValuedAttr<F32Attr, value>;
 

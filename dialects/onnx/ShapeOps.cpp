@@ -231,11 +231,14 @@ static int64_t sliceLength(int64_t dim, int64_t start, int64_t end, int64_t step
   if (step > 0) {
     start = clampIndex(start, 0, dim);
     end = clampIndex(end, 0, dim);
-    return end > start ? (end - start + step - 1) / step : 0;
+    return end > start ? (end - start - 1) / step + 1 : 0; // no overflow for huge steps
   }
   start = clampIndex(start, -1, dim - 1);
   end = clampIndex(end, -1, dim - 1);
-  return start > end ? (start - end - step - 1) / -step : 0;
+  if (start <= end)
+    return 0;
+  // step is > INT64_MIN here (that value means T and is rejected earlier).
+  return (start - end - 1) / -step + 1;
 }
 
 LogicalResult SliceOp::inferShapes() {

@@ -96,6 +96,7 @@ void eraseCompileTimeOps(func::FuncOp func) {
 int64_t normalizeAxis(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
 
 int64_t defaultOpset(Operation *op) {
+  // For messages only: the importer has already normalized opset differences.
   auto module = op->getParentOfType<ModuleOp>();
   if (auto opsets = module ? module->getAttrOfType<DictionaryAttr>("onnx.opset_import")
                            : DictionaryAttr())
@@ -322,12 +323,11 @@ LogicalResult Lowering::lowerOnnx(Operation *op) {
   if (type == "Constant")
     return success(); // handled by materializeConstants
   if (type == "Softmax") {
+    // The importer rewrites older opsets' Softmax into the opset-13 meaning
+    // (a softmax along one axis), refusing the forms that differ.
     int64_t rank = rankOf(op->getOperand(0));
-    int64_t opset = defaultOpset(op);
-    int64_t axis = normalizeAxis(moec::getIntAttr(op, "axis", opset >= 13 ? -1 : 1), rank);
-    // Before opset 13 Softmax flattened the input to 2-D at `axis`.
     replace(op, launch(op, "softmax", op->getOperand(0), results,
-                       {i64("axis", axis), boolean("coerce_2d", opset < 13)}));
+                       {i64("axis", normalizeAxis(moec::getIntAttr(op, "axis", -1), rank))}));
     return success();
   }
   if (type == "TopK") {

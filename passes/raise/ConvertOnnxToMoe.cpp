@@ -284,6 +284,8 @@ LogicalResult convertMoE(Operation *op) {
     return fail("input, router_probs, fc1_experts_weights and fc2_experts_weights are required");
   if (moec::getIntAttr(op, "use_sparse_mixer", 0) != 0)
     return fail("use_sparse_mixer = 1 is not supported yet");
+  if (moec::getIntAttr(op, "swiglu_limit_after_activation", 0) != 0)
+    return fail("swiglu_limit_after_activation = 1 is not supported yet");
   auto inputType = cast<RankedTensorType>(input.getType());
   if (inputType.getRank() != 2)
     return fail("an input of rank " + Twine(inputType.getRank()) +

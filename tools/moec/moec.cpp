@@ -275,6 +275,7 @@ int main(int argc, char **argv) {
   for (int i = 2; i < argc; ++i)
     args.push_back(argv[i]);
   cl::HideUnrelatedOptions(moecCategory);
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) { os << "moec 0.1.0\n"; });
   if (!cl::ParseCommandLineOptions(static_cast<int>(args.size()), args.data(),
                                    "moec compile: ONNX MoE model -> .moe artifact\n\n"
                                    "  moec compile model.onnx --target host -o model.moe\n",

@@ -17,7 +17,7 @@ module {
   func.func @main(%x: tensor<?x8xf32>) -> tensor<?x4xf32> {
     %w = kernel.constant dense<0.5> : tensor<8xf32> -> tensor<8xf32>
     %m = kernel.constant dense<0.5> : tensor<8x4xf32> -> tensor<8x4xf32>
-    %s = kernel.launch "softmax" (%x) {spec = {axis = 1 : i64, coerce_2d = false}} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+    %s = kernel.launch "softmax" (%x) {spec = {axis = 1 : i64}} : (tensor<?x8xf32>) -> tensor<?x8xf32>
     %e = kernel.launch "elementwise" (%s, %w) {spec = {}} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32> {
     ^bb0(%a: f32, %b: f32):
       %p = arith.mulf %a, %b : f32

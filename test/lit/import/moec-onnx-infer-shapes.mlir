@@ -145,3 +145,41 @@ func.func @refuse_contradiction(%x: tensor<?x4xf32>, %w: tensor<4x8xf32>) -> ten
   %y = onnx.MatMul %x, %w : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x9xf32>
   return %y : tensor<?x9xf32>
 }
+
+// -----
+
+// Tests Slice lengths on a static axis against numpy's: x[:, 1::2], x[:, ::-1],
+// x[:, -3:], x[:, 7:0:-3] and x[:, 2:100:5] of an 8-wide axis.
+// CHECK-LABEL: func.func @slice_lengths
+// CHECK-SAME: -> (tensor<?x4xf32>, tensor<?x8xf32>, tensor<?x3xf32>, tensor<?x3xf32>, tensor<?x2xf32>)
+func.func @slice_lengths(%x: tensor<?x8xf32>) -> (tensor<*xf32>, tensor<*xf32>, tensor<*xf32>, tensor<*xf32>, tensor<*xf32>) {
+  %axis = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %max = onnx.Constant {value = dense<9223372036854775807> : tensor<1xi64>} : () -> tensor<1xi64>
+  %one = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %two = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %a = onnx.Slice %x, %one, %max axes(%axis) steps(%two) : (tensor<?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<*xf32>
+  %m1 = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %m9 = onnx.Constant {value = dense<-9> : tensor<1xi64>} : () -> tensor<1xi64>
+  %b = onnx.Slice %x, %m1, %m9 axes(%axis) steps(%m1) : (tensor<?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<*xf32>
+  %m3 = onnx.Constant {value = dense<-3> : tensor<1xi64>} : () -> tensor<1xi64>
+  %c = onnx.Slice %x, %m3, %max axes(%axis) : (tensor<?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<*xf32>
+  %seven = onnx.Constant {value = dense<7> : tensor<1xi64>} : () -> tensor<1xi64>
+  %zero = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %d = onnx.Slice %x, %seven, %zero axes(%axis) steps(%m3) : (tensor<?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<*xf32>
+  %hundred = onnx.Constant {value = dense<100> : tensor<1xi64>} : () -> tensor<1xi64>
+  %five = onnx.Constant {value = dense<5> : tensor<1xi64>} : () -> tensor<1xi64>
+  %e = onnx.Slice %x, %two, %hundred axes(%axis) steps(%five) : (tensor<?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<*xf32>
+  return %a, %b, %c, %d, %e : tensor<*xf32>, tensor<*xf32>, tensor<*xf32>, tensor<*xf32>, tensor<*xf32>
+}
+
+// -----
+
+// Tests that slicing a part of the token dimension (x[:4]) is refused: the
+// result would be min(T, 4), not T.
+func.func @refuse_partial_token_slice(%x: tensor<?x8xf32>) -> tensor<*xf32> {
+  %zero = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %four = onnx.Constant {value = dense<4> : tensor<1xi64>} : () -> tensor<1xi64>
+  // expected-error @+1 {{only a dimension equal to the token count may be dynamic}}
+  %y = onnx.Slice %x, %zero, %four : (tensor<?x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<*xf32>
+  return %y : tensor<*xf32>
+}

@@ -27,7 +27,7 @@ func.func @shape_chain(%x: tensor<?x8xf32>) -> (tensor<?x2x2xf32>, tensor<?x2x2x
 // Tests that a graph output that is a graph input, or that is returned
 // twice, gets its own copy launch so every output has one producer.
 // CHECK-LABEL: func.func @outputs
-// CHECK: %[[S:.+]] = kernel.launch "softmax"(%[[X:.+]]) {spec = {axis = 1 : i64, coerce_2d = false}}
+// CHECK: %[[S:.+]] = kernel.launch "softmax"(%[[X:.+]]) {spec = {axis = 1 : i64}}
 // CHECK: %[[C1:.+]] = kernel.launch "copy"(%[[S]])
 // CHECK: %[[C2:.+]] = kernel.launch "copy"(%{{.+}})
 // CHECK: return %[[S]], %[[C1]], %[[C2]]

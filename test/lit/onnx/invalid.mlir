@@ -456,3 +456,12 @@ func.func @case50(%x: tensor<?x16xf32>, %r: tensor<?x5xf32>, %w1: tensor<4x32x16
   %0 = onnx.ms.MoE %x, %r, %w1, %w2  : (tensor<?x16xf32>, tensor<?x5xf32>, tensor<4x32x16xf32>, tensor<4x16x32xf32>) -> tensor<?x16xf32>
   return
 }
+
+// -----
+
+// Tests that the verifier rejects MoE with k larger than the expert count.
+func.func @moe_k_too_large(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tensor<4x32x16xf32>, %w2: tensor<4x16x32xf32>) {
+  // expected-error @+1 {{k = 5 exceeds the 4 experts}}
+  %0 = onnx.ms.MoE %x, %r, %w1, %w2 {k = 5 : i64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x32x16xf32>, tensor<4x16x32xf32>) -> tensor<?x16xf32>
+  return
+}

@@ -208,4 +208,18 @@ TEST(OnnxImporterErrors, VerifierFailureIsPrefixedWithOpAndOpset) {
               HasSubstr(": node 'moe': op 'MoE' (opset 1): activation_type must be one of"));
 }
 
+TEST(OnnxImporterErrors, DeclaredOutputShapeDisagreeingWithInferenceIsReported) {
+  ModelBuilder b;
+  b.opset("", 17);
+  b.input("x", TP::FLOAT, {std::string("tokens"), int64_t(8)});
+  b.output("y");
+  auto *dims = b.graph().mutable_output(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  dims->add_dim()->set_dim_param("tokens");
+  dims->add_dim()->set_dim_value(9);
+  b.node("Relu", "relu", {"x"}, {"y"});
+  EXPECT_THAT(expectOneError(b.serialize()),
+              HasSubstr("graph output 'y' is declared with a type that differs from the "
+                        "inferred 'tensor<?x8xf32>'"));
+}
+
 } // namespace
