@@ -11,6 +11,7 @@
 
 #include "compiler/host/HostEmitter.h"
 
+#include "compiler/codegen/CodegenUtils.h"
 #include "dialects/kernel/KernelDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -26,82 +27,13 @@
 
 using namespace mlir;
 namespace kernel = moec::kernel;
+namespace codegen = moec::codegen;
 
 namespace {
 
-// A size known as an expression of T: coefficient * T^power, power ∈ {0, 1}.
-struct SizeExpr {
-  int64_t coefficient = 1;
-  bool perToken = false;
-  std::string str() const {
-    if (!perToken)
-      return std::to_string(coefficient);
-    return coefficient == 1 ? "T" : std::to_string(coefficient) + " * T";
-  }
-};
+using namespace moec::codegen;
 
-SizeExpr dimExpr(int64_t d) {
-  return ShapedType::isDynamic(d) ? SizeExpr{1, true} : SizeExpr{d, false};
-}
-
-SizeExpr product(ArrayRef<int64_t> dims) {
-  SizeExpr e;
-  for (int64_t d : dims) {
-    if (ShapedType::isDynamic(d))
-      e.perToken = true; // at most one token dim (checked by the planner)
-    else
-      e.coefficient *= d;
-  }
-  return e;
-}
-
-FailureOr<std::string> cxxType(Operation *op, Type t) {
-  if (t.isF32())
-    return std::string("float");
-  if (t.isF64())
-    return std::string("double");
-  if (t.isInteger(1))
-    return std::string("bool");
-  if (auto i = dyn_cast<IntegerType>(t)) {
-    bool isUnsigned = i.isUnsigned();
-    switch (i.getWidth()) {
-    case 8: return std::string(isUnsigned ? "uint8_t" : "int8_t");
-    case 16: return std::string(isUnsigned ? "uint16_t" : "int16_t");
-    case 32: return std::string(isUnsigned ? "uint32_t" : "int32_t");
-    case 64: return std::string(isUnsigned ? "uint64_t" : "int64_t");
-    }
-  }
-  return op->emitError() << "element type " << t << " is not supported by the host target yet",
-         failure();
-}
-
-std::string arrayLiteral(ArrayRef<std::string> items) {
-  if (items.empty())
-    return "{0}"; // C++ has no zero-length arrays; callers pass a count of 0
-  return "{" + llvm::join(items, ", ") + "}";
-}
-
-std::vector<std::string> shapeExprs(ArrayRef<int64_t> shape) {
-  std::vector<std::string> out;
-  for (int64_t d : shape)
-    out.push_back(dimExpr(d).str());
-  return out;
-}
-
-std::string floatLiteral(double v, Type t) {
-  if (std::isnan(v))
-    return t.isF32() ? "std::numeric_limits<float>::quiet_NaN()"
-                     : "std::numeric_limits<double>::quiet_NaN()";
-  if (std::isinf(v)) {
-    std::string inf = t.isF32() ? "std::numeric_limits<float>::infinity()"
-                                : "std::numeric_limits<double>::infinity()";
-    return v < 0 ? "-" + inf : inf;
-  }
-  // Hex float: exact, no decimal rounding.
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%a", v);
-  return std::string(buffer) + (t.isF32() ? "f" : "");
-}
+FailureOr<std::string> cxxType(Operation *op, Type t) { return codegen::cxxType(op, t, CodeFlavor::Host); }
 
 class FunctionWriter {
 public:
@@ -470,104 +402,10 @@ LogicalResult FunctionWriter::elementwise() {
     os << indent << "const auto " << name << " = in" << idx << "[" << index << "];\n";
     names[block.getArgument(idx)] = name;
   }
-  unsigned counter = 0;
-  for (Operation &inner : block) {
-    if (auto yield = dyn_cast<kernel::YieldOp>(inner)) {
-      os << indent << "out0[i] = " << names[yield.getValue()] << ";\n";
-      continue;
-    }
-    if (inner.getNumResults() != 1)
-      return inner.emitError("unexpected op in an elementwise body");
-    Value result = inner.getResult(0);
-    auto ty = cxxType(&inner, result.getType());
-    if (failed(ty))
-      return failure();
-    auto operand = [&](unsigned i) { return names[inner.getOperand(i)]; };
-    std::string expr;
-    StringRef name = inner.getName().getStringRef();
-    if (auto c = dyn_cast<arith::ConstantOp>(inner)) {
-      if (auto f = dyn_cast<FloatAttr>(c.getValue()))
-        expr = floatLiteral(f.getValueAsDouble(), f.getType());
-      else if (auto i = dyn_cast<IntegerAttr>(c.getValue()))
-        expr = i.getType().isInteger(1) ? (i.getValue().isZero() ? "false" : "true")
-                                        : "static_cast<" + *ty + ">(" +
-                                              std::to_string(i.getValue().getSExtValue()) + "LL)";
-    } else if (name == "arith.addf" || name == "arith.addi") {
-      expr = operand(0) + " + " + operand(1);
-    } else if (name == "arith.subf" || name == "arith.subi") {
-      expr = operand(0) + " - " + operand(1);
-    } else if (name == "arith.mulf" || name == "arith.muli") {
-      expr = operand(0) + " * " + operand(1);
-    } else if (name == "arith.divf") {
-      expr = operand(0) + " / " + operand(1);
-    } else if (name == "arith.divsi") {
-      // Integer division by zero is undefined behaviour in C++ (a crash on
-      // x86); ONNX leaves it unspecified, moec defines it as 0.
-      expr = operand(1) + " == 0 ? " + *ty + "(0) : " + *ty + "(" + operand(0) + " / " +
-             operand(1) + ")";
-    } else if (name == "arith.maximumf") {
-      expr = "moec_fmax(" + operand(0) + ", " + operand(1) + ")";
-    } else if (name == "arith.minimumf") {
-      expr = "moec_fmin(" + operand(0) + ", " + operand(1) + ")";
-    } else if (name == "arith.maxsi") {
-      expr = "std::max(" + operand(0) + ", " + operand(1) + ")";
-    } else if (name == "arith.minsi") {
-      expr = "std::min(" + operand(0) + ", " + operand(1) + ")";
-    } else if (name == "arith.negf") {
-      expr = "-" + operand(0);
-    } else if (auto cmp = dyn_cast<arith::CmpFOp>(inner)) {
-      StringRef sym;
-      switch (cmp.getPredicate()) {
-      case arith::CmpFPredicate::OEQ: sym = "=="; break;
-      case arith::CmpFPredicate::UNE: sym = "!="; break;
-      case arith::CmpFPredicate::OLT: sym = "<"; break;
-      case arith::CmpFPredicate::OGT: sym = ">"; break;
-      case arith::CmpFPredicate::OLE: sym = "<="; break;
-      case arith::CmpFPredicate::OGE: sym = ">="; break;
-      default: return inner.emitError("unsupported float comparison");
-      }
-      expr = operand(0) + " " + sym.str() + " " + operand(1);
-    } else if (auto cmp = dyn_cast<arith::CmpIOp>(inner)) {
-      StringRef sym;
-      switch (cmp.getPredicate()) {
-      case arith::CmpIPredicate::eq: sym = "=="; break;
-      case arith::CmpIPredicate::ne: sym = "!="; break;
-      case arith::CmpIPredicate::slt: sym = "<"; break;
-      case arith::CmpIPredicate::sgt: sym = ">"; break;
-      case arith::CmpIPredicate::sle: sym = "<="; break;
-      case arith::CmpIPredicate::sge: sym = ">="; break;
-      default: return inner.emitError("unsupported integer comparison");
-      }
-      expr = operand(0) + " " + sym.str() + " " + operand(1);
-    } else if (name == "arith.select") {
-      expr = operand(0) + " ? " + operand(1) + " : " + operand(2);
-    } else if (name == "arith.andi") {
-      expr = operand(0) + " & " + operand(1);
-    } else if (name == "arith.ori") {
-      expr = operand(0) + " | " + operand(1);
-    } else if (name == "arith.xori") {
-      expr = operand(0) + " ^ " + operand(1);
-    } else if (name == "math.sqrt" || name == "math.exp" || name == "math.tanh" ||
-               name == "math.erf" || name == "math.log") {
-      expr = "std::" + name.drop_front(5).str() + "(" + operand(0) + ")";
-    } else if (name == "math.powf") {
-      expr = "std::pow(" + operand(0) + ", " + operand(1) + ")";
-    } else if (name == "math.absf") {
-      expr = "std::fabs(" + operand(0) + ")";
-    } else if (name == "math.absi") {
-      expr = operand(0) + " < 0 ? -" + operand(0) + " : " + operand(0);
-    } else if (isa<arith::SIToFPOp, arith::UIToFPOp, arith::FPToSIOp, arith::ExtFOp,
-                   arith::TruncFOp, arith::ExtSIOp, arith::ExtUIOp, arith::TruncIOp>(inner)) {
-      expr = operand(0);
-    } else {
-      return inner.emitError() << "op '" << name
-                               << "' in an elementwise body has no host translation";
-    }
-    std::string var = "v" + std::to_string(counter++);
-    os << indent << "const " << *ty << " " << var << " = static_cast<" << *ty << ">(" << expr
-       << ");\n";
-    names[result] = var;
-  }
+  auto yielded = emitScalarBody(block, names, os, indent, CodeFlavor::Host);
+  if (failed(yielded))
+    return failure();
+  os << indent << "out0[i] = " << *yielded << ";\n";
   if (flat) {
     os << "  }\n";
   } else {
@@ -586,9 +424,22 @@ constexpr const char *kPrelude = R"cpp(#include <algorithm>
 #include <cstdint>
 #include <limits>
 
+// Scalar functions used by elementwise bodies (the CUDA emitter's prelude
+// defines the same names with device intrinsics).
+template <class F> static inline F moec_inf() { return std::numeric_limits<F>::infinity(); }
+template <class F> static inline F moec_nan() { return std::numeric_limits<F>::quiet_NaN(); }
 // NaN-propagating max/min, as ONNX Max/Min/Relu require.
 template <class F> static inline F moec_fmax(F a, F b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
 template <class F> static inline F moec_fmin(F a, F b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
+template <class I> static inline I moec_imax(I a, I b) { return a > b ? a : b; }
+template <class I> static inline I moec_imin(I a, I b) { return a < b ? a : b; }
+template <class F> static inline F moec_sqrt(F x) { return std::sqrt(x); }
+template <class F> static inline F moec_exp(F x) { return std::exp(x); }
+template <class F> static inline F moec_tanh(F x) { return std::tanh(x); }
+template <class F> static inline F moec_erf(F x) { return std::erf(x); }
+template <class F> static inline F moec_log(F x) { return std::log(x); }
+template <class F> static inline F moec_pow(F x, F y) { return std::pow(x, y); }
+template <class F> static inline F moec_fabs(F x) { return std::fabs(x); }
 
 // ONNX Slice start normalization for one dim of size `dim`.
 static inline int64_t moec_slice_start(int64_t start, int64_t dim, int64_t step) {

@@ -8,6 +8,7 @@
 #include "passes/fusion/Passes.h"
 #include "passes/import/Passes.h"
 #include "passes/lower/Passes.h"
+#include "passes/quant/Passes.h"
 #include "passes/raise/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -59,6 +60,7 @@ void registerAllPassesAndPipelines() {
   registerFusionPasses();
   registerLowerPasses();
   registerEmitPasses();
+  registerQuantPasses();
   PassPipelineRegistration<HostPipelineOptions>(
       "moec-host-pipeline", "Compiles imported onnx IR to a host .moe artifact",
       [](OpPassManager &pm, const HostPipelineOptions &options) {

@@ -24,8 +24,11 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
+
+#include <cstring>
 
 namespace moec {
 #define GEN_PASS_DEF_MOECLOWERTOKERNEL
@@ -107,7 +110,7 @@ int64_t defaultOpset(Operation *op) {
 
 class Lowering {
 public:
-  explicit Lowering(func::FuncOp func) : func(func) {}
+  Lowering(func::FuncOp func, bool cuda) : func(func), cuda(cuda) {}
 
   LogicalResult run() {
     llvm::SetVector<Operation *> dataOps = findDataOps(func);
@@ -126,6 +129,7 @@ public:
 
 private:
   func::FuncOp func;
+  bool cuda;
 
   kernel::LaunchOp launch(Operation *op, StringRef name, ValueRange inputs,
                           TypeRange results, ArrayRef<NamedAttribute> spec) {
@@ -171,6 +175,8 @@ private:
     if (auto ew = dyn_cast<moe::ElementwiseOp>(op))
       return lowerElementwise(ew);
     if (auto linear = dyn_cast<moe::LinearOp>(op)) {
+      if (cuda)
+        return lowerLinearCuda(linear);
       SmallVector<Value> inputs{linear.getInput(), linear.getWeight()};
       if (linear.getBias())
         inputs.push_back(linear.getBias());
@@ -191,7 +197,7 @@ private:
       return success();
     }
     if (auto experts = dyn_cast<moe::ExpertsOp>(op))
-      return lowerExperts(experts);
+      return cuda ? lowerExpertsCuda(experts) : lowerExperts(experts);
     if (op->getDialect()->getNamespace() == "onnx")
       return lowerOnnx(op);
     if (isa<kernel::LaunchOp, kernel::ConstantOp>(op))
@@ -270,6 +276,9 @@ private:
     return success();
   }
 
+  LogicalResult lowerLinearCuda(moe::LinearOp linear);
+  LogicalResult lowerExpertsCuda(moe::ExpertsOp experts);
+  SmallVector<NamedAttribute> expertSpec(moe::ExpertsOp experts);
   LogicalResult lowerOnnx(Operation *op);
   LogicalResult lowerReduce(Operation *op, StringRef kind);
   LogicalResult lowerSlice(Operation *op);
@@ -316,6 +325,92 @@ private:
     }
   }
 };
+
+// The tensor-core GEMM reads W as [N, K] (K contiguous, like the MoE expert
+// weights), so a [K, N] ONNX weight is transposed here, once, at compile time.
+LogicalResult Lowering::lowerLinearCuda(moe::LinearOp linear) {
+  Value weight = linear.getWeight();
+  if (!linear.getTransposeWeight()) {
+    ElementsAttr elements = moec::getConstantElements(weight);
+    auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
+    if (!bytes)
+      return linear.emitError("the cuda target needs a linear layer's weight at compile time");
+    auto type = cast<RankedTensorType>(weight.getType());
+    int64_t k = type.getDimSize(0), n = type.getDimSize(1);
+    int64_t width = moec::storageBytes(type.getElementType());
+    std::vector<char> transposed(bytes->size());
+    for (int64_t r = 0; r < k; ++r)
+      for (int64_t c = 0; c < n; ++c)
+        std::memcpy(&transposed[(c * k + r) * width], &(*bytes)[(r * n + c) * width], width);
+    auto newType = RankedTensorType::get({n, k}, type.getElementType());
+    std::string key = "weight_nk";
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(elements))
+      key = resource.getRawHandle().getKey().str() + ".nk";
+    auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<char>(transposed));
+    OpBuilder b(linear);
+    StringAttr name;
+    if (auto loc = dyn_cast<NameLoc>(weight.getLoc()))
+      name = loc.getName();
+    weight = kernel::ConstantOp::create(b, weight.getLoc(), newType,
+                                        DenseResourceElementsAttr::get(newType, key, std::move(blob)),
+                                        name);
+  }
+  SmallVector<Value> inputs{linear.getInput(), weight};
+  if (linear.getBias())
+    inputs.push_back(linear.getBias());
+  replace(linear, launch(linear, "linear", inputs, linear->getResultTypes(),
+                         {boolean("transpose_weight", true),
+                          boolean("has_bias", static_cast<bool>(linear.getBias()))}));
+  return success();
+}
+
+SmallVector<NamedAttribute> Lowering::expertSpec(moe::ExpertsOp experts) {
+  return {str("activation", experts.getActivation()),
+          i64("swiglu_fusion", experts.getSwigluFusion()),
+          f32("alpha", experts.getAlpha().convertToFloat()),
+          f32("beta", experts.getBeta().convertToFloat()),
+          f32("limit", experts.getLimit().convertToFloat()),
+          boolean("has_fc1_bias", static_cast<bool>(experts.getFc1Bias())),
+          boolean("has_fc2_bias", static_cast<bool>(experts.getFc2Bias())),
+          boolean("has_fc3", static_cast<bool>(experts.getFc3())),
+          boolean("has_fc3_bias", static_cast<bool>(experts.getFc3Bias()))};
+}
+
+// On the GPU the MoE block is four launches, so each can be shaped for the
+// hardware: group the (token, slot) pairs by expert; one grouped GEMM for
+// fc1 (+fc3) with the activation in its epilogue; one for fc2 that scales by
+// the routing weight; a deterministic sum over the k slots.
+LogicalResult Lowering::lowerExpertsCuda(moe::ExpertsOp experts) {
+  MLIRContext *ctx = func.getContext();
+  auto x = cast<RankedTensorType>(experts.getInput().getType());
+  int64_t tokens = x.getDimSize(0), k = experts.getTopK(), e = experts.getNumExperts();
+  Type i32 = IntegerType::get(ctx, 32), element = x.getElementType();
+  auto offsetsType = RankedTensorType::get({e + 1}, i32);
+  auto slotsType = RankedTensorType::get({tokens, k}, i32);
+  auto hiddenType = RankedTensorType::get({tokens, k, experts.getInterSize()}, element);
+  auto partialType = RankedTensorType::get({tokens, k, experts.getHiddenSize()}, element);
+
+  auto permute = launch(experts, "moe_permute", ValueRange{experts.getExpertIds()},
+                        TypeRange{offsetsType, slotsType}, {i64("experts", e)});
+  Value offsets = permute.getResult(0), slots = permute.getResult(1);
+
+  SmallVector<Value> upInputs{experts.getInput(), slots, offsets, experts.getFc1()};
+  for (Value v : {experts.getFc1Bias(), experts.getFc3(), experts.getFc3Bias()})
+    if (v)
+      upInputs.push_back(v);
+  auto up = launch(experts, "moe_gemm_up", upInputs, TypeRange{hiddenType}, expertSpec(experts));
+
+  SmallVector<Value> downInputs{up.getResult(0), slots, offsets, experts.getFc2()};
+  if (experts.getFc2Bias())
+    downInputs.push_back(experts.getFc2Bias());
+  downInputs.push_back(experts.getWeights());
+  auto down = launch(experts, "moe_gemm_down", downInputs, TypeRange{partialType},
+                     expertSpec(experts));
+
+  replace(experts, launch(experts, "moe_combine", ValueRange{down.getResult(0)},
+                          experts->getResultTypes(), {}));
+  return success();
+}
 
 LogicalResult Lowering::lowerOnnx(Operation *op) {
   StringRef type = moec::onnxOpType(op);
@@ -498,8 +593,13 @@ LogicalResult Lowering::lowerSplit(Operation *op) {
 }
 
 struct LowerToKernelPass : moec::impl::MoecLowerToKernelBase<LowerToKernelPass> {
+  using MoecLowerToKernelBase::MoecLowerToKernelBase;
   void runOnOperation() override {
-    if (failed(Lowering(getOperation()).run()))
+    if (target != "host" && target != "cuda") {
+      getOperation().emitError() << "moec-lower-to-kernel: unknown target '" << target << "'";
+      return signalPassFailure();
+    }
+    if (failed(Lowering(getOperation(), target == "cuda").run()))
       signalPassFailure();
   }
 };

@@ -15,6 +15,11 @@ def MoecLowerToKernel : Pass<"moec-lower-to-kernel", "mlir::func::FuncOp"> {
     launch, so the kernel that produces it can write it in place. Ops the
     host target cannot run are reported with their node name.
   }];
+  let options = [
+    Option<"target", "target", "std::string", "\"host\"",
+           "host, or cuda (weights in the tensor-core layout; the MoE block as "
+           "permute, two grouped GEMMs and a combine)">
+  ];
   let dependentDialects = ["moec::kernel::KernelDialect",
                            "mlir::arith::ArithDialect"];
 }

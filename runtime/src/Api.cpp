@@ -236,8 +236,11 @@ void moert_model_arena_size(const moert_model_t *model, int64_t *out_base,
 }
 
 void moert_session_options_initialize(moert_session_options_t *options) {
-  if (options)
+  if (options) {
     options->max_tokens = 4096;
+    options->cuda_device = 0;
+    options->cuda_graphs = 1;
+  }
 }
 
 moert_status moert_session_create(moert_model_t *model,
@@ -253,7 +256,11 @@ moert_status moert_session_create(moert_model_t *model,
   if (!options)
     options = &defaults;
   try {
-    return moert::createSession(model->model, options->max_tokens, out);
+    moert::SessionOptions sessionOptions;
+    sessionOptions.maxTokens = options->max_tokens;
+    sessionOptions.cudaDevice = options->cuda_device;
+    sessionOptions.cudaGraphs = options->cuda_graphs != 0;
+    return moert::createSession(model->model, sessionOptions, out);
   } catch (...) {
     return fromException();
   }

@@ -47,6 +47,10 @@ struct TensorSig {
   std::string describe() const;
 };
 
+/// Bytes of `sig` for T tokens (staticElements * T^tokenDimCount * dtype
+/// size); false on overflow.
+bool signatureBytes(const TensorSig &sig, int64_t tokens, int64_t *out);
+
 struct WeightDesc {
   std::string name;
   moert_dtype_t dtype = MOERT_DTYPE_F32;
@@ -63,10 +67,25 @@ struct StepArg {
   AffineSize offset;    // arena only
 };
 
+/// GPU launch geometry along one grid axis:
+/// blocks(T) = ceil((base + perToken * T) / divisor); 0 skips the launch.
+struct GridDim {
+  int64_t base = 1;
+  int64_t perToken = 0;
+  int64_t divisor = 1;
+};
+
 struct Step {
   uint32_t kernel = 0;
   std::vector<StepArg> args;
+  // GPU targets only (the verifier rejects them on host steps).
+  GridDim gridX, gridY;
+  uint32_t blockX = 0;
+  uint32_t sharedBytes = 0;
 };
+
+/// What executes a model, decided by Model::target.
+enum class TargetKind : uint8_t { Host, Cuda };
 
 struct Model {
   /// The path or buffer name, the prefix of every message about this model.
@@ -78,6 +97,7 @@ struct Model {
   AlignedBlock weightCopy;
 
   std::string producer, target, source, tokenDim;
+  TargetKind targetKind = TargetKind::Host;
   std::vector<TensorSig> inputs;
   std::vector<TensorSig> outputs;
   std::vector<WeightDesc> weights;

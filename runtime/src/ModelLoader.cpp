@@ -1,6 +1,7 @@
 //===- ModelLoader.cpp - Load a .moe file or buffer -----------------------===//
 
 #include "runtime/format/Container.h"
+#include "runtime/src/CheckedMath.h"
 #include "runtime/src/Model.h"
 #include "runtime/src/Status.h"
 
@@ -63,6 +64,14 @@ std::string TensorSig::describe() const {
   if (dims.size() == 1)
     text += ",";
   return text + ") " + dtypeName(dtype);
+}
+
+bool signatureBytes(const TensorSig &sig, int64_t tokens, int64_t *out) {
+  int64_t count = sig.staticElements;
+  for (int i = 0; i < sig.tokenDimCount; ++i)
+    if (!checkedMul(count, tokens, &count))
+      return false;
+  return checkedMul(count, static_cast<int64_t>(dtypeSize(sig.dtype)), out);
 }
 
 namespace {

@@ -1,4 +1,9 @@
-//===- Session.cpp - Host executor: create a session and run it -----------===//
+//===- Session.cpp - Create a session and run it --------------------------===//
+//
+// The checks of a run (shapes, dtypes, T) are shared by every target; the
+// host executor (here) calls the kernels of a shared object directly, the
+// CUDA executor (cuda/Executor.cpp) runs a cubin on a GPU.
+//
 
 #include "runtime/src/Session.h"
 
@@ -10,20 +15,8 @@
 namespace moert {
 namespace {
 
-// Element count of `sig` for T tokens; false on overflow.
-bool elementCount(const TensorSig &sig, int64_t tokens, int64_t *out) {
-  int64_t count = sig.staticElements;
-  for (int i = 0; i < sig.tokenDimCount; ++i)
-    if (!checkedMul(count, tokens, &count))
-      return false;
-  *out = count;
-  return true;
-}
-
 bool byteCount(const TensorSig &sig, int64_t tokens, int64_t *out) {
-  int64_t count;
-  return elementCount(sig, tokens, &count) &&
-         checkedMul(count, static_cast<int64_t>(dtypeSize(sig.dtype)), out);
+  return signatureBytes(sig, tokens, out);
 }
 
 std::string describeGiven(const moert_tensor_t &tensor) {
@@ -115,14 +108,11 @@ moert_status inferTokens(const moert_session_impl &session,
 
 } // namespace
 
-moert_status createSession(std::shared_ptr<Model> model, int64_t maxTokens,
+moert_status createSession(std::shared_ptr<Model> model,
+                           const SessionOptions &options,
                            moert_session_impl **out) {
   const std::string prefix = model->name + ": ";
-  if (model->target != "host")
-    return makeStatus(MOERT_UNIMPLEMENTED,
-                      prefix + "target '" + model->target +
-                          "' is not supported by this runtime (only 'host' "
-                          "artifacts run; the CUDA executor is not built)");
+  const int64_t maxTokens = options.maxTokens;
   if (maxTokens < 0)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       prefix + "max_tokens is " + std::to_string(maxTokens) +
@@ -149,6 +139,21 @@ moert_status createSession(std::shared_ptr<Model> model, int64_t maxTokens,
     return makeStatus(MOERT_RESOURCE_EXHAUSTED,
                       prefix + "arena size overflows at max_tokens " +
                           std::to_string(maxTokens));
+
+  if (model->targetKind == TargetKind::Cuda) {
+    auto session = std::make_unique<moert_session_impl>();
+    session->model = model;
+    session->maxTokens = maxTokens;
+    cuda::ExecutorOptions cudaOptions;
+    cudaOptions.maxTokens = maxTokens;
+    cudaOptions.device = options.cudaDevice;
+    cudaOptions.graphs = options.cudaGraphs;
+    if (moert_status status =
+            cuda::Executor::create(model, cudaOptions, &session->cuda))
+      return annotate(status, prefix);
+    *out = session.release();
+    return nullptr;
+  }
 
   auto session = std::make_unique<moert_session_impl>();
   session->model = model;
@@ -258,6 +263,12 @@ moert_status runSession(moert_session_impl &session,
     if (moert_status status =
             checkTensor(model, "output", model.outputs[i], outputs[i], tokens))
       return status;
+
+  if (session.cuda) {
+    if (moert_status status = session.cuda->run(inputs, outputs, tokens))
+      return annotate(status, model.name + ": ");
+    return nullptr;
+  }
 
   for (size_t s = 0; s < model.steps.size(); ++s) {
     const Step &step = model.steps[s];

@@ -1,4 +1,4 @@
-//===- Session.h - Host executor session (private) -------------*- C++ -*-===//
+//===- Session.h - Sessions for host and CUDA artifacts --------*- C++ -*-===//
 
 #ifndef MOERT_SRC_SESSION_H
 #define MOERT_SRC_SESSION_H
@@ -6,6 +6,7 @@
 #include "moert/moert.h"
 #include "runtime/src/Model.h"
 #include "runtime/src/Storage.h"
+#include "runtime/src/cuda/Executor.h"
 #include "runtime/src/host/SharedObject.h"
 
 #include <memory>
@@ -17,6 +18,9 @@ using moert_host_kernel_fn = int32_t (*)(void *const *args, int64_t tokens);
 struct moert_session_impl {
   std::shared_ptr<moert::Model> model;
   int64_t maxTokens = 0;
+  /// Set for a CUDA artifact; the host members below are then unused.
+  std::unique_ptr<moert::cuda::Executor> cuda;
+  // --- host executor ---
   moert::host::SharedObject code;
   /// The entry point of each step (indexed by step, not by kernel).
   std::vector<moert_host_kernel_fn> stepFunctions;
@@ -30,7 +34,14 @@ struct moert_session_impl {
 
 namespace moert {
 
-moert_status createSession(std::shared_ptr<Model> model, int64_t maxTokens,
+struct SessionOptions {
+  int64_t maxTokens = 4096;
+  int cudaDevice = 0;
+  bool cudaGraphs = true;
+};
+
+moert_status createSession(std::shared_ptr<Model> model,
+                           const SessionOptions &options,
                            moert_session_impl **out);
 
 moert_status outputDims(const moert_session_impl &session, size_t index,

@@ -176,8 +176,17 @@ MOERT_API void moert_model_arena_size(const moert_model_t *model,
 /*===------------------------------- session -----------------------------===*/
 
 typedef struct moert_session_options_t {
-  /* Largest token count a run may use; sizes the arena. Default 4096. */
+  /* Largest token count a run may use; sizes the arena (and, for CUDA
+   * artifacts, the device staging buffers). Default 4096. */
   int64_t max_tokens;
+  /* CUDA artifacts: the device ordinal, as cuDeviceGet counts them
+   * (CUDA_VISIBLE_DEVICES applies). Default 0. Ignored for host artifacts. */
+  int32_t cuda_device;
+  /* CUDA artifacts: nonzero (default 1) to capture the step sequence as a
+   * CUDA graph on the first run at each token count T and replay it on later
+   * runs at that T (the 16 most recently used T are kept); 0 launches every
+   * step on every run. Ignored for host artifacts. */
+  int32_t cuda_graphs;
 } moert_session_options_t;
 
 MOERT_API void moert_session_options_initialize(
@@ -186,8 +195,16 @@ MOERT_API void moert_session_options_initialize(
 typedef struct moert_session_impl moert_session_t;
 
 /* Loads the kernel code, resolves every kernel symbol and allocates the
- * arena. `options` may be NULL (defaults). A target other than "host" gives
- * MOERT_UNIMPLEMENTED. */
+ * arena. `options` may be NULL (defaults).
+ *
+ * Host artifacts ("host") run on the CPU. CUDA artifacts ("sm_80", "sm_86",
+ * "sm_89", "sm_90a") load the NVIDIA driver at this point with
+ * dlopen("libcuda.so.1") (the environment variable MOERT_LIBCUDA, when set,
+ * names another file to load instead), check that the GPU can run the
+ * cubin, load it, upload the weights once and allocate all device memory
+ * for max_tokens. No driver, no GPU or an incompatible GPU give
+ * MOERT_FAILED_PRECONDITION; too little device memory gives
+ * MOERT_RESOURCE_EXHAUSTED with the bytes needed and free. */
 MOERT_API moert_status moert_session_create(
     moert_model_t *model, const moert_session_options_t *options,
     moert_session_t **out_session);
@@ -209,13 +226,19 @@ MOERT_API moert_status moert_session_output_byte_size(
     const moert_session_t *session, size_t index, int64_t tokens,
     size_t *out_bytes);
 
-/* Runs the model. inputs[i] is the model's i-th input (see
+/* Runs the model. Inputs and outputs are host memory for every target (a
+ * CUDA session copies them to and from its device buffers and returns once
+ * the outputs are in place). inputs[i] is the model's i-th input (see
  * moert_model_find_input to go from a name to a position), outputs[j] its
  * j-th output. Inputs are checked (dtype, rank, static dims, byte_size) and
  * their token dims must agree; that value is T (0 <= T <= max_tokens).
  * Outputs must carry the dtype, rank and dims that moert_session_output_dims
  * reports for T and at least that many bytes. Kernels read inputs and never
- * write them. Allocates nothing. */
+ * write them. Allocates nothing on the host; a CUDA session's first run at a
+ * new T captures and instantiates a graph (driver allocations), later runs
+ * at that T allocate nothing. A kernel that finds bad data (e.g. an index
+ * out of range) stops the run with MOERT_INTERNAL naming the step and its
+ * kernel; the outputs are then undefined. */
 MOERT_API moert_status moert_session_run(moert_session_t *session,
                                          const moert_tensor_t *inputs,
                                          size_t input_count,
