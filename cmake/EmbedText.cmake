@@ -1,8 +1,11 @@
 # Writes INPUT as a C++ raw string literal (in chunks, since compilers limit
-# the length of one literal) to OUTPUT: `static const char *const kEmbedded[]`.
+# the length of one literal) to OUTPUT, as `static const char *const NAME[]`.
+if(NOT NAME)
+  set(NAME kEmbeddedChunks)
+endif()
 file(READ ${INPUT} _text)
 string(LENGTH "${_text}" _length)
-set(_out "// Generated from ${INPUT}. Do not edit.\nstatic const char *const kEmbeddedChunks[] = {\n")
+set(_out "// Generated from ${INPUT}. Do not edit.\nstatic const char *const ${NAME}[] = {\n")
 set(_pos 0)
 while(_pos LESS _length)
   string(SUBSTRING "${_text}" ${_pos} 8000 _chunk)

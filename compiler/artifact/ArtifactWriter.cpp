@@ -63,11 +63,15 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
   if (!func)
     return emitError(module.getLoc()) << "no function @main to package", failure();
   auto arena = func->getAttrOfType<DenseI64ArrayAttr>(kernel::kArenaSizeAttr);
-  auto binaryAttr = module->getAttrOfType<DenseResourceElementsAttr>(kernel::kHostBinaryAttr);
+  auto targetAttr = module->getAttrOfType<StringAttr>(kernel::kTargetAttr);
+  std::string targetName = targetAttr ? targetAttr.str() : "host";
+  bool gpu = targetName != "host";
+  auto binaryAttr = module->getAttrOfType<DenseResourceElementsAttr>(
+      gpu ? kernel::kCudaBinaryAttr : kernel::kHostBinaryAttr);
   if (!arena || !binaryAttr)
     return emitError(module.getLoc())
                << "the module has no memory plan or no compiled kernels "
-                  "(run moec-plan-memory and moec-emit-host first)",
+                  "(run moec-plan-memory and moec-emit-host or moec-emit-cuda first)",
            failure();
   AsmResourceBlob *blob = binaryAttr.getRawHandle().getBlob();
   if (!blob)
@@ -162,13 +166,32 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
       fb::Affine offset(scratch[0], scratch[1]);
       args.push_back(fb::CreateArg(builder, fb::ArgKind_arena, 0, &offset));
     }
-    steps.push_back(fb::CreateStepDirect(builder, kernels.size(), &args));
+    if (gpu) {
+      auto grid = l->getAttrOfType<DenseI64ArrayAttr>("grid");
+      auto blockAttr = l->getAttrOfType<IntegerAttr>("block");
+      auto smem = l->getAttrOfType<IntegerAttr>("shared_bytes");
+      if (!grid || grid.size() != 6 || !blockAttr || !smem)
+        return l.emitError("GPU launch without its grid, block and shared memory"), failure();
+      fb::GridDim gridX(grid[0], grid[1], grid[2]), gridY(grid[3], grid[4], grid[5]);
+      auto argsVec = builder.CreateVector(args);
+      fb::StepBuilder sb(builder);
+      sb.add_kernel(kernels.size());
+      sb.add_args(argsVec);
+      sb.add_grid_x(&gridX);
+      sb.add_grid_y(&gridY);
+      sb.add_block_x(static_cast<uint32_t>(blockAttr.getInt()));
+      sb.add_shared_bytes(static_cast<uint32_t>(smem.getInt()));
+      steps.push_back(sb.Finish());
+    } else {
+      steps.push_back(fb::CreateStepDirect(builder, kernels.size(), &args));
+    }
     kernels.push_back(fb::CreateKernelDirect(builder, symbol.getValue().str().c_str()));
   }
 
   ArrayRef<char> so = blob->getData();
   auto binaryData = builder.CreateVector(reinterpret_cast<const uint8_t *>(so.data()), so.size());
-  auto binary = fb::CreateBinary(builder, builder.CreateString("host-elf-so"), binaryData);
+  auto binary =
+      fb::CreateBinary(builder, builder.CreateString(gpu ? "cubin" : "host-elf-so"), binaryData);
   // Kernels read weights in place: the data must start 64-byte aligned
   // (PreAlign, not ForceVectorAlignment, which is limited to 32 here).
   builder.PreAlign(weightData.size(), 64);
@@ -180,7 +203,7 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
   };
   fb::Affine arenaSize(arena[0], arena[1]);
   auto producer = builder.CreateString("moec 0.1.0");
-  auto target = builder.CreateString("host");
+  auto target = builder.CreateString(targetName);
   auto source = str("moec.source", "");
   auto tokenDim = str("moec.token_dim", "");
   auto inputsVec = builder.CreateVector(inputs);

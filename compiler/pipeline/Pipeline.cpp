@@ -1,6 +1,7 @@
 //===- Pipeline.cpp - moec's pass pipelines ---------------------------------===//
 #include "compiler/pipeline/Pipeline.h"
 
+#include "compiler/cuda/CudaEmitter.h"
 #include "dialects/kernel/KernelDialect.h"
 #include "dialects/moe/MoEDialect.h"
 #include "dialects/onnx/ONNXDialect.h"
@@ -21,28 +22,49 @@ using namespace mlir;
 
 namespace moec {
 
-void buildHostPipeline(OpPassManager &pm, const HostPipelineOptions &options, Stage stopAfter) {
+bool isCudaTarget(llvm::StringRef target) { return lookupCudaTarget(target) != nullptr; }
+
+void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stopAfter) {
   if (stopAfter == Stage::OnnxMlir)
     return;
+  bool cuda = isCudaTarget(options.target);
   OpPassManager &funcPm = pm.nest<func::FuncOp>();
   funcPm.addPass(createMoecConvertOnnxToMoe());
+  // 16-bit storage before fusion, so the boundary casts fuse with their
+  // neighbours.
+  if (cuda && options.precision != "f32") {
+    MoecConvertFloatPrecisionOptions precision;
+    precision.to = options.precision;
+    funcPm.addPass(createMoecConvertFloatPrecision(precision));
+  }
   funcPm.addPass(createMoecFuseElementwise());
   funcPm.addPass(createCSEPass());
   if (stopAfter == Stage::MoeMlir)
     return;
   OpPassManager &lowerPm = pm.nest<func::FuncOp>();
-  lowerPm.addPass(createMoecLowerToKernel());
+  MoecLowerToKernelOptions lowerOptions;
+  lowerOptions.target = cuda ? "cuda" : "host";
+  lowerPm.addPass(createMoecLowerToKernel(lowerOptions));
   MoecPlanMemoryOptions planOptions;
   planOptions.report = options.reportMemory;
   lowerPm.addPass(createMoecPlanMemory(planOptions));
   if (stopAfter == Stage::KernelMlir)
     return;
-  MoecEmitHostOptions emitOptions;
-  emitOptions.compile = stopAfter == Stage::Artifact;
-  emitOptions.keepSourcesDir = options.keepSources;
-  emitOptions.cxx = options.cxx;
-  pm.addPass(createMoecEmitHost(emitOptions));
-  if (stopAfter == Stage::HostCpp)
+  if (cuda) {
+    MoecEmitCudaOptions emitOptions;
+    emitOptions.arch = options.target;
+    emitOptions.compile = stopAfter == Stage::Artifact;
+    emitOptions.keepSourcesDir = options.keepSources;
+    emitOptions.failOnSpills = options.failOnSpills;
+    pm.addPass(createMoecEmitCuda(emitOptions));
+  } else {
+    MoecEmitHostOptions emitOptions;
+    emitOptions.compile = stopAfter == Stage::Artifact;
+    emitOptions.keepSourcesDir = options.keepSources;
+    emitOptions.cxx = options.cxx;
+    pm.addPass(createMoecEmitHost(emitOptions));
+  }
+  if (stopAfter == Stage::Source)
     return;
   MoecWriteArtifactOptions writeOptions;
   writeOptions.output = options.output;
@@ -61,11 +83,9 @@ void registerAllPassesAndPipelines() {
   registerLowerPasses();
   registerEmitPasses();
   registerQuantPasses();
-  PassPipelineRegistration<HostPipelineOptions>(
-      "moec-host-pipeline", "Compiles imported onnx IR to a host .moe artifact",
-      [](OpPassManager &pm, const HostPipelineOptions &options) {
-        buildHostPipeline(pm, options);
-      });
+  PassPipelineRegistration<PipelineOptions>(
+      "moec-pipeline", "Compiles imported onnx IR to a .moe artifact for target=",
+      [](OpPassManager &pm, const PipelineOptions &options) { buildPipeline(pm, options); });
 }
 
 } // namespace moec

@@ -9,9 +9,20 @@
 namespace moec {
 
 // Where a compile stops: each stage is the IR (or file) after that point.
-enum class Stage { OnnxMlir, MoeMlir, KernelMlir, HostCpp, Artifact };
+enum class Stage { OnnxMlir, MoeMlir, KernelMlir, Source, Artifact };
 
-struct HostPipelineOptions : public mlir::PassPipelineOptions<HostPipelineOptions> {
+struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
+  Option<std::string> target{*this, "target",
+                             llvm::cl::desc("host, or a CUDA architecture (sm_80, sm_86, "
+                                            "sm_89, sm_90a)"),
+                             llvm::cl::init("host")};
+  Option<std::string> precision{*this, "precision",
+                                llvm::cl::desc("CUDA targets: storage type of float tensors "
+                                               "(bf16, f16 or f32)"),
+                                llvm::cl::init("bf16")};
+  Option<bool> failOnSpills{*this, "fail-on-spills",
+                            llvm::cl::desc("CUDA targets: a register spill is an error"),
+                            llvm::cl::init(false)};
   Option<std::string> output{*this, "output", llvm::cl::desc("Path of the .moe artifact")};
   Option<std::string> keepSources{*this, "keep-sources",
                                   llvm::cl::desc("Keep the generated C++ in this directory")};
@@ -21,10 +32,13 @@ struct HostPipelineOptions : public mlir::PassPipelineOptions<HostPipelineOption
                             llvm::cl::init(false)};
 };
 
-// onnx dialect -> artifact for the host target, stopping after `stopAfter`.
+// onnx dialect -> artifact for options.target, stopping after `stopAfter`.
 // The module must come from the importer (shapes already inferred).
-void buildHostPipeline(mlir::OpPassManager &pm, const HostPipelineOptions &options,
-                       Stage stopAfter = Stage::Artifact);
+void buildPipeline(mlir::OpPassManager &pm, const PipelineOptions &options,
+                   Stage stopAfter = Stage::Artifact);
+
+// True for "sm_80", "sm_86", "sm_89", "sm_90a".
+bool isCudaTarget(llvm::StringRef target);
 
 // Every dialect moec's IR may contain.
 void registerAllDialects(mlir::DialectRegistry &registry);

@@ -23,6 +23,10 @@ inline constexpr llvm::StringLiteral kSymbolAttr = "symbol";
 inline constexpr llvm::StringLiteral kArenaSizeAttr = "kernel.arena_size";
 inline constexpr llvm::StringLiteral kHostSourceAttr = "kernel.host_source";
 inline constexpr llvm::StringLiteral kHostBinaryAttr = "kernel.host_binary";
+inline constexpr llvm::StringLiteral kCudaSourceAttr = "kernel.cuda_source";
+inline constexpr llvm::StringLiteral kCudaBinaryAttr = "kernel.cuda_binary";
+// The target the module was compiled for ("host", "sm_90a", ...).
+inline constexpr llvm::StringLiteral kTargetAttr = "kernel.target";
 } // namespace moec::kernel
 
 #endif // MOEC_DIALECTS_KERNEL_KERNELDIALECT_H

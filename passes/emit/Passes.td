@@ -26,6 +26,31 @@ def MoecEmitHost : Pass<"moec-emit-host", "mlir::ModuleOp"> {
   ];
 }
 
+def MoecEmitCuda : Pass<"moec-emit-cuda", "mlir::ModuleOp"> {
+  let summary = "Generates CUDA C++ for every kernel launch and compiles it with NVRTC";
+  let description = [{
+    Writes one extern "C" __global__ wrapper per kernel.launch that computes
+    sizes from the token count and calls a device template (or holds the
+    fused elementwise loop), records each launch's grid, block and shared
+    memory, and compiles the source in process with NVRTC into a cubin for
+    exactly `arch`. ptxas' report of registers and spills is attached to
+    each launch (`registers`, `spill_bytes`); `fail-on-spills` makes a spill
+    in any kernel an error.
+  }];
+  let options = [
+    Option<"arch", "arch", "std::string", "\"sm_90a\"",
+           "Target architecture: sm_80, sm_86, sm_89 or sm_90a">,
+    Option<"compile", "compile", "bool", "true",
+           "Compile the source with NVRTC into a cubin">,
+    Option<"printSource", "print-source", "bool", "false",
+           "Print the generated CUDA C++ to stdout">,
+    Option<"keepSourcesDir", "keep-sources", "std::string", "\"\"",
+           "Directory to keep the generated source and the kernel headers in">,
+    Option<"failOnSpills", "fail-on-spills", "bool", "false",
+           "Make a register spill in any kernel an error">
+  ];
+}
+
 def MoecWriteArtifact : Pass<"moec-write-artifact", "mlir::ModuleOp"> {
   let summary = "Packs signature, weights, memory plan, steps and binary into a .moe";
   let options = [

@@ -14,6 +14,7 @@
 #include "runtime/src/CheckedMath.h"
 #include "runtime/src/Model.h"
 #include "runtime/src/Status.h"
+#include "runtime/src/cuda/Arch.h"
 
 #include "moert/artifact_generated.h"
 
@@ -27,6 +28,7 @@ constexpr uint32_t kSchemaVersion = 1;
 constexpr size_t kMaxRank = 64;
 constexpr const char *kHostTarget = "host";
 constexpr const char *kHostBinaryFormat = "host-elf-so";
+constexpr const char *kCudaBinaryFormat = "cubin";
 
 moert_status corrupt(std::string message) {
   return makeStatus(MOERT_DATA_LOSS, std::move(message));
@@ -166,6 +168,47 @@ moert_status decodeWeights(const fb::Model *root, Model *model) {
   return nullptr;
 }
 
+uint64_t readLittle(const uint8_t *bytes, size_t count) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < count; ++i)
+    value |= static_cast<uint64_t>(bytes[i]) << (8 * i);
+  return value;
+}
+
+// cuModuleLoadData takes no size: the driver finds the extent of a cubin
+// from its ELF header. Check that header, so that a truncated binary is
+// reported here instead of letting the driver read past the buffer.
+moert_status checkCubinHeader(const uint8_t *data, uint64_t size) {
+  constexpr uint64_t kElf64HeaderSize = 64;
+  constexpr uint64_t kElfMachineCuda = 190; // EM_CUDA
+  if (size < kElf64HeaderSize || std::memcmp(data, "\x7f" "ELF", 4) != 0 ||
+      data[4] != 2 /* ELFCLASS64 */ || data[5] != 1 /* little endian */)
+    return corrupt("cubin is not a 64-bit little-endian ELF image");
+  if (readLittle(data + 18, 2) != kElfMachineCuda)
+    return corrupt("cubin is an ELF image for machine " +
+                   std::to_string(readLittle(data + 18, 2)) +
+                   ", not CUDA (190)");
+  struct Table {
+    const char *name;
+    uint64_t offset, entrySize, count;
+  };
+  const Table tables[] = {
+      {"program header", readLittle(data + 32, 8), readLittle(data + 54, 2),
+       readLittle(data + 56, 2)},
+      {"section header", readLittle(data + 40, 8), readLittle(data + 58, 2),
+       readLittle(data + 60, 2)},
+  };
+  for (const Table &table : tables) {
+    uint64_t bytes = table.entrySize * table.count, end;
+    if (table.count != 0 && (!checkedAdd(table.offset, bytes, &end) ||
+                             end > size))
+      return corrupt(std::string("cubin ") + table.name +
+                     " table lies outside the binary (" +
+                     std::to_string(size) + " bytes): truncated?");
+  }
+  return nullptr;
+}
+
 moert_status decodeBinary(const fb::Model *root, Model *model) {
   const auto *kernels = root->kernels();
   if (kernels != nullptr) {
@@ -187,17 +230,18 @@ moert_status decodeBinary(const fb::Model *root, Model *model) {
   model->binaryFormat = optionalString(binary->format());
   model->binaryData = binary->data()->data();
   model->binarySize = binary->data()->size();
-  if (model->target == kHostTarget) {
-    if (model->binaryFormat != kHostBinaryFormat)
-      return makeStatus(MOERT_UNIMPLEMENTED,
-                        "binary format " + quoted(model->binaryFormat) +
-                            " is not known for target 'host' (expected '" +
-                            kHostBinaryFormat + "')");
-    if (model->binarySize == 0 && !model->kernels.empty())
-      return corrupt("binary is empty but the model has kernels");
-  } else if (model->binaryFormat.empty()) {
-    return corrupt("binary format is empty");
-  }
+  const char *expected = model->targetKind == TargetKind::Host
+                             ? kHostBinaryFormat
+                             : kCudaBinaryFormat;
+  if (model->binaryFormat != expected)
+    return makeStatus(MOERT_UNIMPLEMENTED,
+                      "binary format " + quoted(model->binaryFormat) +
+                          " is not known for target " + quoted(model->target) +
+                          " (expected '" + expected + "')");
+  if (model->binarySize == 0 && !model->kernels.empty())
+    return corrupt("binary is empty but the model has kernels");
+  if (model->targetKind == TargetKind::Cuda && !model->kernels.empty())
+    return checkCubinHeader(model->binaryData, model->binarySize);
   return nullptr;
 }
 
@@ -214,6 +258,60 @@ moert_status checkArena(const std::string &where, const AffineSize &offset,
                    " + " + std::to_string(offset.perToken) +
                    "*T) lies outside the arena (" + std::to_string(arena.base) +
                    " + " + std::to_string(arena.perToken) + "*T bytes)");
+  return nullptr;
+}
+
+moert_status checkGridDim(const std::string &where, const char *axis,
+                          const GridDim &dim) {
+  if (dim.base < 0 || dim.perToken < 0 || dim.divisor < 1)
+    return corrupt(where + ": " + axis + " (" + std::to_string(dim.base) +
+                   " + " + std::to_string(dim.perToken) + "*T) / " +
+                   std::to_string(dim.divisor) +
+                   " is invalid (needs base >= 0, per_token >= 0, "
+                   "divisor >= 1)");
+  return nullptr;
+}
+
+// GPU steps carry their launch geometry; host steps must not (a host
+// artifact that has it was written for another executor, so it is refused
+// rather than silently ignored).
+moert_status decodeGeometry(const fb::Step *step, const Model &model,
+                            const std::string &where, Step *out) {
+  if (model.targetKind == TargetKind::Host) {
+    if (step->grid_x() || step->grid_y() || step->block_x() != 0 ||
+        step->shared_bytes() != 0)
+      return corrupt(where + ": a host step carries GPU launch geometry "
+                             "(grid_x, grid_y, block_x or shared_bytes)");
+    return nullptr;
+  }
+  if (step->grid_x() == nullptr)
+    return corrupt(where + ": a GPU step has no grid_x");
+  auto decode = [](const fb::GridDim *dim) {
+    return GridDim{dim->base(), dim->per_token(), dim->divisor()};
+  };
+  out->gridX = decode(step->grid_x());
+  if (step->grid_y() != nullptr)
+    out->gridY = decode(step->grid_y());
+  if (moert_status status = checkGridDim(where, "grid_x", out->gridX))
+    return status;
+  if (moert_status status = checkGridDim(where, "grid_y", out->gridY))
+    return status;
+  out->blockX = step->block_x();
+  if (out->blockX < 1 || out->blockX > cuda::kMaxBlockThreads)
+    return corrupt(where + ": block_x " + std::to_string(out->blockX) +
+                   " is outside [1, " +
+                   std::to_string(cuda::kMaxBlockThreads) + "]");
+  out->sharedBytes = step->shared_bytes();
+  if (out->sharedBytes > cuda::kMaxSharedBytes)
+    return corrupt(where + ": shared_bytes " +
+                   std::to_string(out->sharedBytes) + " exceeds " +
+                   std::to_string(cuda::kMaxSharedBytes) +
+                   " (227 KiB, the most any supported GPU has per block)");
+  if (out->args.size() > cuda::kStatusSlot)
+    return corrupt(where + ": " + std::to_string(out->args.size()) +
+                   " args, but a GPU kernel takes at most " +
+                   std::to_string(cuda::kStatusSlot) +
+                   " (slot 23 is the status word)");
   return nullptr;
 }
 
@@ -269,6 +367,8 @@ moert_status decodeSteps(const fb::Model *root, Model *model) {
       }
       decoded.args.push_back(out);
     }
+    if (moert_status status = decodeGeometry(step, *model, where, &decoded))
+      return status;
     model->steps.push_back(std::move(decoded));
   }
   return nullptr;
@@ -323,6 +423,17 @@ moert_status verifyAndDecode(Model *model, const uint8_t *payload,
   model->tokenDim = optionalString(root->token_dim());
   if (model->target.empty())
     return corrupt("target is missing");
+  cuda::SmTarget sm;
+  if (model->target == kHostTarget)
+    model->targetKind = TargetKind::Host;
+  else if (cuda::parseSmTarget(model->target, &sm))
+    model->targetKind = TargetKind::Cuda;
+  else
+    return makeStatus(MOERT_UNIMPLEMENTED,
+                      "target " + quoted(model->target) +
+                          " is not supported by this runtime (expected "
+                          "'host' or a CUDA architecture such as 'sm_80', "
+                          "'sm_90a')");
 
   if (const fb::Affine *arena = root->arena_size())
     model->arenaSize = AffineSize{arena->base(), arena->per_token()};

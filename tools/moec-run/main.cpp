@@ -39,6 +39,9 @@ const char kUsage[] =
     "                          the token count T of the inputs)\n"
     "  --repeat N              run N times and print the median and minimum\n"
     "                          time (default 1)\n"
+    "  --cuda-device N         CUDA artifacts: run on device N (default 0)\n"
+    "  --no-cuda-graphs        CUDA artifacts: launch every step on every run\n"
+    "                          instead of replaying a captured CUDA graph\n"
     "  --help                  print this help\n"
     "\n"
     "Flags taking a value accept '--flag VALUE' and '--flag=VALUE'.\n"
@@ -54,6 +57,8 @@ struct Options {
   double rtol = 1e-4, atol = 1e-5;
   int64_t maxTokens = -1; // -1: use T
   int64_t repeat = 1;
+  int64_t cudaDevice = 0;
+  bool cudaGraphs = true;
   bool help = false;
 };
 
@@ -92,6 +97,10 @@ int parseArgs(int argc, char **argv, Options *options) {
       options->help = true;
       return 0;
     }
+    if (arg == "--no-cuda-graphs") {
+      options->cudaGraphs = false;
+      continue;
+    }
     if (arg.rfind("--", 0) != 0) {
       if (!options->model.empty())
         return error(arg, "unexpected argument (the model is '" +
@@ -107,7 +116,7 @@ int parseArgs(int argc, char **argv, Options *options) {
     } else {
       if (flag != "--input" && flag != "--output" && flag != "--check" &&
           flag != "--rtol" && flag != "--atol" && flag != "--max-tokens" &&
-          flag != "--repeat")
+          flag != "--repeat" && flag != "--cuda-device")
         return error(flag, "unknown flag (see --help)");
       if (i + 1 >= argc)
         return error(flag, "missing value");
@@ -132,6 +141,10 @@ int parseArgs(int argc, char **argv, Options *options) {
         return error(flag, "expected a non-negative number, got '" + value +
                                "'");
       (flag == "--rtol" ? options->rtol : options->atol) = number;
+    } else if (flag == "--cuda-device") {
+      if (!parseCount(value, &options->cudaDevice) ||
+          options->cudaDevice > INT32_MAX)
+        return error(flag, "expected a device ordinal, got '" + value + "'");
     } else if (flag == "--max-tokens" || flag == "--repeat") {
       int64_t count;
       if (!parseCount(value, &count) || (flag == "--repeat" && count == 0))
@@ -238,6 +251,8 @@ int run(const Options &options) {
 
   moert_session_options_t sessionOptions;
   moert_session_options_initialize(&sessionOptions);
+  sessionOptions.cuda_device = static_cast<int32_t>(options.cudaDevice);
+  sessionOptions.cuda_graphs = options.cudaGraphs ? 1 : 0;
   sessionOptions.max_tokens =
       options.maxTokens >= 0 ? options.maxTokens : std::max<int64_t>(tokens, 1);
   moert_session_t *session = nullptr;

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/import/OnnxImporter.h"
+#include "compiler/cuda/CudaEmitter.h"
 #include "compiler/pipeline/Pipeline.h"
 #include "dialects/kernel/KernelDialect.h"
 
@@ -37,19 +38,41 @@ cl::opt<std::string> outputPath("o", cl::desc("Output file (.moe for --emit arti
                                               "stdout for IR and C++)"),
                                 cl::value_desc("file"), cl::cat(moecCategory));
 cl::opt<std::string> target("target",
-                            cl::desc("Target: host (CPU, C++ kernels built with the system "
-                                     "compiler). CUDA targets sm_80/sm_86/sm_89/sm_90a are "
-                                     "planned and rejected for now."),
+                            cl::desc("host (CPU: C++ kernels built with the system compiler), "
+                                     "or a GPU architecture: sm_80, sm_86, sm_89, sm_90a "
+                                     "(CUDA kernels compiled with NVRTC)"),
                             cl::init("host"), cl::cat(moecCategory));
-cl::opt<moec::Stage> emit(
-    "emit", cl::desc("What to produce (default: artifact)"), cl::init(moec::Stage::Artifact),
-    cl::values(clEnumValN(moec::Stage::OnnxMlir, "onnx-mlir", "imported onnx-dialect IR"),
-               clEnumValN(moec::Stage::MoeMlir, "moe-mlir", "IR after raising and fusion"),
-               clEnumValN(moec::Stage::KernelMlir, "kernel-mlir",
+cl::opt<std::string> precision("precision",
+                               cl::desc("GPU targets: how float tensors are stored: bf16 "
+                                        "(default), f16 or f32. Accumulation is always f32; "
+                                        "the router stays f32"),
+                               cl::init("bf16"), cl::cat(moecCategory));
+cl::opt<bool> failOnSpills("fail-on-spills",
+                           cl::desc("GPU targets: make a register spill in any kernel an error"),
+                           cl::cat(moecCategory));
+enum class EmitKind { OnnxMlir, MoeMlir, KernelMlir, HostCpp, Cuda, Artifact };
+cl::opt<EmitKind> emit(
+    "emit", cl::desc("What to produce (default: artifact)"), cl::init(EmitKind::Artifact),
+    cl::values(clEnumValN(EmitKind::OnnxMlir, "onnx-mlir", "imported onnx-dialect IR"),
+               clEnumValN(EmitKind::MoeMlir, "moe-mlir", "IR after raising and fusion"),
+               clEnumValN(EmitKind::KernelMlir, "kernel-mlir",
                           "kernel launches after memory planning"),
-               clEnumValN(moec::Stage::HostCpp, "host-cpp", "the generated C++ kernels"),
-               clEnumValN(moec::Stage::Artifact, "artifact", "the .moe file")),
+               clEnumValN(EmitKind::HostCpp, "host-cpp", "the generated C++ kernels (host)"),
+               clEnumValN(EmitKind::Cuda, "cuda", "the generated CUDA kernels (GPU targets)"),
+               clEnumValN(EmitKind::Artifact, "artifact", "the .moe file")),
     cl::cat(moecCategory));
+
+moec::Stage stageOf(EmitKind kind) {
+  switch (kind) {
+  case EmitKind::OnnxMlir: return moec::Stage::OnnxMlir;
+  case EmitKind::MoeMlir: return moec::Stage::MoeMlir;
+  case EmitKind::KernelMlir: return moec::Stage::KernelMlir;
+  case EmitKind::HostCpp:
+  case EmitKind::Cuda: return moec::Stage::Source;
+  case EmitKind::Artifact: return moec::Stage::Artifact;
+  }
+  return moec::Stage::Artifact;
+}
 cl::list<std::string> bindDims("bind-dim",
                                cl::desc("Fix a symbolic ONNX dimension, e.g. --bind-dim batch=1 "
                                         "(moec keeps one symbolic dim: the token count)"),
@@ -136,13 +159,17 @@ int fail(const llvm::Twine &message) {
 int compile() {
   if (inputPath.empty())
     return fail("no input model (usage: moec compile model.onnx --target host -o model.moe)");
-  if (target != "host") {
-    if (llvm::StringRef(target).starts_with("sm_"))
-      return fail("target '" + target + "': the CUDA targets are not implemented yet; use "
-                  "--target host");
-    return fail("unknown target '" + target + "' (supported: host)");
-  }
-  if (emit == moec::Stage::Artifact && outputPath.empty())
+  bool cuda = moec::isCudaTarget(target);
+  if (target != "host" && !cuda)
+    return fail("unknown target '" + target + "' (supported: host, " +
+                moec::supportedCudaTargets() + ")");
+  if (precision != "bf16" && precision != "f16" && precision != "f32")
+    return fail("--precision must be bf16, f16 or f32, got '" + precision + "'");
+  if (emit == EmitKind::Cuda && !cuda)
+    return fail("--emit cuda needs a GPU target (--target sm_80, sm_86, sm_89 or sm_90a)");
+  if (emit == EmitKind::HostCpp && cuda)
+    return fail("--emit host-cpp needs --target host (use --emit cuda for a GPU target)");
+  if (emit == EmitKind::Artifact && outputPath.empty())
     return fail("-o <file.moe> is required to write an artifact");
 
   moec::OnnxImportOptions importOptions;
@@ -192,11 +219,14 @@ int compile() {
   }
 
   PassManager pm(&context, ModuleOp::getOperationName());
-  moec::HostPipelineOptions options;
+  moec::PipelineOptions options;
+  options.target = target;
+  options.precision = precision;
+  options.failOnSpills = failOnSpills;
   options.output = outputPath;
   options.keepSources = keepSources;
   options.reportMemory = reportMemory;
-  moec::buildHostPipeline(pm, options, emit);
+  moec::buildPipeline(pm, options, stageOf(emit));
   if (printPipeline) {
     llvm::outs() << "moec: pipeline: ";
     pm.printAsTextualPipeline(llvm::outs());
@@ -210,7 +240,7 @@ int compile() {
   }
   steps.finish();
 
-  if (emit == moec::Stage::Artifact) {
+  if (emit == EmitKind::Artifact) {
     if (!quiet) {
       uint64_t size = 0;
       llvm::sys::fs::file_size(outputPath, size);
@@ -235,8 +265,11 @@ int compile() {
       return fail(outputPath + ": " + ec.message());
   }
   llvm::raw_ostream &os = file ? *file : llvm::outs();
-  if (emit == moec::Stage::HostCpp) {
-    os << (*module)->getAttrOfType<StringAttr>(moec::kernel::kHostSourceAttr).getValue();
+  if (stageOf(emit) == moec::Stage::Source) {
+    os << (*module)
+              ->getAttrOfType<StringAttr>(cuda ? moec::kernel::kCudaSourceAttr
+                                               : moec::kernel::kHostSourceAttr)
+              .getValue();
   } else {
     OpPrintingFlags flags;
     if (!printWeights)

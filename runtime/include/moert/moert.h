@@ -6,8 +6,11 @@
  *                  kernel binary). Thread-safe to share.
  *   moert_session  what one caller needs to run a model: the loaded kernel
  *                  code, the activation arena sized for `max_tokens`, and the
- *                  per-step argument tables. All allocation happens in
- *                  moert_session_create; moert_session_run allocates nothing.
+ *                  per-step argument tables (for CUDA artifacts: the
+ *                  device, module, weights and staging buffers). All
+ *                  allocation happens in moert_session_create;
+ *                  moert_session_run allocates nothing (except a CUDA
+ *                  graph's first capture at a new token count).
  *                  One run at a time per session; use one session per thread.
  *
  * Errors are values: every function that can fail returns a moert_status,

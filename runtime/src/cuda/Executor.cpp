@@ -135,7 +135,13 @@ moert_status Executor::loadModule() {
   const DriverApi &api = driver_.api();
   if (model.kernels.empty())
     return nullptr;
-  if (CUresult result = api.moduleLoadData(&module_, model.binaryData)) {
+  // The driver parses the ELF image in place; give it an aligned copy (the
+  // FlatBuffers vector is only 4-byte aligned), freed once it is loaded.
+  AlignedBlock image;
+  if (!image.allocate(model.binarySize))
+    return outOfMemoryStatus();
+  std::memcpy(image.data(), model.binaryData, model.binarySize);
+  if (CUresult result = api.moduleLoadData(&module_, image.data())) {
     module_ = nullptr;
     return makeStatus(result == CUDA_ERROR_OUT_OF_MEMORY
                           ? MOERT_RESOURCE_EXHAUSTED

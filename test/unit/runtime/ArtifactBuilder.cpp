@@ -72,7 +72,16 @@ std::vector<uint8_t> buildPayload(const ModelSpec &spec) {
       args.push_back(fb::CreateArg(fbb, static_cast<fb::ArgKind>(arg.kind),
                                    arg.index, &offset));
     }
-    steps.push_back(fb::CreateStep(fbb, step.kernel, fbb.CreateVector(args)));
+    auto argVector = fbb.CreateVector(args);
+    if (!step.gpu) {
+      steps.push_back(fb::CreateStep(fbb, step.kernel, argVector));
+      continue;
+    }
+    fb::GridDim gridX(step.gridX.base, step.gridX.perToken, step.gridX.divisor);
+    fb::GridDim gridY(step.gridY.base, step.gridY.perToken, step.gridY.divisor);
+    steps.push_back(fb::CreateStep(fbb, step.kernel, argVector, &gridX,
+                                   step.hasGridY ? &gridY : nullptr,
+                                   step.blockX, step.sharedBytes));
   }
   auto stepVector = fbb.CreateVector(steps);
 

@@ -38,9 +38,20 @@ struct ArgSpec {
   int64_t base = 0, perToken = 0; // arena offset
 };
 
+/// blocks = ceil((base + perToken*T) / divisor) along one grid axis.
+struct GridSpec {
+  int64_t base = 1, perToken = 0, divisor = 1;
+};
+
 struct StepSpec {
   uint32_t kernel = 0;
   std::vector<ArgSpec> args;
+  // GPU launch geometry, written only when `gpu` is set.
+  bool gpu = false;
+  GridSpec gridX;
+  bool hasGridY = false;
+  GridSpec gridY;
+  uint32_t blockX = 0, sharedBytes = 0;
 };
 
 struct ModelSpec {

@@ -1,0 +1,616 @@
+//===- CudaEmitter.cpp - CUDA C++ for every kernel launch -------------------===//
+//
+// Each kernel.launch becomes one wrapper with the GPU ABI
+//   extern "C" __global__ void <symbol>(moec_cuda_args args);
+// that names its arguments, computes sizes from the token count and calls a
+// device template from moec_cuda_kernels.cuh / moec_cuda_gemm.cuh, or, for
+// elementwise launches, holds the fused loop itself. Every template is
+// correct for any grid (grid-stride loops), so the launch geometry recorded
+// here — an affine-ceil function of T per grid axis — is chosen for speed
+// alone: enough blocks to cover the work, never a correctness condition.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/cuda/CudaEmitter.h"
+#include "compiler/cuda/GemmConfig.h"
+
+#include "compiler/codegen/CodegenUtils.h"
+#include "compiler/utils/ConstantData.h"
+#include "dialects/kernel/KernelDialect.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+using namespace moec::codegen;
+namespace kernel = moec::kernel;
+
+namespace {
+
+// Threads per block of the SIMT templates; warp-per-row templates handle
+// kSimtBlock / 32 rows per block.
+constexpr int kSimtBlock = 256;
+constexpr int kRowsPerBlock = kSimtBlock / 32;
+
+// blocks = ceil((base + perToken * T) / divisor)
+struct GridAxis {
+  int64_t base = 1, perToken = 0, divisor = 1;
+};
+
+// Enough blocks for `work` items at `perBlock` items each.
+GridAxis cover(SizeExpr work, int64_t perBlock) {
+  GridAxis g;
+  g.base = work.perToken ? 0 : work.coefficient;
+  g.perToken = work.perToken ? work.coefficient : 0;
+  g.divisor = perBlock;
+  return g;
+}
+
+class CudaFunctionWriter {
+public:
+  CudaFunctionWriter(kernel::LaunchOp op, std::string symbol, const moec::CudaTarget &target,
+                     llvm::raw_string_ostream &os)
+      : op(op), symbol(std::move(symbol)), target(target), os(os) {}
+
+  LogicalResult write() {
+    // The body first (into a buffer): it decides the block size.
+    std::string bodyText;
+    llvm::raw_string_ostream body(bodyText);
+    if (failed(emitBody(body)))
+      return failure();
+
+    os << "// " << describe() << "\n";
+    os << "extern \"C\" __global__ void __launch_bounds__(" << block << ") " << symbol
+       << "(moec_cuda_args args) {\n";
+    os << "  const long long T = args.tokens;\n";
+    os << "  int* status = static_cast<int*>(args.ptr[23]);\n";
+    os << "  (void)T; (void)status;\n";
+    unsigned arg = 0;
+    for (auto [i, v] : llvm::enumerate(op.getInputs())) {
+      auto t = elementType(v);
+      if (failed(t))
+        return failure();
+      os << "  const " << *t << "* in" << i << " = static_cast<const " << *t << "*>(args.ptr["
+         << arg++ << "]);\n";
+    }
+    for (auto [i, v] : llvm::enumerate(op.getOutputs())) {
+      auto t = elementType(v);
+      if (failed(t))
+        return failure();
+      os << "  " << *t << "* out" << i << " = static_cast<" << *t << "*>(args.ptr[" << arg++
+         << "]);\n";
+    }
+    if (arg > 23)
+      return op.emitError("a launch with more than 23 arguments does not fit the GPU ABI");
+    os << bodyText << "}\n\n";
+
+    MLIRContext *ctx = op.getContext();
+    op->setAttr("grid", DenseI64ArrayAttr::get(ctx, {gridX.base, gridX.perToken, gridX.divisor,
+                                                     gridY.base, gridY.perToken, gridY.divisor}));
+    op->setAttr("block", IntegerAttr::get(IntegerType::get(ctx, 64), block));
+    op->setAttr("shared_bytes", IntegerAttr::get(IntegerType::get(ctx, 64), sharedBytes));
+    if (sharedBytes > target.smemLimit)
+      return op.emitError() << "kernel needs " << sharedBytes << " bytes of shared memory; "
+                            << target.arch << " allows " << target.smemLimit;
+    return success();
+  }
+
+private:
+  kernel::LaunchOp op;
+  std::string symbol;
+  const moec::CudaTarget &target;
+  llvm::raw_string_ostream &os;
+  int64_t block = kSimtBlock;
+  int64_t sharedBytes = 0;
+  GridAxis gridX, gridY;
+
+  std::string describe() {
+    std::string text;
+    llvm::raw_string_ostream s(text);
+    s << op.getKernel();
+    if (auto name = dyn_cast<NameLoc>(op.getLoc()))
+      s << " for node '" << name.getName().getValue() << "'";
+    s << ": (";
+    llvm::interleaveComma(op.getInputs().getTypes(), s);
+    s << ") -> (";
+    llvm::interleaveComma(op.getOutputs().getTypes(), s);
+    s << ")";
+    return text;
+  }
+
+  FailureOr<std::string> elementType(Value v) {
+    return cxxType(op, cast<ShapedType>(v.getType()).getElementType(), CodeFlavor::Cuda);
+  }
+  ArrayRef<int64_t> shapeOf(Value v) { return cast<ShapedType>(v.getType()).getShape(); }
+  DictionaryAttr spec() { return op.getSpec(); }
+  int64_t specInt(StringRef name) { return spec().getAs<IntegerAttr>(name).getInt(); }
+  bool specBool(StringRef name) {
+    auto b = spec().getAs<BoolAttr>(name);
+    return b && b.getValue();
+  }
+  ArrayRef<int64_t> specInts(StringRef name) {
+    return spec().getAs<DenseI64ArrayAttr>(name).asArrayRef();
+  }
+  std::string specStr(StringRef name) { return spec().getAs<StringAttr>(name).str(); }
+  double specFloat(StringRef name) { return spec().getAs<FloatAttr>(name).getValueAsDouble(); }
+  std::string f32Literal(double v) { return floatLiteral(v, Float32Type::get(op.getContext())); }
+
+  std::string outerInnerAround(ArrayRef<int64_t> shape, int64_t axis) {
+    return product(shape.take_front(axis)).str() + ", " + dimExpr(shape[axis]).str() + ", " +
+           product(shape.drop_front(axis + 1)).str();
+  }
+  // Rows of a [outer, axis, inner] view handled one warp each.
+  SizeExpr rowsAround(ArrayRef<int64_t> shape, int64_t axis) {
+    SmallVector<int64_t> rest(shape.take_front(axis));
+    rest.append(shape.begin() + axis + 1, shape.end());
+    return product(rest);
+  }
+  std::string B() { return std::to_string(kSimtBlock); }
+
+  LogicalResult emitBody(llvm::raw_ostream &os);
+  LogicalResult elementwise(llvm::raw_ostream &os);
+  LogicalResult gemm(llvm::raw_ostream &os, StringRef kind);
+};
+
+LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
+  StringRef k = op.getKernel();
+  std::string T;
+  if (op.getNumResults()) {
+    auto t0 = elementType(op.getOutputs()[0]);
+    if (failed(t0))
+      return failure();
+    T = *t0;
+  }
+  if (k == "elementwise")
+    return elementwise(os);
+  if (k == "linear" || k == "moe_gemm_up" || k == "moe_gemm_down")
+    return gemm(os, k);
+  if (k == "copy") {
+    SizeExpr bytes = product(shapeOf(op.getInputs()[0]));
+    bytes.coefficient *= moec::storageBytes(cast<ShapedType>(op.getInputs()[0].getType()).getElementType());
+    os << "  moec_ck::copy_bytes<" << B() << ">(in0, out0, " << bytes.str() << ");\n";
+    gridX = cover(bytes, kSimtBlock * 16);
+    return success();
+  }
+  if (k == "softmax" || k == "topk") {
+    auto s = shapeOf(op.getInputs()[0]);
+    int64_t axis = specInt("axis");
+    if (k == "softmax")
+      os << "  moec_ck::softmax<" << T << ", " << B() << ">(in0, out0, " << outerInnerAround(s, axis)
+         << ");\n";
+    else
+      os << "  moec_ck::topk<" << T << ", " << B() << ">(in0, out0, out1, "
+         << outerInnerAround(s, axis) << ", " << specInt("k") << ", "
+         << (specBool("largest") ? "true" : "false") << ");\n";
+    gridX = cover(rowsAround(s, axis), kRowsPerBlock);
+    return success();
+  }
+  if (k == "reduce") {
+    auto s = shapeOf(op.getInputs()[0]);
+    std::vector<std::string> reduced;
+    for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d)
+      reduced.push_back(llvm::is_contained(specInts("axes"), d) ? "true" : "false");
+    std::string kind = specStr("kind");
+    std::string kindEnum = kind == "sum"    ? "Sum"
+                           : kind == "mean" ? "Mean"
+                           : kind == "max"  ? "Max"
+                           : kind == "min"  ? "Min"
+                                            : "Prod";
+    os << "  const long long shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
+       << "  const bool reduced[] = " << arrayLiteral(reduced) << ";\n"
+       << "  moec_ck::reduce<" << T << ", " << B() << ">(in0, out0, " << s.size()
+       << ", shape, reduced, moec_ck::ReduceKind::" << kindEnum << ");\n";
+    gridX = cover(product(shapeOf(op.getOutputs()[0])), kSimtBlock);
+    return success();
+  }
+  if (k == "gather") {
+    auto s = shapeOf(op.getInputs()[0]);
+    auto idx = elementType(op.getInputs()[1]);
+    if (failed(idx))
+      return failure();
+    os << "  moec_ck::gather<" << T << ", " << *idx << ", " << B() << ">(in0, in1, out0, "
+       << outerInnerAround(s, specInt("axis")) << ", "
+       << product(shapeOf(op.getInputs()[1])).str() << ", status);\n";
+    gridX = cover(product(shapeOf(op.getOutputs()[0])), kSimtBlock);
+    return success();
+  }
+  if (k == "gather_elements" || k == "scatter_elements") {
+    auto s = shapeOf(op.getInputs()[0]);
+    auto idx = elementType(op.getInputs()[1]);
+    if (failed(idx))
+      return failure();
+    os << "  const long long data_shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
+       << "  const long long idx_shape[] = " << arrayLiteral(shapeExprs(shapeOf(op.getInputs()[1])))
+       << ";\n";
+    if (k == "gather_elements") {
+      os << "  moec_ck::gather_elements<" << T << ", " << *idx << ", " << B()
+         << ">(in0, in1, out0, " << s.size() << ", data_shape, idx_shape, " << specInt("axis")
+         << ", status);\n";
+      gridX = cover(product(shapeOf(op.getInputs()[1])), kSimtBlock);
+      return success();
+    }
+    std::string r = specStr("reduction");
+    std::string rEnum = r == "add" ? "Add" : r == "mul" ? "Mul" : r == "max" ? "Max" : r == "min" ? "Min" : "None";
+    if (r != "none" && rEnum == "None")
+      return op.emitError() << "ScatterElements reduction '" << r << "' is not supported";
+    os << "  moec_ck::scatter_elements<" << T << ", " << *idx << ", " << B()
+       << ">(in0, in1, in2, out0, " << s.size() << ", data_shape, idx_shape, "
+       << specInt("axis") << ", moec_ck::ScatterReduction::" << rEnum << ", status);\n";
+    gridX = cover(product(s), kSimtBlock);
+    return success();
+  }
+  if (k == "transpose") {
+    auto s = shapeOf(op.getInputs()[0]);
+    std::vector<std::string> perm;
+    for (int64_t p : specInts("perm"))
+      perm.push_back(std::to_string(p));
+    os << "  const long long shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
+       << "  const int perm[] = " << arrayLiteral(perm) << ";\n"
+       << "  moec_ck::transpose<" << T << ", " << B() << ">(in0, out0, " << s.size()
+       << ", shape, perm);\n";
+    gridX = cover(product(s), kSimtBlock);
+    return success();
+  }
+  if (k == "concat") {
+    int64_t axis = specInt("axis");
+    std::vector<std::string> inputs, lens;
+    for (auto [i, v] : llvm::enumerate(op.getInputs())) {
+      inputs.push_back("in" + std::to_string(i));
+      lens.push_back(dimExpr(shapeOf(v)[axis]).str());
+    }
+    auto y = shapeOf(op.getOutputs()[0]);
+    os << "  const " << T << "* const inputs[] = " << arrayLiteral(inputs) << ";\n"
+       << "  const long long lens[] = " << arrayLiteral(lens) << ";\n"
+       << "  moec_ck::concat<" << T << ", " << B() << ">(inputs, lens, " << inputs.size()
+       << ", out0, " << product(y.take_front(axis)).str() << ", "
+       << product(y.drop_front(axis + 1)).str() << ");\n";
+    gridX = cover(product(y), kSimtBlock);
+    return success();
+  }
+  if (k == "slice") {
+    auto s = shapeOf(op.getInputs()[0]);
+    auto y = shapeOf(op.getOutputs()[0]);
+    auto value = [](int64_t v) {
+      return v == ShapedType::kDynamic ? std::string("T") : std::to_string(v) + "LL";
+    };
+    std::vector<std::string> starts, steps;
+    for (auto [i, start] : llvm::enumerate(specInts("starts"))) {
+      int64_t step = specInts("steps")[i];
+      starts.push_back(llvm::formatv("moec_slice_start({0}, {1}, {2})", value(start),
+                                     dimExpr(s[i]).str(), step));
+      steps.push_back(std::to_string(step));
+    }
+    os << "  const long long in_shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
+       << "  const long long starts[] = " << arrayLiteral(starts) << ";\n"
+       << "  const long long steps[] = " << arrayLiteral(steps) << ";\n"
+       << "  const long long out_shape[] = " << arrayLiteral(shapeExprs(y)) << ";\n"
+       << "  moec_ck::slice<" << T << ", " << B() << ">(in0, out0, " << s.size()
+       << ", in_shape, starts, steps, out_shape);\n";
+    gridX = cover(product(y), kSimtBlock);
+    return success();
+  }
+  if (k == "shape_of") {
+    os << "  if (blockIdx.x == 0 && threadIdx.x == 0) {\n";
+    for (auto [i, d] : llvm::enumerate(specInts("dims")))
+      os << "    out0[" << i << "] = " << (d < 0 ? std::string("T") : std::to_string(d)) << ";\n";
+    os << "  }\n";
+    gridX = GridAxis{};
+    return success();
+  }
+  if (k == "batch_matmul") {
+    // Rare in MoE graphs (both operands computed at run time): a SIMT kernel
+    // over output elements; numpy broadcasting resolved as on the host.
+    auto a = shapeOf(op.getInputs()[0]), b = shapeOf(op.getInputs()[1]);
+    auto y = shapeOf(op.getOutputs()[0]);
+    SmallVector<int64_t> as(a), bs(b);
+    if (as.size() == 1)
+      as.insert(as.begin(), 1);
+    if (bs.size() == 1)
+      bs.push_back(1);
+    size_t batchRank = std::max(as.size(), bs.size()) - 2;
+    auto strides = [&](ArrayRef<int64_t> s) {
+      std::vector<std::string> out(batchRank, "0");
+      SizeExpr stride = product(s.take_back(2));
+      size_t own = s.size() - 2;
+      for (size_t i = 0; i < own; ++i) {
+        size_t dim = own - 1 - i;
+        if (s[dim] != 1)
+          out[batchRank - 1 - i] = "(" + stride.str() + ")";
+        SizeExpr d = dimExpr(s[dim]);
+        stride.coefficient *= d.perToken ? 1 : d.coefficient;
+        stride.perToken |= d.perToken;
+      }
+      return out;
+    };
+    std::vector<std::string> batchShape;
+    for (size_t i = 0; i < batchRank; ++i)
+      batchShape.push_back(dimExpr(y[i]).str());
+    os << "  const long long batch_shape[] = " << arrayLiteral(batchShape) << ";\n"
+       << "  const long long a_strides[] = " << arrayLiteral(strides(as)) << ";\n"
+       << "  const long long b_strides[] = " << arrayLiteral(strides(bs)) << ";\n"
+       << "  moec_ck::batch_matmul<" << T << ", " << B() << ">(in0, in1, out0, " << batchRank
+       << ", batch_shape, a_strides, b_strides, " << dimExpr(as[as.size() - 2]).str() << ", "
+       << dimExpr(as.back()).str() << ", " << dimExpr(bs.back()).str() << ");\n";
+    gridX = cover(product(y), kSimtBlock);
+    return success();
+  }
+  if (k == "moe_route") {
+    auto s = shapeOf(op.getInputs()[0]);
+    os << "  moec_ck::moe_route_softmax_topk<" << T << ", " << B() << ">(in0, out0, out1, "
+       << dimExpr(s[0]).str() << ", " << s[1] << ", " << specInt("k") << ", "
+       << (specBool("normalize") ? "true" : "false") << ");\n";
+    gridX = cover(dimExpr(s[0]), kRowsPerBlock);
+    return success();
+  }
+  if (k == "moe_permute") {
+    auto ids = shapeOf(op.getInputs()[0]);
+    // One block does the whole count/scan/scatter (it needs a block-wide
+    // barrier between the phases); the work is T*k integers.
+    block = 1024;
+    os << "  moec_ck::moe_permute<1024>(in0, " << dimExpr(ids[0]).str() << ", " << ids[1] << ", "
+       << specInt("experts") << ", out0, out1, status);\n";
+    gridX = GridAxis{};
+    return success();
+  }
+  if (k == "moe_combine") {
+    auto p = shapeOf(op.getInputs()[0]);
+    os << "  moec_ck::moe_combine<" << T << ", " << B() << ">(in0, out0, " << dimExpr(p[0]).str()
+       << ", " << p[1] << ", " << p[2] << ");\n";
+    gridX = cover(product(shapeOf(op.getOutputs()[0])), kSimtBlock);
+    return success();
+  }
+  return op.emitError() << "kernel '" << k << "' has no CUDA implementation";
+}
+
+// Tensor-core GEMMs: the tile configuration comes from the architecture's
+// table; the grid is an upper bound on the number of output tiles.
+LogicalResult CudaFunctionWriter::gemm(llvm::raw_ostream &os, StringRef kind) {
+  Value out = op.getOutputs()[0];
+  std::string T = *elementType(out);
+  int elemBytes = static_cast<int>(moec::storageBytes(cast<ShapedType>(out.getType()).getElementType()));
+  bool isMoe = kind != "linear";
+  moec_cuda::GemmConfig cfg = moec_cuda::gemmConfigFor(target.arch.c_str(), isMoe, elemBytes);
+  std::string tparams = llvm::formatv("<{0}, {1}, {2}, {3}, {4}, {5}>", T, cfg.tm, cfg.tn,
+                                      cfg.tk, cfg.warps, cfg.stages);
+  block = cfg.warps * 32;
+  sharedBytes = isMoe ? moec_cuda::moeGemmSmemBytes(cfg, elemBytes, kind == "moe_gemm_up")
+                      : moec_cuda::linearSmemBytes(cfg, elemBytes);
+  if (kind == "linear") {
+    auto x = shapeOf(op.getInputs()[0]);
+    auto y = shapeOf(out);
+    SizeExpr m = product(x.drop_back());
+    int64_t n = y.back();
+    os << "  moec_ck::linear" << tparams << "(in0, in1, " << (specBool("has_bias") ? "in2" : "nullptr")
+       << ", out0, " << m.str() << ", " << x.back() << ", " << n << ");\n";
+    int64_t colTiles = (n + cfg.tn - 1) / cfg.tn;
+    // ceil(M / TM) * colTiles <= ceil((M * colTiles + (TM - 1) * colTiles) / TM)
+    gridX.base = (m.perToken ? 0 : m.coefficient * colTiles) + (cfg.tm - 1) * colTiles;
+    gridX.perToken = m.perToken ? m.coefficient * colTiles : 0;
+    gridX.divisor = cfg.tm;
+    return success();
+  }
+  // Grouped: x/hidden, slots, offsets, weights..., routing weights (down).
+  auto slots = shapeOf(op.getInputs()[1]);
+  SizeExpr tokens = dimExpr(slots[0]);
+  int64_t k = slots[1];
+  auto offsets = shapeOf(op.getInputs()[2]);
+  int64_t experts = offsets[0] - 1;
+  auto weight = shapeOf(op.getInputs()[3]); // fc1 [E, F1, H] or fc2 [E, H, I]
+  int64_t hidden = kind == "moe_gemm_up" ? weight[2] : weight[1];
+  int64_t inter = kind == "moe_gemm_up" ? shapeOf(out)[2] : weight[2];
+  int64_t cols = kind == "moe_gemm_up" ? inter : hidden;
+  unsigned next = 4;
+  auto take = [&](bool present) {
+    return present ? "in" + std::to_string(next++) : std::string("nullptr");
+  };
+  if (kind == "moe_gemm_up") {
+    std::string act = specStr("activation");
+    int actCode = act == "relu" ? 0 : act == "gelu" ? 1 : act == "silu" ? 2 : act == "swiglu" ? 3 : 4;
+    std::string b1 = take(specBool("has_fc1_bias")), fc3 = take(specBool("has_fc3")),
+                b3 = take(specBool("has_fc3_bias"));
+    os << "  moec_ck::moe_gemm_up" << tparams << "(in0, in1, in2, in3, " << b1 << ", " << fc3
+       << ", " << b3 << ", out0, " << tokens.str() << ", " << k << ", " << experts << ", "
+       << hidden << ", " << inter << ", " << actCode << ", " << specInt("swiglu_fusion") << ", "
+       << f32Literal(specFloat("alpha")) << ", " << f32Literal(specFloat("beta")) << ", "
+       << f32Literal(specFloat("limit")) << ");\n";
+  } else {
+    std::string b2 = take(specBool("has_fc2_bias"));
+    std::string rw = take(true);
+    os << "  moec_ck::moe_gemm_down" << tparams << "(in0, in1, in2, in3, " << b2 << ", " << rw
+       << ", out0, " << tokens.str() << ", " << k << ", " << experts << ", " << hidden << ", "
+       << inter << ");\n";
+  }
+  // Row tiles over all experts <= ceil((T*k + E*(TM-1)) / TM).
+  int64_t colTiles = (cols + cfg.tn - 1) / cfg.tn;
+  int64_t rowsPerToken = tokens.perToken ? tokens.coefficient * k : 0;
+  int64_t rowsStatic = tokens.perToken ? 0 : tokens.coefficient * k;
+  gridX.base = (rowsStatic + experts * (cfg.tm - 1)) * colTiles;
+  gridX.perToken = rowsPerToken * colTiles;
+  gridX.divisor = cfg.tm;
+  return success();
+}
+
+// Elementwise: one thread per output element (grid-stride); broadcast
+// inputs are indexed through the coordinates of the output element.
+LogicalResult CudaFunctionWriter::elementwise(llvm::raw_ostream &os) {
+  auto y = shapeOf(op.getOutputs()[0]);
+  int64_t rank = y.size();
+  Block &block = op.getBody().front();
+  SizeExpr n = product(y);
+  os << "  const long long n = " << n.str() << ";\n"
+     << "  for (long long i = static_cast<long long>(blockIdx.x) * " << kSimtBlock
+     << " + threadIdx.x; i < n; i += static_cast<long long>(gridDim.x) * " << kSimtBlock
+     << ") {\n";
+  bool needCoords = false;
+  for (Value in : op.getInputs()) {
+    auto s = shapeOf(in);
+    if (s != y && product(s).str() != "1")
+      needCoords = true;
+  }
+  if (needCoords) {
+    os << "    long long rest = i;\n";
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      os << "    const long long i" << d << " = rest % (" << dimExpr(y[d]).str() << ");\n";
+      if (d > 0)
+        os << "    rest /= (" << dimExpr(y[d]).str() << ");\n";
+    }
+  }
+  llvm::DenseMap<Value, std::string> names;
+  for (auto [idx, in] : llvm::enumerate(op.getInputs())) {
+    auto s = shapeOf(in);
+    std::string index;
+    if (product(s).str() == "1")
+      index = "0";
+    else if (s == y)
+      index = "i";
+    else {
+      index = "0";
+      int64_t offset = rank - static_cast<int64_t>(s.size());
+      for (size_t d = 0; d < s.size(); ++d)
+        index = "(" + index + ") * (" + dimExpr(s[d]).str() + ") + " +
+                (s[d] == 1 ? std::string("0") : "i" + std::to_string(d + offset));
+    }
+    std::string name = "a" + std::to_string(idx);
+    os << "    const auto " << name << " = in" << idx << "[" << index << "];\n";
+    names[block.getArgument(idx)] = name;
+  }
+  auto yielded = emitScalarBody(block, names, os, "    ", CodeFlavor::Cuda);
+  if (failed(yielded))
+    return failure();
+  os << "    out0[i] = " << *yielded << ";\n  }\n";
+  gridX = cover(n, kSimtBlock * 4);
+  return success();
+}
+
+constexpr const char *kPrelude = R"cuda(#include "moec_cuda_gemm.cuh"
+
+#ifndef MOEC_CUDA_ARGS_DEFINED
+#define MOEC_CUDA_ARGS_DEFINED
+// The one kernel parameter (by value): the step's pointers and the token count.
+struct moec_cuda_args { void* ptr[24]; long long tokens; };
+#endif
+
+typedef long long int64_t;
+typedef int int32_t;
+typedef signed char int8_t;
+typedef unsigned char uint8_t;
+
+// Scalar functions used by elementwise bodies (the host emitter's prelude
+// defines the same names with the C++ library).
+template <class F> __device__ inline F moec_inf();
+template <> __device__ inline float moec_inf<float>() { return __int_as_float(0x7f800000); }
+template <> __device__ inline double moec_inf<double>() { return __longlong_as_double(0x7ff0000000000000LL); }
+template <class F> __device__ inline F moec_nan();
+template <> __device__ inline float moec_nan<float>() { return __int_as_float(0x7fc00000); }
+template <> __device__ inline double moec_nan<double>() { return __longlong_as_double(0x7ff8000000000000LL); }
+template <class F> __device__ inline F moec_fmax(F a, F b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+template <class F> __device__ inline F moec_fmin(F a, F b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
+template <class I> __device__ inline I moec_imax(I a, I b) { return a > b ? a : b; }
+template <class I> __device__ inline I moec_imin(I a, I b) { return a < b ? a : b; }
+__device__ inline float moec_sqrt(float x) { return sqrtf(x); }
+__device__ inline double moec_sqrt(double x) { return sqrt(x); }
+__device__ inline float moec_exp(float x) { return expf(x); }
+__device__ inline double moec_exp(double x) { return exp(x); }
+__device__ inline float moec_tanh(float x) { return tanhf(x); }
+__device__ inline double moec_tanh(double x) { return tanh(x); }
+__device__ inline float moec_erf(float x) { return erff(x); }
+__device__ inline double moec_erf(double x) { return erf(x); }
+__device__ inline float moec_log(float x) { return logf(x); }
+__device__ inline double moec_log(double x) { return log(x); }
+__device__ inline float moec_pow(float x, float y) { return powf(x, y); }
+__device__ inline double moec_pow(double x, double y) { return pow(x, y); }
+__device__ inline float moec_fabs(float x) { return fabsf(x); }
+__device__ inline double moec_fabs(double x) { return fabs(x); }
+
+// ONNX Slice start normalization for one dim of size `dim`.
+__device__ inline long long moec_slice_start(long long start, long long dim, long long step) {
+  if (start < 0) start = start < -dim ? 0 : start + dim;
+  return step > 0 ? (start < dim ? start : dim) : (start < dim - 1 ? start : dim - 1);
+}
+
+)cuda";
+
+} // namespace
+
+namespace {
+#include "moec_cuda_gemm_header.inc"
+#include "moec_cuda_kernels_header.inc"
+
+template <size_t N> std::string join(const char *const (&chunks)[N]) {
+  std::string text;
+  for (const char *chunk : chunks)
+    text += chunk;
+  return text;
+}
+} // namespace
+
+
+namespace moec {
+
+const std::vector<EmbeddedHeader> &cudaKernelHeaders() {
+  static const std::vector<EmbeddedHeader> headers = {
+      {"moec_cuda_kernels.cuh", join(kCudaKernelsHeader)},
+      {"moec_cuda_gemm.cuh", join(kCudaGemmHeader)},
+  };
+  return headers;
+}
+
+LogicalResult writeCudaSources(Location loc, const std::string &source, llvm::StringRef dir) {
+  if (auto ec = llvm::sys::fs::create_directories(dir))
+    return emitError(loc) << "cannot create " << dir << ": " << ec.message();
+  auto write = [&](llvm::StringRef name, llvm::StringRef text) -> LogicalResult {
+    llvm::SmallString<128> path(dir);
+    llvm::sys::path::append(path, name);
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    if (ec)
+      return emitError(loc) << "cannot write " << path << ": " << ec.message();
+    os << text;
+    return success();
+  };
+  if (failed(write("kernels.cu", source)))
+    return failure();
+  for (const auto &h : cudaKernelHeaders())
+    if (failed(write(h.name, h.text)))
+      return failure();
+  return success();
+}
+
+const CudaTarget *lookupCudaTarget(llvm::StringRef arch) {
+  // Dynamic shared memory per block (opt-in maximum).
+  static const CudaTarget targets[] = {
+      {"sm_80", 163 * 1024}, {"sm_86", 99 * 1024}, {"sm_89", 99 * 1024}, {"sm_90a", 227 * 1024}};
+  for (const CudaTarget &t : targets)
+    if (t.arch == arch)
+      return &t;
+  return nullptr;
+}
+
+std::string supportedCudaTargets() { return "sm_80, sm_86, sm_89, sm_90a"; }
+
+FailureOr<std::string> emitCudaSource(ModuleOp module, const CudaTarget &target) {
+  std::string source;
+  llvm::raw_string_ostream os(source);
+  std::string origin = "a model";
+  if (auto src = module->getAttrOfType<StringAttr>("moec.source"))
+    origin = src.str();
+  os << "// Kernels for " << origin << ", target " << target.arch
+     << ". Generated by moec; do not edit.\n"
+     << kPrelude;
+  unsigned step = 0;
+  bool ok = true;
+  module.walk([&](kernel::LaunchOp launch) {
+    std::string symbol = "moec_k" + std::to_string(step++) + "_" + launch.getKernel().str();
+    launch->setAttr(kernel::kSymbolAttr, StringAttr::get(module.getContext(), symbol));
+    if (failed(CudaFunctionWriter(launch, symbol, target, os).write()))
+      ok = false;
+  });
+  if (!ok)
+    return failure();
+  return source;
+}
+
+} // namespace moec

@@ -1,0 +1,965 @@
+// moec CUDA device kernel library: SIMT kernels and MoE routing / permutation.
+//
+// moec's CUDA emitter writes one `extern "C" __global__` wrapper per kernel
+// launch (ABI below) that computes run-time sizes from the token count and calls
+// one of these `__device__` templates from every thread of the grid. The whole
+// translation unit is compiled by NVRTC for exactly one architecture (sm_80,
+// sm_86, sm_89, sm_90a), so this header is self-contained: no C++ standard
+// library, only <cuda_fp16.h> / <cuda_bf16.h>, which NVRTC 13 does NOT carry
+// built in: compile with -I<cuda>/include.
+//
+// Semantics match the host library (compiler/host/kernels/moec_host_kernels.h):
+// same names, same arguments, same ONNX corner cases (NaN, empty tensors,
+// negative indices); differences are stated at each template.
+//
+// Conventions shared by every template:
+//  * Grid contract: correct for ANY gridDim.x, gridDim.y >= 1 with blockDim.x ==
+//    BLOCK (1-D blocks). Blocks are numbered row-major over (y, x) and work items
+//    are visited with grid-stride loops, so geometry only affects speed. Warp
+//    templates need BLOCK to be a multiple of 32.
+//  * Every thread of a block returns from the template at the same point (loop
+//    bounds that feed shuffles or barriers are warp/block uniform).
+//  * Tensors are dense and row-major; any dimension may be zero.
+//  * Storage types: float, __half, __nv_bfloat16 (arithmetic in float); the pure
+//    data-movement templates (copy, gather*, scatter without reduction,
+//    transpose, concat, slice) take any trivially copyable T (int64, int32, bool).
+//  * Index tensors are long long (int64) or int (int32) through the I parameter.
+//  * Bad data (an index out of range) is reported through `status`, the device
+//    word the executor passes in args.ptr[23]: report_error stores a nonzero
+//    code (1: index out of range, 2: parameters that break the emitter's
+//    contract), and the kernel carries on without touching memory out of bounds.
+//    Outputs are then unspecified (positions fed by a bad index are written 0).
+//  * Results never depend on the grid size; reductions across lanes use fixed
+//    shuffle trees, so a given BLOCK gives bitwise-reproducible results.
+#ifndef MOEC_CUDA_KERNELS_CUH
+#define MOEC_CUDA_KERNELS_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+// The kernel parameter block (schema runtime/schema/artifact.fbs, Kernel): one
+// struct passed by value; ptr[i] is the i-th Arg of the step, ptr[23] the
+// executor's device status word (int*).
+#ifndef MOEC_CUDA_ARGS_DEFINED
+#define MOEC_CUDA_ARGS_DEFINED
+struct moec_cuda_args {
+  void *ptr[24];
+  long long tokens;
+};
+#endif
+
+namespace moec_ck {
+
+// ---- Common typedefs and helpers (shared with moec_cuda_gemm.cuh) ------------
+
+typedef long long index_t;
+typedef long long int64;
+typedef int int32;
+typedef unsigned long long uint64;
+typedef unsigned long long uintptr;
+
+constexpr int kWarp = 32;
+constexpr unsigned kFullMask = 0xffffffffu;
+constexpr int kStatusSlot = 23; // args.ptr index of the status word
+
+// Error codes stored in the status word.
+constexpr int kErrorIndexOutOfRange = 1;
+constexpr int kErrorBadParameters = 2;
+
+__device__ __forceinline__ void report_error(int *status, int code) {
+  if (status != nullptr)
+    atomicExch(status, code);
+}
+
+__device__ __forceinline__ float float_infinity() { return __int_as_float(0x7f800000); }
+__device__ __forceinline__ float float_nan() { return __int_as_float(0x7fffffff); }
+
+// Storage <-> float conversions (round to nearest even when narrowing).
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <class T> __device__ __forceinline__ T from_float(float x);
+template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
+template <> __device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
+
+// Arithmetic traits: the accumulator type (float for floating storage, the type
+// itself for integers, as the host library's acc_t) and its limits.
+template <class T> struct Num;
+template <class T> struct FloatNum {
+  typedef float acc;
+  __device__ static float to_acc(T x) { return to_float(x); }
+  __device__ static T from_acc(float a) { return from_float<T>(a); }
+  __device__ static float lowest() { return -float_infinity(); }
+  __device__ static float highest() { return float_infinity(); }
+  __device__ static float empty_mean() { return float_nan(); }
+};
+template <> struct Num<float> : FloatNum<float> {};
+template <> struct Num<__half> : FloatNum<__half> {};
+template <> struct Num<__nv_bfloat16> : FloatNum<__nv_bfloat16> {};
+template <class T, T kMin, T kMax> struct IntNum {
+  typedef T acc;
+  __device__ static T to_acc(T x) { return x; }
+  __device__ static T from_acc(T a) { return a; }
+  __device__ static T lowest() { return kMin; }
+  __device__ static T highest() { return kMax; }
+  __device__ static T empty_mean() { return T(0); }
+};
+template <>
+struct Num<long long> : IntNum<long long, -0x7fffffffffffffffLL - 1, 0x7fffffffffffffffLL> {};
+template <> struct Num<int> : IntNum<int, -0x7fffffff - 1, 0x7fffffff> {};
+
+__device__ __forceinline__ bool is_nan(float x) { return isnan(x); }
+__device__ __forceinline__ bool is_nan(long long) { return false; }
+__device__ __forceinline__ bool is_nan(int) { return false; }
+
+// Grid geometry: blocks numbered row-major over (blockIdx.y, blockIdx.x).
+__device__ __forceinline__ index_t grid_block() {
+  return static_cast<index_t>(blockIdx.y) * gridDim.x + blockIdx.x;
+}
+__device__ __forceinline__ index_t grid_blocks() {
+  return static_cast<index_t>(gridDim.x) * gridDim.y;
+}
+template <int BLOCK> __device__ __forceinline__ index_t grid_thread() {
+  return grid_block() * BLOCK + threadIdx.x;
+}
+template <int BLOCK> __device__ __forceinline__ index_t grid_threads() {
+  return grid_blocks() * BLOCK;
+}
+__device__ __forceinline__ int lane_id() { return static_cast<int>(threadIdx.x) & (kWarp - 1); }
+template <int BLOCK> __device__ __forceinline__ index_t grid_warp() {
+  return grid_thread<BLOCK>() / kWarp;
+}
+template <int BLOCK> __device__ __forceinline__ index_t grid_warps() {
+  return grid_threads<BLOCK>() / kWarp;
+}
+
+// Normalizes an ONNX index (negative counts from the end); false if out of range.
+template <class I> __device__ __forceinline__ bool normalize_index(I raw, index_t extent, index_t &out) {
+  index_t v = static_cast<index_t>(raw);
+  if (v < 0)
+    v += extent;
+  if (v < 0 || v >= extent)
+    return false;
+  out = v;
+  return true;
+}
+
+__device__ __forceinline__ index_t product(const index_t *dims, int begin, int end) {
+  index_t p = 1;
+  for (int d = begin; d < end; ++d)
+    p *= dims[d];
+  return p;
+}
+
+// Reduction operators on accumulators. Max/Min propagate NaN (numpy): once the
+// running value is NaN it stays.
+struct SumOp {
+  template <class A> __device__ A operator()(A a, A b) const { return a + b; }
+};
+struct ProdOp {
+  template <class A> __device__ A operator()(A a, A b) const { return a * b; }
+};
+struct MaxOp {
+  template <class A> __device__ A operator()(A a, A b) const {
+    return (b > a || is_nan(b)) && !is_nan(a) ? b : a;
+  }
+};
+struct MinOp {
+  template <class A> __device__ A operator()(A a, A b) const {
+    return (b < a || is_nan(b)) && !is_nan(a) ? b : a;
+  }
+};
+
+// Butterfly reduction over the 32 lanes of a warp; every lane gets the result
+// of the same shuffle tree (lane 0's value is the one callers store).
+template <class A, class Op> __device__ __forceinline__ A warp_reduce(A v, Op op) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v = op(v, __shfl_xor_sync(kFullMask, v, offset));
+  return v;
+}
+
+// ---- Copy -------------------------------------------------------------------------
+
+// Copies `bytes` bytes with the widest access (16, 8, 4 or 1 bytes) both
+// pointers and the size allow. X == Y is a no-op; other overlaps are NOT
+// supported (unlike the host's memmove): grid-stride copies have no order.
+template <int BLOCK> __device__ void copy_bytes(const void *X, void *Y, index_t bytes) {
+  if (bytes <= 0 || X == Y)
+    return;
+  const index_t tid = grid_thread<BLOCK>(), stride = grid_threads<BLOCK>();
+  const uintptr bits = reinterpret_cast<uintptr>(X) | reinterpret_cast<uintptr>(Y);
+  index_t done = 0; // bytes covered by the vector loop
+  if ((bits & 15) == 0) {
+    const index_t n = bytes / 16;
+    const uint4 *x = static_cast<const uint4 *>(X);
+    uint4 *y = static_cast<uint4 *>(Y);
+    for (index_t i = tid; i < n; i += stride)
+      y[i] = x[i];
+    done = n * 16;
+  } else if ((bits & 7) == 0) {
+    const index_t n = bytes / 8;
+    const uint2 *x = static_cast<const uint2 *>(X);
+    uint2 *y = static_cast<uint2 *>(Y);
+    for (index_t i = tid; i < n; i += stride)
+      y[i] = x[i];
+    done = n * 8;
+  } else if ((bits & 3) == 0) {
+    const index_t n = bytes / 4;
+    const unsigned *x = static_cast<const unsigned *>(X);
+    unsigned *y = static_cast<unsigned *>(Y);
+    for (index_t i = tid; i < n; i += stride)
+      y[i] = x[i];
+    done = n * 4;
+  }
+  const unsigned char *x = static_cast<const unsigned char *>(X);
+  unsigned char *y = static_cast<unsigned char *>(Y);
+  for (index_t i = done + tid; i < bytes; i += stride)
+    y[i] = x[i];
+}
+
+// ---- Softmax ----------------------------------------------------------------------
+
+namespace detail {
+
+// Online softmax state of one line: running maximum m (NaN never enters it) and
+// sum s of exp(x - m). The final step turns the host's corner cases into NaN: a
+// NaN anywhere, a +inf maximum (inf - inf), or an all -inf line.
+__device__ __forceinline__ void softmax_push(float &m, float &s, float v) {
+  if (v > m) {
+    s = s * expf(m - v) + 1.f; // m = -inf: s is 0 and expf(-inf) = 0
+    m = v;
+  } else if (v > -float_infinity()) {
+    s += expf(v - m);
+  }
+}
+
+__device__ __forceinline__ void softmax_merge(float &m, float &s, float m2, float s2) {
+  const float mx = m2 > m ? m2 : m;
+  // Equal maxima need no rescale (and -inf - -inf would be NaN).
+  s = (m == mx ? s : s * expf(m - mx)) + (m2 == mx ? s2 : s2 * expf(m2 - mx));
+  m = mx;
+}
+
+__device__ __forceinline__ float softmax_inverse(float m, float s, bool saw_nan) {
+  if (saw_nan || !(m > -float_infinity() && m < float_infinity()))
+    return float_nan();
+  return 1.f / s;
+}
+
+} // namespace detail
+
+// Softmax along the middle dim of [outer, axis_len, inner], max-shifted.
+// inner == 1 (the usual last-axis case): one warp per row, coalesced. Otherwise
+// one thread per (outer, inner) line: neighbouring threads read neighbouring
+// addresses. A NaN anywhere in a line makes the line NaN, as does +inf, as on host.
+template <class T, int BLOCK>
+__device__ void softmax(const T *X, T *Y, index_t outer, index_t axis_len, index_t inner) {
+  static_assert(BLOCK % kWarp == 0, "softmax: BLOCK must be a multiple of 32");
+  if (outer <= 0 || axis_len <= 0 || inner <= 0)
+    return;
+  if (inner == 1) {
+    const int lane = lane_id();
+    for (index_t row = grid_warp<BLOCK>(); row < outer; row += grid_warps<BLOCK>()) {
+      const T *x = X + row * axis_len;
+      T *y = Y + row * axis_len;
+      float m = -float_infinity(), s = 0.f;
+      bool saw_nan = false;
+      for (index_t a = lane; a < axis_len; a += kWarp) {
+        const float v = to_float(x[a]);
+        saw_nan |= is_nan(v);
+        detail::softmax_push(m, s, v);
+      }
+      for (int offset = kWarp / 2; offset > 0; offset /= 2) {
+        const float m2 = __shfl_xor_sync(kFullMask, m, offset);
+        const float s2 = __shfl_xor_sync(kFullMask, s, offset);
+        detail::softmax_merge(m, s, m2, s2); // symmetric: all lanes agree bitwise
+      }
+      saw_nan = __any_sync(kFullMask, saw_nan);
+      const float inv = detail::softmax_inverse(m, s, saw_nan);
+      for (index_t a = lane; a < axis_len; a += kWarp)
+        y[a] = from_float<T>(expf(to_float(x[a]) - m) * inv);
+    }
+    return;
+  }
+  const index_t lines = outer * inner;
+  for (index_t line = grid_thread<BLOCK>(); line < lines; line += grid_threads<BLOCK>()) {
+    const index_t o = line / inner, i = line - o * inner;
+    const T *x = X + o * axis_len * inner + i;
+    T *y = Y + o * axis_len * inner + i;
+    float m = -float_infinity(), s = 0.f;
+    bool saw_nan = false;
+    for (index_t a = 0; a < axis_len; ++a) {
+      const float v = to_float(x[a * inner]);
+      saw_nan |= is_nan(v);
+      detail::softmax_push(m, s, v);
+    }
+    const float inv = detail::softmax_inverse(m, s, saw_nan);
+    for (index_t a = 0; a < axis_len; ++a)
+      y[a * inner] = from_float<T>(expf(to_float(x[a * inner]) - m) * inv);
+  }
+}
+
+// ---- TopK -------------------------------------------------------------------------
+
+namespace detail {
+
+// A candidate of a top-k selection; index < 0 means "none".
+struct Ranked {
+  float value;
+  index_t index;
+};
+
+// The host's order: by value (descending when largest, else ascending), equal
+// values by the lower index first; NaN ranks as the greatest value (first when
+// largest, last otherwise). A strict total order on (value, index).
+__device__ __forceinline__ bool ranks_before(float av, index_t ai, float bv, index_t bi, bool largest) {
+  const bool an = is_nan(av), bn = is_nan(bv);
+  if (an || bn) {
+    if (an && bn)
+      return ai < bi;
+    return largest ? an : bn;
+  }
+  if (av != bv)
+    return largest ? av > bv : av < bv;
+  return ai < bi;
+}
+
+__device__ __forceinline__ Ranked better_of(Ranked a, Ranked b, bool largest) {
+  if (a.index < 0)
+    return b;
+  if (b.index < 0)
+    return a;
+  return ranks_before(a.value, a.index, b.value, b.index, largest) ? a : b;
+}
+
+// One warp selects the element that ranks right after `prev` (the first one when
+// prev.index < 0) among x[e * stride], e < n. Every lane returns the same
+// result; index < 0 when nothing is left. Selecting k elements this way costs
+// k passes over the line, which stay in L1 for router-sized lines.
+template <class T>
+__device__ Ranked warp_select_next(const T *x, index_t n, index_t stride, bool largest, Ranked prev) {
+  Ranked best{0.f, -1};
+  for (index_t e = lane_id(); e < n; e += kWarp) {
+    const float v = to_float(x[e * stride]);
+    if (prev.index >= 0 && !ranks_before(prev.value, prev.index, v, e, largest))
+      continue;
+    best = better_of(best, Ranked{v, e}, largest);
+  }
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) {
+    Ranked other;
+    other.value = __shfl_xor_sync(kFullMask, best.value, offset);
+    other.index = __shfl_xor_sync(kFullMask, best.index, offset);
+    best = better_of(best, other, largest);
+  }
+  return best;
+}
+
+} // namespace detail
+
+// TopK along the middle dim of [outer, axis_len, inner]; values and indices are
+// [outer, k, inner] in the host order (descending when largest, else ascending,
+// ties: lower index first, NaN ranks as the greatest value). One warp per line;
+// cost O(k * axis_len / 32) per line, meant for router-sized k.
+// Requires 0 <= k <= axis_len; positions j >= axis_len are left untouched (host).
+template <class T, int BLOCK>
+__device__ void topk(const T *X, T *values, int64 *indices, index_t outer, index_t axis_len,
+                     index_t inner, index_t k, bool largest) {
+  static_assert(BLOCK % kWarp == 0, "topk: BLOCK must be a multiple of 32");
+  if (outer <= 0 || inner <= 0 || k <= 0)
+    return;
+  const index_t lines = outer * inner;
+  for (index_t line = grid_warp<BLOCK>(); line < lines; line += grid_warps<BLOCK>()) {
+    const index_t o = line / inner, i = line - o * inner;
+    const T *x = X + o * axis_len * inner + i;
+    detail::Ranked prev{0.f, -1};
+    for (index_t j = 0; j < k; ++j) {
+      prev = detail::warp_select_next(x, axis_len, inner, largest, prev);
+      if (prev.index < 0)
+        break; // uniform: every lane holds the same prev
+      if (lane_id() == 0) {
+        values[(o * k + j) * inner + i] = x[prev.index * inner];
+        indices[(o * k + j) * inner + i] = prev.index;
+      }
+    }
+  }
+}
+
+// ---- Reductions ---------------------------------------------------------------------
+
+enum class ReduceKind { Sum, Mean, Max, Min, Prod };
+
+namespace detail {
+
+// Offset into X of the linear position `q` over the dims d in [0, end) whose
+// reduced flag equals `role` (row-major over those dims). Strides are X's.
+__device__ __forceinline__ index_t offset_over(index_t q, int rank, int end, const index_t *shape,
+                                               const bool *reduced, bool role) {
+  index_t offset = 0, stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    if (d < end && reduced[d] == role && shape[d] != 1) {
+      const index_t c = q % shape[d];
+      q /= shape[d];
+      offset += c * stride;
+    }
+    stride *= shape[d];
+  }
+  return offset;
+}
+
+template <class T, int BLOCK, class Op>
+__device__ void reduce_with(const T *X, T *Y, int rank, const index_t *shape, const bool *reduced,
+                            typename Num<T>::acc identity, bool mean, Op op) {
+  typedef typename Num<T>::acc Acc;
+  index_t out_count = 1, reduce_count = 1;
+  for (int d = 0; d < rank; ++d)
+    (reduced[d] ? reduce_count : out_count) *= shape[d];
+  if (out_count <= 0)
+    return;
+  // The innermost run of reduced dims (size-1 dims are neutral) is one strided
+  // line of run_len elements; the other reduced dims are walked by division.
+  int run_end = rank - 1;
+  while (run_end >= 0 && !(reduced[run_end] && shape[run_end] != 1))
+    --run_end;
+  index_t run_len = 1, run_stride = 1;
+  int run_begin = run_end + 1;
+  if (run_end >= 0) {
+    for (int d = rank - 1; d > run_end; --d)
+      run_stride *= shape[d];
+    run_begin = run_end;
+    while (run_begin > 0 && (reduced[run_begin - 1] || shape[run_begin - 1] == 1))
+      --run_begin;
+    run_len = product(shape, run_begin, run_end + 1);
+  }
+  const index_t rest_count = run_len > 0 ? reduce_count / run_len : 0;
+  auto finish = [&](Acc acc) -> T {
+    if (!mean)
+      return Num<T>::from_acc(acc);
+    if (reduce_count == 0)
+      return Num<T>::from_acc(Num<T>::empty_mean());
+    return Num<T>::from_acc(acc / static_cast<Acc>(reduce_count));
+  };
+  // A contiguous run long enough to fill a warp: one warp per output.
+  if (run_stride == 1 && run_len >= kWarp) {
+    const int lane = lane_id();
+    for (index_t o = grid_warp<BLOCK>(); o < out_count; o += grid_warps<BLOCK>()) {
+      const T *x = X + offset_over(o, rank, rank, shape, reduced, false);
+      Acc acc = identity;
+      for (index_t q = 0; q < rest_count; ++q) {
+        const T *line = x + offset_over(q, rank, run_begin, shape, reduced, true);
+        for (index_t j = lane; j < run_len; j += kWarp)
+          acc = op(acc, Num<T>::to_acc(line[j]));
+      }
+      acc = warp_reduce(acc, op);
+      if (lane == 0)
+        Y[o] = finish(acc);
+    }
+    return;
+  }
+  // Otherwise one thread per output: neighbouring outputs read neighbouring
+  // addresses when the last dim is kept.
+  for (index_t o = grid_thread<BLOCK>(); o < out_count; o += grid_threads<BLOCK>()) {
+    const T *x = X + offset_over(o, rank, rank, shape, reduced, false);
+    Acc acc = identity;
+    for (index_t q = 0; q < rest_count; ++q) {
+      const T *line = x + offset_over(q, rank, run_begin, shape, reduced, true);
+      for (index_t j = 0; j < run_len; ++j)
+        acc = op(acc, Num<T>::to_acc(line[j * run_stride]));
+    }
+    Y[o] = finish(acc);
+  }
+}
+
+} // namespace detail
+
+// Reduces over the dims with reduced[d] = true; Y holds the kept dims in order.
+// Empty reductions yield the identity: 0 (Sum), 1 (Prod), -inf/+inf (lowest /
+// highest for integers) for Max/Min, NaN for Mean (0 for integers), as on host.
+// T: float, __half, __nv_bfloat16 (float accumulation), int, long long.
+template <class T, int BLOCK>
+__device__ void reduce(const T *X, T *Y, int rank, const index_t *shape, const bool *reduced,
+                       ReduceKind kind) {
+  static_assert(BLOCK % kWarp == 0, "reduce: BLOCK must be a multiple of 32");
+  typedef typename Num<T>::acc Acc;
+  switch (kind) {
+  case ReduceKind::Sum:
+    detail::reduce_with<T, BLOCK>(X, Y, rank, shape, reduced, Acc(0), false, SumOp{});
+    break;
+  case ReduceKind::Mean:
+    detail::reduce_with<T, BLOCK>(X, Y, rank, shape, reduced, Acc(0), true, SumOp{});
+    break;
+  case ReduceKind::Prod:
+    detail::reduce_with<T, BLOCK>(X, Y, rank, shape, reduced, Acc(1), false, ProdOp{});
+    break;
+  case ReduceKind::Max:
+    detail::reduce_with<T, BLOCK>(X, Y, rank, shape, reduced, Num<T>::lowest(), false, MaxOp{});
+    break;
+  case ReduceKind::Min:
+    detail::reduce_with<T, BLOCK>(X, Y, rank, shape, reduced, Num<T>::highest(), false, MinOp{});
+    break;
+  }
+}
+
+// ---- Indexing ---------------------------------------------------------------------
+
+// Gather along the middle dim of data [outer, axis_len, inner] with num_idx
+// indices (negative count from the end); Y is [outer, num_idx, inner]. An index
+// out of range reports 1 (also when outer or inner is zero, as on host) and its
+// output rows are written 0.
+template <class T, class I, int BLOCK>
+__device__ void gather(const T *data, const I *idx, T *Y, index_t outer, index_t axis_len,
+                       index_t inner, index_t num_idx, int *status) {
+  if (num_idx <= 0)
+    return;
+  const index_t tid = grid_thread<BLOCK>(), stride = grid_threads<BLOCK>();
+  if (outer <= 0 || inner <= 0) {
+    index_t j;
+    for (index_t n = tid; n < num_idx; n += stride)
+      if (!normalize_index(idx[n], axis_len, j))
+        report_error(status, kErrorIndexOutOfRange);
+    return;
+  }
+  const index_t rows = outer * num_idx, total = rows * inner;
+  for (index_t e = tid; e < total; e += stride) {
+    const index_t row = e / inner, c = e - row * inner;
+    const index_t o = row / num_idx, n = row - o * num_idx;
+    index_t j;
+    if (normalize_index(idx[n], axis_len, j)) {
+      Y[e] = data[(o * axis_len + j) * inner + c];
+    } else {
+      report_error(status, kErrorIndexOutOfRange);
+      Y[e] = T();
+    }
+  }
+}
+
+// GatherElements (ONNX): Y has idx's shape; Y[p] = data[p with p[axis] = idx[p]].
+// Negative indices and a negative axis count from the end. Out of range
+// reports 1 (the output is written 0); a bad axis reports 2.
+template <class T, class I, int BLOCK>
+__device__ void gather_elements(const T *data, const I *idx, T *Y, int rank, const index_t *data_shape,
+                                const index_t *idx_shape, int axis, int *status) {
+  if (axis < 0)
+    axis += rank;
+  if (rank <= 0 || axis < 0 || axis >= rank) {
+    report_error(status, kErrorBadParameters);
+    return;
+  }
+  const index_t count = product(idx_shape, 0, rank), axis_len = data_shape[axis];
+  for (index_t p = grid_thread<BLOCK>(); p < count; p += grid_threads<BLOCK>()) {
+    index_t q = p, offset = 0, axis_stride = 0, data_stride = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      const index_t c = q % idx_shape[d];
+      q /= idx_shape[d];
+      if (d == axis)
+        axis_stride = data_stride;
+      else
+        offset += c * data_stride;
+      data_stride *= data_shape[d];
+    }
+    index_t a;
+    if (normalize_index(idx[p], axis_len, a)) {
+      Y[p] = data[offset + a * axis_stride];
+    } else {
+      report_error(status, kErrorIndexOutOfRange);
+      Y[p] = T();
+    }
+  }
+}
+
+enum class ScatterReduction { None, Add, Mul, Max, Min };
+
+namespace detail {
+
+template <class T> __device__ __forceinline__ T scatter_combine(T old, T update, ScatterReduction r) {
+  typedef Num<T> N;
+  switch (r) {
+  case ScatterReduction::Add:
+    return N::from_acc(N::to_acc(old) + N::to_acc(update));
+  case ScatterReduction::Mul:
+    return N::from_acc(N::to_acc(old) * N::to_acc(update));
+  case ScatterReduction::Max:
+    return N::from_acc(MaxOp{}(N::to_acc(old), N::to_acc(update)));
+  case ScatterReduction::Min:
+    return N::from_acc(MinOp{}(N::to_acc(old), N::to_acc(update)));
+  default:
+    return update;
+  }
+}
+
+// Reduction None needs no arithmetic, so any T (bool, int64 ...) scatters.
+template <class T, bool kArithmetic> struct ScatterApply {
+  __device__ static T apply(T old, T update, ScatterReduction r) { return scatter_combine(old, update, r); }
+};
+template <class T> struct ScatterApply<T, false> {
+  __device__ static T apply(T, T update, ScatterReduction) { return update; }
+};
+
+template <class T> struct HasNum {
+  static constexpr bool value = false;
+};
+template <> struct HasNum<float> { static constexpr bool value = true; };
+template <> struct HasNum<__half> { static constexpr bool value = true; };
+template <> struct HasNum<__nv_bfloat16> { static constexpr bool value = true; };
+template <> struct HasNum<long long> { static constexpr bool value = true; };
+template <> struct HasNum<int> { static constexpr bool value = true; };
+
+} // namespace detail
+
+// ScatterElements (ONNX): Y = data, then for every index position p in
+// row-major order Y[p with p[axis] = idx[p]] (op)= updates[p]. Y may alias data.
+// Deterministic without atomics: an update at p only touches the data line
+// through p along `axis`, so one thread owns one such line (copy it, then apply
+// that line's updates in increasing axis coordinate = row-major order). With
+// reduction None and duplicates the last position wins, as on host. Out of
+// range reports 1 and skips that update (host stops); a bad axis reports 2.
+// Reductions other than None need an arithmetic T (float, half, bf16, int, int64).
+template <class T, class I, int BLOCK>
+__device__ void scatter_elements(const T *data, const I *idx, const T *updates, T *Y, int rank,
+                                 const index_t *data_shape, const index_t *idx_shape, int axis,
+                                 ScatterReduction reduction, int *status) {
+  if (axis < 0)
+    axis += rank;
+  if (rank <= 0 || axis < 0 || axis >= rank) {
+    report_error(status, kErrorBadParameters);
+    return;
+  }
+  if (reduction != ScatterReduction::None && !detail::HasNum<T>::value) {
+    report_error(status, kErrorBadParameters);
+    return;
+  }
+  const index_t axis_len = data_shape[axis], idx_axis_len = idx_shape[axis];
+  const index_t lines = axis_len > 0 ? product(data_shape, 0, rank) / axis_len : 0;
+  const bool has_updates = product(idx_shape, 0, rank) > 0;
+  if (axis_len == 0 && has_updates && grid_thread<BLOCK>() == 0)
+    report_error(status, kErrorIndexOutOfRange); // every index is out of an empty axis
+  for (index_t line = grid_thread<BLOCK>(); line < lines; line += grid_threads<BLOCK>()) {
+    index_t q = line, dbase = 0, ibase = 0, dstride = 1, istride = 1, daxis = 1, iaxis = 1;
+    bool in_idx = has_updates;
+    for (int d = rank - 1; d >= 0; --d) {
+      if (d == axis) {
+        daxis = dstride;
+        iaxis = istride;
+      } else {
+        const index_t c = q % data_shape[d];
+        q /= data_shape[d];
+        dbase += c * dstride;
+        ibase += c * istride;
+        in_idx = in_idx && c < idx_shape[d];
+      }
+      dstride *= data_shape[d];
+      istride *= idx_shape[d];
+    }
+    if (Y != data)
+      for (index_t a = 0; a < axis_len; ++a)
+        Y[dbase + a * daxis] = data[dbase + a * daxis];
+    if (!in_idx)
+      continue;
+    for (index_t a = 0; a < idx_axis_len; ++a) {
+      const index_t i = ibase + a * iaxis;
+      index_t target;
+      if (!normalize_index(idx[i], axis_len, target)) {
+        report_error(status, kErrorIndexOutOfRange);
+        continue;
+      }
+      T &y = Y[dbase + target * daxis];
+      y = detail::ScatterApply<T, detail::HasNum<T>::value>::apply(y, updates[i], reduction);
+    }
+  }
+}
+
+// ---- Layout -----------------------------------------------------------------------
+
+// Transpose: Y dim d is X dim perm[d]. One thread per output element (writes
+// coalesced, reads strided): the SIMT fallback for transposes the compiler
+// could not fold into a GEMM layout.
+template <class T, int BLOCK>
+__device__ void transpose(const T *X, T *Y, int rank, const index_t *in_shape, const int *perm) {
+  const index_t count = product(in_shape, 0, rank);
+  for (index_t e = grid_thread<BLOCK>(); e < count; e += grid_threads<BLOCK>()) {
+    index_t q = e, offset = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      const int p = perm[d];
+      const index_t c = q % in_shape[p];
+      q /= in_shape[p];
+      offset += c * product(in_shape, p + 1, rank);
+    }
+    Y[e] = X[offset];
+  }
+}
+
+// Concat along the middle dim: input i is [outer, axis_len[i], inner]; `inputs`
+// holds num_inputs device pointers.
+template <class T, int BLOCK>
+__device__ void concat(const T *const *inputs, const index_t *axis_len, int num_inputs, T *Y,
+                       index_t outer, index_t inner) {
+  if (outer <= 0 || inner <= 0)
+    return;
+  index_t row_len = 0;
+  for (int i = 0; i < num_inputs; ++i)
+    row_len += axis_len[i] * inner;
+  const index_t total = outer * row_len;
+  for (index_t e = grid_thread<BLOCK>(); e < total; e += grid_threads<BLOCK>()) {
+    const index_t o = e / row_len;
+    index_t r = e - o * row_len;
+    for (int i = 0; i < num_inputs; ++i) {
+      const index_t seg = axis_len[i] * inner;
+      if (r < seg) {
+        Y[e] = inputs[i][o * seg + r];
+        break;
+      }
+      r -= seg;
+    }
+  }
+}
+
+// Strided slice: Y[j...] = X[starts + j * steps]; starts are normalized and
+// clamped by the caller, steps nonzero (negative walks backwards).
+template <class T, int BLOCK>
+__device__ void slice(const T *X, T *Y, int rank, const index_t *in_shape, const index_t *starts,
+                      const index_t *steps, const index_t *out_shape) {
+  const index_t count = product(out_shape, 0, rank);
+  for (index_t e = grid_thread<BLOCK>(); e < count; e += grid_threads<BLOCK>()) {
+    index_t q = e, offset = 0, stride = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      const index_t c = q % out_shape[d];
+      q /= out_shape[d];
+      offset += (starts[d] + c * steps[d]) * stride;
+      stride *= in_shape[d];
+    }
+    Y[e] = X[offset];
+  }
+}
+
+// ---- Dense linear algebra (SIMT) ---------------------------------------------------
+
+// Batched matmul with numpy broadcasting: Y[b..., M, N] = A[b..., M, K] * B[b..., K, N].
+// batch_shape holds the broadcast batch dims, a_strides / b_strides the element
+// stride of each batch dim in A / B (0 where broadcast). One thread per output,
+// float accumulation in k order: correct but not fast; constant-weight MatMuls
+// go to the tensor-core templates (moec_cuda_gemm.cuh).
+template <class T, int BLOCK>
+__device__ void batch_matmul(const T *A, const T *B, T *Y, int batch_rank, const index_t *batch_shape,
+                             const index_t *a_strides, const index_t *b_strides, index_t M, index_t K,
+                             index_t N) {
+  const index_t batches = product(batch_shape, 0, batch_rank);
+  if (batches <= 0 || M <= 0 || N <= 0)
+    return;
+  const index_t per_batch = M * N, total = batches * per_batch;
+  for (index_t e = grid_thread<BLOCK>(); e < total; e += grid_threads<BLOCK>()) {
+    const index_t b = e / per_batch, r = e - b * per_batch;
+    const index_t m = r / N, n = r - m * N;
+    index_t q = b, a_off = 0, b_off = 0;
+    for (int d = batch_rank - 1; d >= 0; --d) {
+      const index_t c = q % batch_shape[d];
+      q /= batch_shape[d];
+      a_off += c * a_strides[d];
+      b_off += c * b_strides[d];
+    }
+    const T *a = A + a_off + m * K;
+    const T *bcol = B + b_off + n;
+    float acc = 0.f;
+    for (index_t k = 0; k < K; ++k)
+      acc = fmaf(to_float(a[k]), to_float(bcol[k * N]), acc);
+    Y[e] = from_float<T>(acc);
+  }
+}
+
+// ---- Mixture of Experts: routing, permutation, combine ------------------------------
+
+// Router: softmax over experts of logits [tokens, experts], then top-k by logit
+// (ties: lower expert first; NaN ranks first and poisons the weights), as on
+// host. weights [tokens, k] are the selected probabilities, renormalized to sum
+// to 1 when normalize; expert_ids [tokens, k]. One warp per token. Requires
+// 0 <= k <= experts; slots j >= experts get weight 0, expert 0 (as on host).
+template <class T, int BLOCK>
+__device__ void moe_route_softmax_topk(const T *logits, T *weights, int64 *expert_ids, index_t tokens,
+                                       index_t experts, index_t k, bool normalize) {
+  static_assert(BLOCK % kWarp == 0, "moe_route_softmax_topk: BLOCK must be a multiple of 32");
+  if (tokens <= 0 || k <= 0)
+    return;
+  const int lane = lane_id();
+  for (index_t t = grid_warp<BLOCK>(); t < tokens; t += grid_warps<BLOCK>()) {
+    const T *x = logits + t * experts;
+    T *w = weights + t * k;
+    int64 *ids = expert_ids + t * k;
+    detail::Ranked prev{0.f, -1};
+    float shift = 0.f, selected_sum = 0.f;
+    index_t found = 0;
+    for (; found < k; ++found) {
+      prev = detail::warp_select_next(x, experts, 1, true, prev);
+      if (prev.index < 0)
+        break; // uniform across the warp
+      if (found == 0)
+        shift = prev.value; // the row maximum (or NaN, which poisons everything)
+      selected_sum += expf(prev.value - shift);
+      // The raw logit parks in the output until the denominator is known; it
+      // came from a T, so the round trip is exact.
+      if (lane == 0) {
+        ids[found] = prev.index;
+        w[found] = from_float<T>(prev.value);
+      }
+    }
+    float denominator = selected_sum;
+    if (!normalize) {
+      float partial = 0.f;
+      for (index_t e = lane; e < experts; e += kWarp)
+        partial += expf(to_float(x[e]) - shift);
+      denominator = warp_reduce(partial, SumOp{});
+    }
+    __syncwarp(); // lane 0's parked logits are visible to the whole warp
+    for (index_t j = lane; j < k; j += kWarp) {
+      if (j < found) {
+        w[j] = from_float<T>(expf(to_float(w[j]) - shift) / denominator);
+      } else {
+        w[j] = from_float<T>(0.f);
+        ids[j] = 0;
+      }
+    }
+  }
+}
+
+// Most experts moe_permute handles: its shared histogram holds
+// kPermuteHistogram counters, at least one segment of `experts` counters.
+constexpr int kPermuteHistogram = 8192;
+
+// Groups the tokens * k routing slots s = t * k + j by expert for the grouped
+// GEMMs: expert_offsets [experts + 1] is the exclusive scan of the per-expert
+// counts (expert_offsets[experts] = slots kept), sorted_slots [tokens * k] lists
+// the slots of expert 0, then expert 1, ..., each in increasing s (stable and
+// deterministic). Entries past expert_offsets[experts] are -1.
+// An expert id outside [0, experts) reports 1 and its slot is dropped (never
+// written out of bounds); experts > kPermuteHistogram reports 2.
+// Runs in block 0 only (other blocks return at once): launch ONE block of BLOCK
+// threads (recommended 1024). Each warp counts and then scatters one contiguous
+// segment of the slots, so the order needs no atomics beyond shared counters.
+// Slot counts must fit in int (tokens * k < 2^31).
+template <int BLOCK>
+__device__ void moe_permute(const int64 *expert_ids, index_t tokens, index_t k, index_t experts,
+                            int *expert_offsets, int *sorted_slots, int *status) {
+  static_assert(BLOCK % kWarp == 0 && BLOCK >= kWarp, "moe_permute: BLOCK must be a multiple of 32");
+  constexpr int kWarps = BLOCK / kWarp;
+  __shared__ int histogram[kPermuteHistogram]; // [segments][experts]
+  __shared__ int warp_totals[kWarps];
+  __shared__ int carry;
+  if (grid_block() != 0 || experts < 0)
+    return;
+  if (experts > kPermuteHistogram) {
+    if (threadIdx.x == 0)
+      report_error(status, kErrorBadParameters);
+    return;
+  }
+  const int E = static_cast<int>(experts);
+  const index_t slots_l = tokens > 0 && k > 0 ? tokens * k : 0;
+  const int slots = static_cast<int>(slots_l);
+  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = lane_id();
+  const int by_space = E > 0 ? kPermuteHistogram / E : kWarps;
+  const int segments = by_space < kWarps ? by_space : kWarps;
+  const int seg_len = (slots + segments - 1) / segments;
+  const int seg_begin = warp * seg_len;
+  const int seg_end = warp < segments ? (seg_begin + seg_len < slots ? seg_begin + seg_len : slots) : 0;
+
+  // 1. Per-segment counts.
+  for (int i = threadIdx.x; i < segments * E; i += BLOCK)
+    histogram[i] = 0;
+  __syncthreads();
+  for (int s = seg_begin + lane; s < seg_end; s += kWarp) {
+    const int64 e = expert_ids[s];
+    if (e < 0 || e >= experts)
+      report_error(status, kErrorIndexOutOfRange);
+    else
+      atomicAdd(&histogram[warp * E + static_cast<int>(e)], 1);
+  }
+  __syncthreads();
+
+  // 2. Exclusive scan over experts of the totals, BLOCK experts per round.
+  if (threadIdx.x == 0)
+    carry = 0;
+  for (int base = 0; base < E + 1; base += BLOCK) { // E + 1: the last round writes the grand total
+    const int e = base + static_cast<int>(threadIdx.x);
+    int total = 0;
+    if (e < E)
+      for (int w = 0; w < segments; ++w)
+        total += histogram[w * E + e];
+    int inclusive = total;
+    for (int offset = 1; offset < kWarp; offset *= 2) {
+      const int up = __shfl_up_sync(kFullMask, inclusive, offset);
+      if (lane >= offset)
+        inclusive += up;
+    }
+    if (lane == kWarp - 1)
+      warp_totals[warp] = inclusive;
+    __syncthreads();
+    int before = carry;
+    for (int w = 0; w < warp; ++w)
+      before += warp_totals[w];
+    const int exclusive = before + inclusive - total;
+    if (e <= E)
+      expert_offsets[e] = exclusive;
+    // 3. Each segment's start inside expert e's run.
+    if (e < E) {
+      int at = exclusive;
+      for (int w = 0; w < segments; ++w) {
+        const int c = histogram[w * E + e];
+        histogram[w * E + e] = at;
+        at += c;
+      }
+    }
+    __syncthreads();
+    if (threadIdx.x == BLOCK - 1)
+      carry = exclusive + total;
+    __syncthreads();
+  }
+  const int kept = carry;
+  for (int s = kept + static_cast<int>(threadIdx.x); s < slots; s += BLOCK)
+    sorted_slots[s] = -1;
+
+  // 4. Stable scatter: each warp walks its segment 32 slots at a time in order;
+  // lanes with the same expert take consecutive places by lane (= by slot).
+  const unsigned lower_lanes = (1u << lane) - 1u;
+  for (int chunk = seg_begin; chunk < seg_end; chunk += kWarp) {
+    const int s = chunk + lane;
+    int key = -1;
+    if (s < seg_end) {
+      const int64 e = expert_ids[s];
+      if (e >= 0 && e < experts)
+        key = static_cast<int>(e);
+    }
+    const unsigned peers = __match_any_sync(kFullMask, key);
+    int place = 0;
+    if (key >= 0)
+      place = histogram[warp * E + key] + __popc(peers & lower_lanes);
+    __syncwarp();
+    if (key >= 0) {
+      sorted_slots[place] = s;
+      if ((peers & lower_lanes) == 0) // the lowest lane of the group advances the cursor
+        histogram[warp * E + key] += __popc(peers);
+    }
+    __syncwarp();
+  }
+}
+
+// Y[t, h] = sum over j = 0..k-1 (in that order) of partial[t, j, h], float
+// accumulation; partial [tokens, k, hidden] holds the expert outputs already
+// scaled by their routing weights.
+template <class T, int BLOCK>
+__device__ void moe_combine(const T *partial, T *Y, index_t tokens, index_t k, index_t hidden) {
+  if (tokens <= 0 || hidden <= 0)
+    return;
+  const index_t total = tokens * hidden;
+  for (index_t e = grid_thread<BLOCK>(); e < total; e += grid_threads<BLOCK>()) {
+    const index_t t = e / hidden, h = e - t * hidden;
+    const T *p = partial + t * k * hidden + h;
+    float acc = 0.f;
+    for (index_t j = 0; j < k; ++j)
+      acc += to_float(p[j * hidden]);
+    Y[e] = from_float<T>(acc);
+  }
+}
+
+} // namespace moec_ck
+
+#endif // MOEC_CUDA_KERNELS_CUH

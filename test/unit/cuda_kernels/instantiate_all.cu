@@ -1,0 +1,138 @@
+// Instantiates every template of compiler/cuda/kernels/moec_cuda_kernels.cuh
+// with every storage / index type it supports, inside `extern "C" __global__`
+// wrappers shaped like the ones moec's CUDA emitter generates: one
+// moec_cuda_args parameter, sizes computed from args.tokens, shapes in local
+// const arrays, the status word in args.ptr[23], __launch_bounds__(BLOCK).
+//
+// The compile test (CudaKernelsCompileTest.cpp) compiles this file with NVRTC
+// for each target architecture and checks the ptxas resource report of every
+// entry. Names: <template>_<type>[_<index type>].
+#include "moec_cuda_kernels.cuh"
+
+using moec_ck::index_t;
+using moec_ck::int64;
+
+#define MOEC_ARG(i, Type) static_cast<Type>(args.ptr[i])
+#define MOEC_STATUS static_cast<int *>(args.ptr[moec_ck::kStatusSlot])
+#define MOEC_KERNEL(name, block) extern "C" __global__ void __launch_bounds__(block) name(moec_cuda_args args)
+
+MOEC_KERNEL(copy_bytes_b256, 256) {
+  moec_ck::copy_bytes<256>(MOEC_ARG(0, const void *), MOEC_ARG(1, void *), args.tokens * 4096);
+}
+
+// ---- Templates on floating storage (float accumulation) ----------------------------
+
+#define MOEC_FLOAT_KERNELS(T, tag)                                                                 \
+  MOEC_KERNEL(softmax_##tag, 256) {                                                                \
+    moec_ck::softmax<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), args.tokens, 128, 1);       \
+  }                                                                                                \
+  MOEC_KERNEL(softmax_inner_##tag, 256) {                                                          \
+    moec_ck::softmax<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), args.tokens, 16, 8);        \
+  }                                                                                                \
+  MOEC_KERNEL(topk_##tag, 128) {                                                                   \
+    moec_ck::topk<T, 128>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), MOEC_ARG(2, int64 *),          \
+                          args.tokens, 64, 1, 8, true);                                            \
+  }                                                                                                \
+  MOEC_KERNEL(batch_matmul_##tag, 256) {                                                           \
+    const index_t batch_shape[2] = {args.tokens, 4};                                               \
+    const index_t a_strides[2] = {4 * 16 * 32, 16 * 32};                                           \
+    const index_t b_strides[2] = {0, 32 * 24};                                                     \
+    moec_ck::batch_matmul<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, const T *), MOEC_ARG(2, T *), \
+                                  2, batch_shape, a_strides, b_strides, 16, 32, 24);               \
+  }                                                                                                \
+  MOEC_KERNEL(moe_route_softmax_topk_##tag, 128) {                                                 \
+    moec_ck::moe_route_softmax_topk<T, 128>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *),              \
+                                            MOEC_ARG(2, int64 *), args.tokens, 64, 8, true);       \
+  }                                                                                                \
+  MOEC_KERNEL(moe_combine_##tag, 256) {                                                            \
+    moec_ck::moe_combine<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), args.tokens, 8, 2048);  \
+  }
+
+MOEC_FLOAT_KERNELS(float, f32)
+MOEC_FLOAT_KERNELS(__half, f16)
+MOEC_FLOAT_KERNELS(__nv_bfloat16, bf16)
+
+// ---- Arithmetic templates (floating storage and integers) --------------------------
+
+#define MOEC_ARITH_KERNELS(T, tag)                                                                 \
+  MOEC_KERNEL(reduce_##tag, 256) {                                                                 \
+    const index_t shape[3] = {args.tokens, 4, 64};                                                 \
+    const bool reduced[3] = {false, true, true};                                                   \
+    moec_ck::reduce<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), 3, shape, reduced,           \
+                            static_cast<moec_ck::ReduceKind>(args.tokens & 3));                    \
+  }                                                                                                \
+  MOEC_KERNEL(scatter_elements_reduce_##tag, 256) {                                                \
+    const index_t data_shape[2] = {args.tokens, 16};                                               \
+    const index_t idx_shape[2] = {args.tokens, 4};                                                 \
+    moec_ck::scatter_elements<T, int64, 256>(                                                      \
+        MOEC_ARG(0, const T *), MOEC_ARG(1, const int64 *), MOEC_ARG(2, const T *), MOEC_ARG(3, T *), \
+        2, data_shape, idx_shape, 1, moec_ck::ScatterReduction::Add, MOEC_STATUS);                 \
+  }
+
+MOEC_ARITH_KERNELS(float, f32)
+MOEC_ARITH_KERNELS(__half, f16)
+MOEC_ARITH_KERNELS(__nv_bfloat16, bf16)
+MOEC_ARITH_KERNELS(int64, i64)
+MOEC_ARITH_KERNELS(int, i32)
+
+// ---- Data movement (any trivially copyable element) --------------------------------
+
+#define MOEC_INDEXED_KERNELS(T, tag, I, itag)                                                      \
+  MOEC_KERNEL(gather_##tag##_##itag, 256) {                                                        \
+    moec_ck::gather<T, I, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, const I *), MOEC_ARG(2, T *), 1, \
+                               32000, 4096, args.tokens, MOEC_STATUS);                             \
+  }                                                                                                \
+  MOEC_KERNEL(gather_elements_##tag##_##itag, 256) {                                               \
+    const index_t data_shape[2] = {args.tokens, 64};                                               \
+    const index_t idx_shape[2] = {args.tokens, 8};                                                 \
+    moec_ck::gather_elements<T, I, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, const I *),            \
+                                        MOEC_ARG(2, T *), 2, data_shape, idx_shape, -1, MOEC_STATUS); \
+  }                                                                                                \
+  MOEC_KERNEL(scatter_elements_##tag##_##itag, 256) {                                              \
+    const index_t data_shape[2] = {args.tokens, 16};                                               \
+    const index_t idx_shape[2] = {args.tokens, 4};                                                 \
+    moec_ck::scatter_elements<T, I, 256>(                                                          \
+        MOEC_ARG(0, const T *), MOEC_ARG(1, const I *), MOEC_ARG(2, const T *), MOEC_ARG(3, T *),  \
+        2, data_shape, idx_shape, 1, moec_ck::ScatterReduction::None, MOEC_STATUS);                \
+  }
+
+#define MOEC_LAYOUT_KERNELS(T, tag)                                                                \
+  MOEC_INDEXED_KERNELS(T, tag, int64, i64)                                                         \
+  MOEC_INDEXED_KERNELS(T, tag, int, i32)                                                           \
+  MOEC_KERNEL(transpose_##tag, 256) {                                                              \
+    const index_t in_shape[4] = {args.tokens, 8, 16, 4};                                           \
+    const int perm[4] = {2, 0, 3, 1};                                                              \
+    moec_ck::transpose<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), 4, in_shape, perm);        \
+  }                                                                                                \
+  MOEC_KERNEL(concat_##tag, 256) {                                                                 \
+    const T *const inputs[3] = {MOEC_ARG(0, const T *), MOEC_ARG(1, const T *),                    \
+                                MOEC_ARG(2, const T *)};                                           \
+    const index_t axis_len[3] = {args.tokens, 2, 5};                                               \
+    moec_ck::concat<T, 256>(inputs, axis_len, 3, MOEC_ARG(3, T *), 4, 64);                         \
+  }                                                                                                \
+  MOEC_KERNEL(slice_##tag, 256) {                                                                  \
+    const index_t in_shape[3] = {args.tokens, 32, 64};                                             \
+    const index_t starts[3] = {0, 31, 1};                                                          \
+    const index_t steps[3] = {1, -2, 3};                                                           \
+    const index_t out_shape[3] = {args.tokens, 16, 21};                                            \
+    moec_ck::slice<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), 3, in_shape, starts, steps,   \
+                           out_shape);                                                             \
+  }
+
+MOEC_LAYOUT_KERNELS(float, f32)
+MOEC_LAYOUT_KERNELS(__half, f16)
+MOEC_LAYOUT_KERNELS(__nv_bfloat16, bf16)
+MOEC_LAYOUT_KERNELS(int64, i64)
+MOEC_LAYOUT_KERNELS(int, i32)
+MOEC_LAYOUT_KERNELS(bool, bool)
+
+// ---- MoE permutation ----------------------------------------------------------------
+
+MOEC_KERNEL(moe_permute_b1024, 1024) {
+  moec_ck::moe_permute<1024>(MOEC_ARG(0, const int64 *), args.tokens, 8, 128, MOEC_ARG(1, int *),
+                             MOEC_ARG(2, int *), MOEC_STATUS);
+}
+MOEC_KERNEL(moe_permute_b256, 256) {
+  moec_ck::moe_permute<256>(MOEC_ARG(0, const int64 *), args.tokens, 2, 8, MOEC_ARG(1, int *),
+                            MOEC_ARG(2, int *), MOEC_STATUS);
+}
