@@ -102,14 +102,24 @@ struct ConvertFloatPrecisionPass
     Type f32 = Float32Type::get(ctx);
     Block &entry = func.getBody().front();
 
-    // The router and the linear that computes its logits stay in f32.
-    llvm::DenseSet<Operation *> kept;
-    func.walk([&](moe::RouterOp router) {
-      kept.insert(router);
-      if (auto linear = router.getLogits().getDefiningOp<moe::LinearOp>())
-        if (llvm::all_of(linear->getUsers(), [](Operation *u) { return isa<moe::RouterOp>(u); }))
-          kept.insert(linear);
-    });
+    // Expert selection stays f32: the routers, TopK ops, and every op whose
+    // results are used only by kept ops (the logits GEMM, a softmax before a
+    // TopK). Walking backwards makes "all users kept" final when it is asked.
+    kept.clear();
+    SmallVector<Operation *> reversed;
+    for (Operation &op : entry.without_terminator())
+      reversed.push_back(&op);
+    for (Operation *op : llvm::reverse(reversed)) {
+      StringRef name = op->getName().getStringRef();
+      if (isa<moe::RouterOp>(op) || name == "onnx.TopK") {
+        kept.insert(op);
+        continue;
+      }
+      if (name == "onnx.Constant" || name == "arith.constant" || op->use_empty())
+        continue;
+      if (llvm::all_of(op->getUsers(), [&](Operation *u) { return kept.contains(u); }))
+        kept.insert(op);
+    }
 
     // Model inputs: converted once on entry; kept ops read the f32 original.
     OpBuilder b = OpBuilder::atBlockBegin(&entry);
@@ -133,7 +143,7 @@ struct ConvertFloatPrecisionPass
         keepF32(op, low, f32);
         continue;
       }
-      if (failed(convert(op, low, f32, kept)))
+      if (failed(convert(op, low, f32)))
         return signalPassFailure();
     }
 
@@ -147,6 +157,8 @@ struct ConvertFloatPrecisionPass
         operand.set(castTensor(rb, ret->getLoc(), operand.get(), f32));
     }
   }
+
+  llvm::DenseSet<Operation *> kept;
 
   // A kept op: its f32 operands must really be f32, and its f32 results are
   // converted for the converted world that uses them.
@@ -163,8 +175,8 @@ struct ConvertFloatPrecisionPass
         continue;
       Value converted;
       for (OpOperand &use : llvm::make_early_inc_range(result.getUses())) {
-        if (isa<moe::RouterOp>(use.getOwner()) && isa<moe::LinearOp>(op))
-          continue; // the kept router reads the kept linear directly
+        if (kept.contains(use.getOwner()))
+          continue; // kept users read the f32 result directly
         if (!converted)
           converted = castTensor(b, op->getLoc(), result, low);
         use.set(converted);
@@ -172,8 +184,7 @@ struct ConvertFloatPrecisionPass
     }
   }
 
-  LogicalResult convert(Operation *op, FloatType low, Type f32,
-                        const llvm::DenseSet<Operation *> &kept) {
+  LogicalResult convert(Operation *op, FloatType low, Type f32) {
     // Weights: round the data once. Kept (router) users keep the f32 data.
     StringRef name = op->getName().getStringRef();
     if ((name == "onnx.Constant" || name == "arith.constant") &&

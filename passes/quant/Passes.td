@@ -16,10 +16,11 @@ def MoecConvertFloatPrecision
     change. Elementwise bodies compute in f32 (extf after loading, truncf
     before storing).
 
-    Left in f32: the router. A moe.linear whose only users are moe.router
-    ops (the router logits) keeps f32 weights, reads the f32 model input
-    when its input is one, and the router runs in f32, so expert selection
-    matches the f32 model; the routing weights are converted after it.
+    Left in f32: expert selection. moe.router and onnx.TopK ops, and every
+    op whose results only they use (the router's logits GEMM, a softmax
+    before a TopK), keep f32 data and weights and read the f32 model input
+    when that is their input, so the experts chosen match the f32 model; the
+    routing weights are converted after selection.
   }];
   let options = [
     Option<"to", "to", "std::string", "\"bf16\"", "Target type: bf16 or f16">

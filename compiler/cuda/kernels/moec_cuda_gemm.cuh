@@ -279,16 +279,30 @@ template <class T, int TM, int TN, int TK, int WARPS, int STAGES, int NB> struct
 
 // Each thread owns fixed (row, 16-byte chunk) slots of the A and B tiles for
 // the whole K loop: the chunk column is the same in every slot because the
-// thread count is a multiple of the chunks per row. Row pointers are resolved
-// once per tile (the MoE gather happens here); a null row (past the tile's
-// rows or columns, or a bad slot) is zeroed once in every stage and then never
-// loaded, which matters for decode, where most of a 16-row A tile is empty.
+// thread count is a multiple of the chunks per row. A row pointers are
+// resolved once per tile (the MoE gather happens here). Weight (B) rows are
+// affine in the output column in every layout (row c of set s at
+// base_s + c * stride), so only the set bases are kept: a pointer per B slot
+// would cost 2 registers each (32 for a 128-column SwiGLU tile).
+// A missing row (past the tile's rows or columns, or a bad slot) is zeroed
+// once in every stage and then never loaded, which matters for decode, where
+// most of a 16-row A tile is empty.
 template <class T, class Cfg> struct TileLoader {
   const T *a_row[Cfg::kAIters];
-  const T *b_row[Cfg::kBIters];
+  // Row of tile column j: b_base0 + j * b_stride (set 0), b_base1 + ... (set 1).
+  // Two scalars, not an array: a runtime-indexed array would live in local memory.
+  const T *b_base0, *b_base1;
+  index_t b_stride;
   unsigned a_vec, b_vec; // bit i: slot i may use 16-byte cp.async (aligned row, K % kVec == 0)
+  unsigned b_present;    // bit i: B slot i has a row (its column is inside the tile)
   int chunk_col;         // element column of this thread's chunk within a K tile
   int first_row;         // tile row of slot 0; slot i is first_row + i * kRowsPerIter
+
+  __device__ const T *b_row(int i) const {
+    const int local = first_row + i * Cfg::kRowsPerIter;
+    const T *base = (Cfg::kNB == 1 || local < Cfg::kTN) ? b_base0 : b_base1;
+    return base + static_cast<index_t>(local % Cfg::kTN) * b_stride;
+  }
 
   template <class Problem> __device__ void init(const Problem &prob, const TileCoords &tile, index_t K, int tid) {
     chunk_col = (tid % Cfg::kChunksPerRow) * Cfg::kVec;
@@ -303,12 +317,17 @@ template <class T, class Cfg> struct TileLoader {
       if (a_row[i] && k_vec && aligned16(a_row[i]))
         a_vec |= 1u << i;
     }
+    b_stride = prob.b_stride();
+    b_base0 = prob.b_base(0) + tile.col_begin * b_stride;
+    b_base1 = Cfg::kNB == 1 ? b_base0 : prob.b_base(1) + tile.col_begin * b_stride;
+    b_present = 0;
 #pragma unroll
     for (int i = 0; i < Cfg::kBIters; ++i) {
       const int local = first_row + i * Cfg::kRowsPerIter;
-      const index_t c = tile.col_begin + local % Cfg::kTN;
-      b_row[i] = (local < Cfg::kBRows && c < tile.col_end) ? prob.b_row(local / Cfg::kTN, c) : nullptr;
-      if (b_row[i] && k_vec && aligned16(b_row[i]))
+      if (local >= Cfg::kBRows || tile.col_begin + local % Cfg::kTN >= tile.col_end)
+        continue;
+      b_present |= 1u << i;
+      if (k_vec && aligned16(b_row(i)))
         b_vec |= 1u << i;
     }
   }
@@ -327,7 +346,7 @@ template <class T, class Cfg> struct TileLoader {
 #pragma unroll
       for (int i = 0; i < Cfg::kBIters; ++i) {
         const int r = first_row + i * Cfg::kRowsPerIter;
-        if (!b_row[i] && (Cfg::kBChunks % Cfg::kThreads == 0 || r < Cfg::kBRows))
+        if (!((b_present >> i) & 1u) && (Cfg::kBChunks % Cfg::kThreads == 0 || r < Cfg::kBRows))
           *reinterpret_cast<uint4 *>(sb + r * Cfg::kLds + chunk_col) = zero;
       }
     }
@@ -358,8 +377,8 @@ template <class T, class Cfg> struct TileLoader {
 #pragma unroll
     for (int i = 0; i < Cfg::kBIters; ++i) {
       const int r = first_row + i * Cfg::kRowsPerIter;
-      if (b_row[i] && (Cfg::kBChunks % Cfg::kThreads == 0 || r < Cfg::kBRows))
-        chunk(sb + r * Cfg::kLds + chunk_col, b_row[i], (b_vec >> i) & 1u, k0, K);
+      if (((b_present >> i) & 1u) && (Cfg::kBChunks % Cfg::kThreads == 0 || r < Cfg::kBRows))
+        chunk(sb + r * Cfg::kLds + chunk_col, b_row(i), (b_vec >> i) & 1u, k0, K);
     }
   }
 };
@@ -640,7 +659,8 @@ template <class T> struct LinearProblem {
   T *Y;
   index_t K, N;
   __device__ const T *a_row(index_t r) const { return X + r * K; }
-  __device__ const T *b_row(int, index_t c) const { return W + c * K; }
+  __device__ const T *b_base(int) const { return W; }
+  __device__ index_t b_stride() const { return K; }
   struct Epilogue {
     const LinearProblem &p;
     const TileCoords &t;
@@ -682,9 +702,11 @@ template <class T> struct MoeUpProblem {
     return fusion == 1 ? 2 * c + s : s * inter + c;
   }
   __device__ bool from_fc3(int s) const { return act == kSwiGLU && fusion == 0 && s == 1; }
-  __device__ const T *b_row(int s, index_t c) const {
-    return from_fc3(s) ? fc3 + (expert * inter + c) * hidden : fc1 + (expert * f1_rows + weight_row(s, c)) * hidden;
+  // Row of output column c in set s: b_base(s) + c * b_stride().
+  __device__ const T *b_base(int s) const {
+    return from_fc3(s) ? fc3 + expert * inter * hidden : fc1 + (expert * f1_rows + weight_row(s, 0)) * hidden;
   }
+  __device__ index_t b_stride() const { return (act == kSwiGLU && fusion == 1 ? 2 : 1) * hidden; }
   __device__ float bias(int s, index_t c) const {
     if (from_fc3(s))
       return fc3_bias ? to_float(fc3_bias[expert * inter + c]) : 0.f;
@@ -721,7 +743,8 @@ template <class T> struct MoeDownProblem {
   T *Ypart;
   index_t assignments, hidden, inter, expert;
   __device__ const T *a_row(index_t r) const { return Hin + r * inter; }
-  __device__ const T *b_row(int, index_t c) const { return fc2 + (expert * hidden + c) * inter; }
+  __device__ const T *b_base(int) const { return fc2 + expert * hidden * inter; }
+  __device__ index_t b_stride() const { return inter; }
   struct Epilogue {
     const MoeDownProblem &p;
     const TileCoords &t;

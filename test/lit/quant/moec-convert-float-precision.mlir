@@ -47,3 +47,26 @@ func.func @elementwise(%a: tensor<?x8xf32>, %i: tensor<?x8xi64>) -> tensor<?x8xf
   }
   return %r : tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that a decomposed router (softmax feeding TopK) stays f32 and reads
+// the f32 model input, while the expert computation on the same input is
+// converted.
+// CHECK-LABEL: func.func @decomposed_router
+// CHECK-SAME: (%[[X:.+]]: tensor<?x16xf32>)
+// CHECK: %[[XB:.+]] = moe.elementwise ins(%[[X]] : tensor<?x16xf32>) -> tensor<?x16xbf16>
+// CHECK: %[[L:.+]] = moe.linear %[[X]], %{{.+}} : (tensor<?x16xf32>, tensor<16x4xf32>) -> tensor<?x4xf32>
+// CHECK: %[[P:.+]] = onnx.Softmax %[[L]] {{.*}} -> tensor<?x4xf32>
+// CHECK: onnx.TopK %[[P]], %{{.+}} : (tensor<?x4xf32>, tensor<1xi64>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+// CHECK: moe.linear %[[XB]], %{{.+}} : (tensor<?x16xbf16>, tensor<16x8xbf16>) -> tensor<?x8xbf16>
+func.func @decomposed_router(%x: tensor<?x16xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>, tensor<?x8xf32>) {
+  %rw = "onnx.Constant"() {value = dense<0.5> : tensor<16x4xf32>} : () -> tensor<16x4xf32>
+  %ew = "onnx.Constant"() {value = dense<0.5> : tensor<16x8xf32>} : () -> tensor<16x8xf32>
+  %k = "onnx.Constant"() {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %logits = moe.linear %x, %rw : (tensor<?x16xf32>, tensor<16x4xf32>) -> tensor<?x4xf32>
+  %p = "onnx.Softmax"(%logits) {axis = -1 : i64} : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %v, %i = "onnx.TopK"(%p, %k) {axis = -1 : i64, largest = 1 : i64, sorted = 1 : i64} : (tensor<?x4xf32>, tensor<1xi64>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  %y = moe.linear %x, %ew : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  return %v, %i, %y : tensor<?x2xf32>, tensor<?x2xi64>, tensor<?x8xf32>
+}
