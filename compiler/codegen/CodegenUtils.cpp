@@ -39,6 +39,16 @@ FailureOr<std::string> cxxType(Operation *op, Type t, CodeFlavor flavor) {
     return std::string("double");
   if (t.isInteger(1))
     return std::string("bool");
+  if (auto i = dyn_cast<IntegerType>(t); i && flavor == CodeFlavor::Cuda) {
+    // Builtin names: NVRTC has no <cstdint>, and nvcc's int64_t is `long`.
+    bool isUnsigned = i.isUnsigned();
+    switch (i.getWidth()) {
+    case 8: return std::string(isUnsigned ? "unsigned char" : "signed char");
+    case 16: return std::string(isUnsigned ? "unsigned short" : "short");
+    case 32: return std::string(isUnsigned ? "unsigned int" : "int");
+    case 64: return std::string(isUnsigned ? "unsigned long long" : "long long");
+    }
+  }
   if (auto i = dyn_cast<IntegerType>(t)) {
     bool isUnsigned = i.isUnsigned();
     switch (i.getWidth()) {

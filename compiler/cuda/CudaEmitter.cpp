@@ -493,11 +493,6 @@ constexpr const char *kPrelude = R"cuda(#include "moec_cuda_gemm.cuh"
 struct moec_cuda_args { void* ptr[24]; long long tokens; };
 #endif
 
-typedef long long int64_t;
-typedef int int32_t;
-typedef signed char int8_t;
-typedef unsigned char uint8_t;
-
 // Scalar functions used by elementwise bodies (the host emitter's prelude
 // defines the same names with the C++ library).
 template <class F> __device__ inline F moec_inf();

@@ -355,7 +355,7 @@ template <class T, class Cfg> struct TileLoader {
   // One 16-byte chunk of a present row: cp.async when whole and aligned, else
   // (K tail, rows not 16-byte aligned because K % 8 != 0) element loads with
   // zeros past K.
-  __device__ static void chunk(T *dst, const T *row, bool vec, index_t k0, index_t K) {
+  __device__ static void chunk(T *dst, const T *row, bool vec, int k0, int K) {
     if (vec && k0 + Cfg::kVec <= K) {
       cp_async_16(smem_address(dst), row + k0);
       return;
@@ -365,8 +365,8 @@ template <class T, class Cfg> struct TileLoader {
       dst[j] = k0 + j < K ? row[k0 + j] : from_float<T>(0.f);
   }
 
-  __device__ void load_stage(T *stage, index_t k_tile, index_t K) const {
-    const index_t k0 = k_tile * Cfg::kTK + chunk_col;
+  __device__ void load_stage(T *stage, int k_tile, int K) const {
+    const int k0 = k_tile * Cfg::kTK + chunk_col;
     T *sa = stage, *sb = stage + Cfg::kTM * Cfg::kLds;
 #pragma unroll
     for (int i = 0; i < Cfg::kAIters; ++i) {
@@ -489,7 +489,9 @@ template <class T, class Cfg> struct SimtCore {
   __device__ void compute(const T *stage, int tid) {
     const int tx = tid % kTx, ty = tid / kTx;
     const T *sa = stage, *sb = stage + Cfg::kTM * Cfg::kLds;
-#pragma unroll 4
+    // Unrolled by 2 only: deeper unrolling holds more smem operands in flight
+    // and pushes the SwiGLU tile (two accumulator sets) into spills.
+#pragma unroll 2
     for (int k = 0; k < Cfg::kTK; ++k) {
       float a[RM];
 #pragma unroll
@@ -523,6 +525,10 @@ template <class T, class Cfg> struct SimtCore {
 
 // ---- One output tile through the pipeline ------------------------------------------
 
+// Longest reduction the K loop's 32-bit arithmetic handles (a model width;
+// the templates write nothing for longer ones).
+constexpr index_t kMaxK = 0x7fffffffLL - 256;
+
 // STAGES-deep cp.async pipeline over the K tiles. One commit group per K tile
 // (empty groups past the end keep the count uniform), so waiting until at most
 // STAGES-2 groups are pending means K tile kt has landed; the barrier after it
@@ -536,19 +542,22 @@ __device__ void run_tile(T *smem, const Problem &prob, const TileCoords &tile, i
   loader.zero_missing_rows(smem);
   Core core;
   core.clear();
-  const index_t k_tiles = K > 0 ? ceil_div(K, Cfg::kTK) : 0;
+  // The reduction length is a model dimension (hidden or inter size): 32-bit
+  // K-loop arithmetic keeps registers free for the accumulators.
+  const int k_len = static_cast<int>(K);
+  const int k_tiles = K > 0 ? (k_len + Cfg::kTK - 1) / Cfg::kTK : 0;
 #pragma unroll
   for (int s = 0; s < Cfg::kStages - 1; ++s) {
     if (s < k_tiles)
-      loader.load_stage(smem + s * Cfg::kStageElems, s, K);
+      loader.load_stage(smem + s * Cfg::kStageElems, s, k_len);
     cp_async_commit();
   }
   int read_stage = 0, write_stage = Cfg::kStages - 1;
-  for (index_t kt = 0; kt < k_tiles; ++kt) {
+  for (int kt = 0; kt < k_tiles; ++kt) {
     cp_async_wait<Cfg::kStages - 2>();
     __syncthreads();
     if (kt + Cfg::kStages - 1 < k_tiles)
-      loader.load_stage(smem + write_stage * Cfg::kStageElems, kt + Cfg::kStages - 1, K);
+      loader.load_stage(smem + write_stage * Cfg::kStageElems, kt + Cfg::kStages - 1, k_len);
     cp_async_commit();
     core.compute(smem + read_stage * Cfg::kStageElems, tid);
     read_stage = read_stage + 1 == Cfg::kStages ? 0 : read_stage + 1;
@@ -815,7 +824,7 @@ MOEC_GEMM_HD constexpr unsigned moe_gemm_down_smem_bytes() {
 template <class T, int TM, int TN, int TK, int WARPS, int STAGES>
 __device__ void linear(const T *X, const T *W, const T *bias, T *Y, index_t M, index_t K, index_t N) {
   typedef detail::TileConfig<T, TM, TN, TK, WARPS, STAGES, 1> Cfg;
-  if (detail::dynamic_smem_size() < Cfg::kSmemBytes)
+  if (K > detail::kMaxK || detail::dynamic_smem_size() < Cfg::kSmemBytes)
     return;
   T *smem = reinterpret_cast<T *>(moec_gemm_smem);
   detail::LinearProblem<T> prob{X, W, bias, Y, K, N};
@@ -832,7 +841,7 @@ __device__ void moe_gemm_up(const T *X, const int *sorted_slots, const int *expe
                             index_t experts, index_t hidden, index_t inter, int act, int swiglu_fusion, float alpha,
                             float beta, float limit) {
   const bool gated = act == detail::kSwiGLU;
-  if (tokens <= 0 || k <= 0 || experts <= 0)
+  if (tokens <= 0 || k <= 0 || experts <= 0 || hidden > detail::kMaxK)
     return;
   if (act < 0 || act > 4 || (gated && (swiglu_fusion < 0 || swiglu_fusion > 2 || (swiglu_fusion == 0 && !fc3))))
     return; // the compiler verified these; never read a missing tensor
@@ -856,7 +865,7 @@ __device__ void moe_gemm_down(const T *Hin, const int *sorted_slots, const int *
                               const T *fc2_bias, const T *routing_weights, T *Ypart, index_t tokens, index_t k,
                               index_t experts, index_t hidden, index_t inter) {
   typedef detail::TileConfig<T, TM, TN, TK, WARPS, STAGES, 1> Cfg;
-  if (tokens <= 0 || k <= 0 || experts <= 0 || detail::dynamic_smem_size() < Cfg::kSmemBytes)
+  if (tokens <= 0 || k <= 0 || experts <= 0 || inter > detail::kMaxK || detail::dynamic_smem_size() < Cfg::kSmemBytes)
     return;
   detail::MoeDownProblem<T> prob{Hin, sorted_slots, fc2, fc2_bias, routing_weights, Ypart, tokens * k, hidden, inter,
                                  0};

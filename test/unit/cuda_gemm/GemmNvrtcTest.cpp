@@ -4,8 +4,7 @@
 // ptxas' resource report: a cubin per architecture, no register spills, and
 // static + dynamic shared memory within the architecture's opt-in limit.
 // No GPU is needed; the kernels' numerics are checked where a GPU exists.
-#define MOEC_CK_GEMM_INDEX_ONLY
-#include "compiler/cuda/kernels/moec_cuda_gemm.cuh"
+#include "compiler/cuda/GemmConfig.h" // the emitter's tile table (index-only gemm header)
 
 #include <gtest/gtest.h>
 #include <nvrtc.h>
@@ -25,7 +24,7 @@ struct GemmConfig {
   const char *type;  // C++ storage type
   int elemBytes;
   const char *kernel; // linear | up_swiglu | up_silu | down
-  const char *bucket; // decode | prefill
+  const char *bucket; // decode | prefill | emitter
   int tm, tn, tk, warps, stages;
 };
 
@@ -33,7 +32,10 @@ struct GemmConfig {
 // prefill tiles (128 rows: tensor-core bound) per storage type. float uses the
 // SIMT fallback, whose elements are twice as large, so its K tiles are halved
 // to stay within the 99 KB of sm_86/sm_89.
-std::vector<GemmConfig> configs() {
+// Plus, per architecture, the tiles the CUDA emitter instantiates today
+// (compiler/cuda/GemmConfig.h), so a table change that spills or overflows
+// shared memory fails here.
+std::vector<GemmConfig> configs(const char *arch) {
   std::vector<GemmConfig> out;
   const struct {
     const char *type;
@@ -48,6 +50,11 @@ std::vector<GemmConfig> configs() {
     out.push_back({t.type, t.bytes, "up_silu", "prefill", 128, 128, t.prefillTk, 8, 4});
     out.push_back({t.type, t.bytes, "down", "decode", 16, 32, t.decodeTk, 4, 6});
     out.push_back({t.type, t.bytes, "down", "prefill", 128, 128, t.prefillTk, 8, 4});
+    const moec_cuda::GemmConfig dense = moec_cuda::gemmConfigFor(arch, false, t.bytes);
+    const moec_cuda::GemmConfig moe = moec_cuda::gemmConfigFor(arch, true, t.bytes);
+    out.push_back({t.type, t.bytes, "linear", "emitter", dense.tm, dense.tn, dense.tk, dense.warps, dense.stages});
+    for (const char *kernel : {"up_swiglu", "up_silu", "down"})
+      out.push_back({t.type, t.bytes, kernel, "emitter", moe.tm, moe.tn, moe.tk, moe.warps, moe.stages});
   }
   return out;
 }
@@ -155,7 +162,7 @@ TEST_P(CudaGemmNvrtc, CompilesWithoutSpillsWithinSharedMemory) {
     ASSERT_TRUE(kernels.good()) << "moec_cuda_gemm.cuh includes moec_cuda_kernels.cuh, missing from "
                                 << MOEC_CUDA_KERNELS_DIR;
   }
-  const std::vector<GemmConfig> all = configs();
+  const std::vector<GemmConfig> all = configs(arch.arch);
   const std::string src = source(all);
   nvrtcProgram prog = nullptr;
   ASSERT_EQ(nvrtcCreateProgram(&prog, src.c_str(), "moec_gemm_test.cu", 0, nullptr, nullptr), NVRTC_SUCCESS);
