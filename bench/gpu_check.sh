@@ -2,9 +2,11 @@
 # The GPU check, in two halves: nothing is built on the GPU machine.
 #
 #   bash bench/gpu_check.sh prepare [ARCH]   here: build, compile every e2e fixture for ARCH
-#                                            (default sm_90a) into bench/gpu/ with the runtime
-#   bash bench/gpu_check.sh run              on the GPU machine: nvidia-smi, then every
-#                                            artifact vs onnxruntime at bf16 tolerance
+#                                            (default sm_90a) into bench/gpu/ with the runtime,
+#                                            inputs and their onnxruntime/float64 references
+#   bash bench/gpu_check.sh run              on the GPU machine (needs only numpy):
+#                                            nvidia-smi, then every artifact vs its reference
+#                                            at the bf16 tolerance
 #
 # With the workplace's device tool: prepare here, then run
 #   bash bench/gpu_check.sh run   with carry = ["bench/gpu"]

@@ -2,9 +2,11 @@
 """The e2e fixtures on the CUDA target, split in two halves so that nothing is built on the
 GPU machine (which has no MLIR):
 
-  prepare  (here)          compile every fixture for one architecture with moec into a folder
-  run      (GPU machine)   run each artifact with moec-run on fresh random inputs and compare
-                           with onnxruntime (CPU) or the float64 numpy MoE reference
+  prepare  (here)          compile every fixture for one architecture with moec into a folder,
+                           draw fresh random inputs and compute their references with
+                           onnxruntime (CPU) or the float64 numpy MoE reference
+  run      (GPU machine)   run each artifact with moec-run on those inputs and compare; needs
+                           only numpy (the GPU machine need not have onnx or onnxruntime)
 
   python3 gpu_e2e.py prepare --moec build/tools/moec/moec --arch sm_90a --out bench/gpu/artifacts
   python3 gpu_e2e.py run --moec-run bench/gpu/bin/moec-run --artifacts bench/gpu/artifacts
@@ -20,15 +22,14 @@ routing margin, see e2e_common.make_inputs).
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
 import numpy as np
-import onnx
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import e2e_common as common  # noqa: E402
 
 BF16_REL_TOL = 2e-2
 TOKEN_COUNTS = (1, 7, 64, 300)
@@ -39,61 +40,77 @@ def stem(rel):
 
 
 def prepare(args):
+    # onnx/onnxruntime are needed here only.
+    import onnx
+    import e2e_common as common
+
+    if args.models:
+        common.Config.models = os.path.abspath(args.models)
     common.Config.moec = os.path.abspath(args.moec)
-    os.makedirs(args.out, exist_ok=True)
+    data_dir = os.path.join(args.out, "data")
+    os.makedirs(data_dir, exist_ok=True)
     manifest = common.load_manifest()
-    entries = {}
+    cases = []
     failures = 0
     for rel, info in manifest.items():
-        out = os.path.join(args.out, f"{stem(rel)}.{args.arch}.moe")
+        artifact = f"{stem(rel)}.{args.arch}.moe"
         result = common.run_tool([common.Config.moec, "compile", common.model_path(rel),
-                                  "--target", args.arch, "--fail-on-spills", "-o", out])
+                                  "--target", args.arch, "--fail-on-spills", "-o",
+                                  os.path.join(args.out, artifact)])
         ok = result.returncode == 0
         failures += not ok
         print(f"{'ok  ' if ok else 'FAIL'} compile {rel} for {args.arch}"
               + ("" if ok else "\n" + common.describe(result)))
-        if ok:
-            entries[os.path.basename(out)] = {"model": rel, "reference": info["reference"]}
-    with open(os.path.join(args.out, "artifacts.json"), "w") as f:
-        json.dump({"arch": args.arch, "artifacts": entries}, f, indent=1)
+        if not ok:
+            continue
+        model = onnx.load(common.model_path(rel))
+        for tokens in TOKEN_COUNTS:
+            x = common.make_inputs(model, tokens, seed=1000 * len(cases) + tokens)
+            ref = common.reference_output(rel, info["reference"], x)
+            base = f"{stem(rel)}.T{tokens}"
+            np.save(os.path.join(data_dir, base + ".input.npy"), x)
+            np.save(os.path.join(data_dir, base + ".ref.npy"), ref)
+            cases.append({"model": rel, "reference": info["reference"], "artifact": artifact,
+                          "tokens": tokens, "input": f"data/{base}.input.npy",
+                          "ref": f"data/{base}.ref.npy"})
+    with open(os.path.join(args.out, "cases.json"), "w") as f:
+        json.dump({"arch": args.arch, "cases": cases}, f, indent=1)
     return 1 if failures else 0
 
 
 def run(args):
-    common.Config.moec_run = os.path.abspath(args.moec_run)
-    with open(os.path.join(args.artifacts, "artifacts.json")) as f:
+    with open(os.path.join(args.artifacts, "cases.json")) as f:
         listing = json.load(f)
-    work = common.work_dir("gpu")
+    work = os.path.join(args.artifacts, "outputs")
+    os.makedirs(work, exist_ok=True)
     rows, failures = [], 0
-    for name, entry in sorted(listing["artifacts"].items()):
-        rel, kind = entry["model"], entry["reference"]
-        model = onnx.load(common.model_path(rel))
-        for tokens in TOKEN_COUNTS:
-            x = common.make_inputs(model, tokens, seed=hash((rel, tokens)) % (2**31))
-            ref = common.reference_output(rel, kind, x)
-            xin = os.path.join(work, f"{stem(rel)}.{tokens}.x.npy")
-            yout = os.path.join(work, f"{stem(rel)}.{tokens}.y.npy")
-            np.save(xin, x)
-            start = time.monotonic()
-            result = common.run_model(os.path.join(args.artifacts, name), [("input", xin)],
-                                      outputs=[("output", yout)])
-            seconds = time.monotonic() - start
-            if result.returncode != 0:
-                failures += 1
-                rows.append((rel, tokens, "ERROR", float("nan"), float("nan"), seconds))
-                print(f"FAIL {rel} T={tokens}: " + common.describe(result))
-                continue
-            out = np.load(yout)
-            out64 = np.asarray(out, dtype=np.float64)
-            scale = float(np.abs(ref).max()) if ref.size else 0.0
-            err = float(np.abs(out64 - ref).max()) if ref.size else 0.0
-            ok = out.shape == ref.shape and np.all(np.isfinite(out64)) and err <= BF16_REL_TOL * scale
-            failures += not ok
-            rows.append((rel, tokens, "PASS" if ok else "FAIL", err, scale, seconds))
+    for case in listing["cases"]:
+        at = lambda p: os.path.join(args.artifacts, p)  # noqa: E731
+        out_path = os.path.join(work, os.path.basename(case["input"]).replace(".input", ".out"))
+        command = [os.path.abspath(args.moec_run), at(case["artifact"]),
+                   "--input", f"input={at(case['input'])}", "--output", f"output={out_path}"]
+        start = time.monotonic()
+        result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+        seconds = time.monotonic() - start
+        label = (case["model"], case["tokens"])
+        if result.returncode != 0:
+            failures += 1
+            rows.append((*label, "ERROR", float("nan"), float("nan"), seconds))
+            print(f"ERROR {case['model']} T={case['tokens']}: exit {result.returncode}: "
+                  f"{result.stderr.strip()[-2000:]}")
+            continue
+        out = np.load(out_path).astype(np.float64)
+        ref = np.load(at(case["ref"])).astype(np.float64)
+        scale = float(np.abs(ref).max()) if ref.size else 0.0
+        finite = bool(np.all(np.isfinite(out)))
+        err = float(np.abs(out - ref).max()) if ref.size and out.shape == ref.shape else float("inf")
+        ok = out.shape == ref.shape and finite and err <= BF16_REL_TOL * scale
+        failures += not ok
+        rows.append((*label, "PASS" if ok else "FAIL", err, scale, seconds))
     print(f"\nGPU e2e, {listing['arch']} artifacts, criterion max|out-ref| <= "
           f"{BF16_REL_TOL} * max|ref| (bf16 storage, f32 accumulation)")
-    print(f"| fixture | T | result | max abs err | max abs err / scale | moec-run wall s |")
-    print(f"| --- | --- | --- | --- | --- | --- |")
+    print("| fixture | T | result | max abs err | err / max abs ref | moec-run wall s |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for rel, tokens, status, err, scale, seconds in rows:
         ratio = err / scale if scale else float("nan")
         print(f"| {rel} | {tokens} | {status} | {err:.3e} | {ratio:.2e} | {seconds:.2f} |")
@@ -114,10 +131,7 @@ def main():
     r = sub.add_parser("run")
     r.add_argument("--moec-run", required=True)
     r.add_argument("--artifacts", required=True)
-    r.add_argument("--models")
     args = parser.parse_args()
-    if args.models:
-        common.Config.models = os.path.abspath(args.models)
     return prepare(args) if args.command == "prepare" else run(args)
 
 
