@@ -53,6 +53,14 @@ mlir::FailureOr<std::string> emitScalarBody(mlir::Block &block,
                                             llvm::raw_ostream &os, const std::string &indent,
                                             CodeFlavor flavor);
 
+// Concatenates the chunks of a text embedded by cmake/EmbedText.cmake.
+template <size_t N> std::string joinEmbeddedChunks(const char *const (&chunks)[N]) {
+  std::string text;
+  for (const char *chunk : chunks)
+    text += chunk;
+  return text;
+}
+
 } // namespace moec::codegen
 
 #endif // MOEC_COMPILER_CODEGEN_CODEGENUTILS_H

@@ -15,6 +15,7 @@
 #include "compiler/cuda/GemmConfig.h"
 
 #include "compiler/codegen/CodegenUtils.h"
+#include "compiler/codegen/LaunchView.h"
 #include "compiler/utils/ConstantData.h"
 #include "dialects/kernel/KernelDialect.h"
 
@@ -49,11 +50,11 @@ GridAxis cover(SizeExpr work, int64_t perBlock) {
   return g;
 }
 
-class CudaFunctionWriter {
+class CudaFunctionWriter : LaunchView {
 public:
   CudaFunctionWriter(kernel::LaunchOp op, std::string symbol, const moec::CudaTarget &target,
                      llvm::raw_string_ostream &os)
-      : op(op), symbol(std::move(symbol)), target(target), os(os) {}
+      : LaunchView(op), symbol(std::move(symbol)), target(target), os(os) {}
 
   LogicalResult write() {
     // The body first (into a buffer): it decides the block size.
@@ -99,7 +100,6 @@ public:
   }
 
 private:
-  kernel::LaunchOp op;
   std::string symbol;
   const moec::CudaTarget &target;
   llvm::raw_string_ostream &os;
@@ -107,41 +107,11 @@ private:
   int64_t sharedBytes = 0;
   GridAxis gridX, gridY;
 
-  std::string describe() {
-    std::string text;
-    llvm::raw_string_ostream s(text);
-    s << op.getKernel();
-    if (auto name = dyn_cast<NameLoc>(op.getLoc()))
-      s << " for node '" << name.getName().getValue() << "'";
-    s << ": (";
-    llvm::interleaveComma(op.getInputs().getTypes(), s);
-    s << ") -> (";
-    llvm::interleaveComma(op.getOutputs().getTypes(), s);
-    s << ")";
-    return text;
-  }
-
   FailureOr<std::string> elementType(Value v) {
     return cxxType(op, cast<ShapedType>(v.getType()).getElementType(), CodeFlavor::Cuda);
   }
-  ArrayRef<int64_t> shapeOf(Value v) { return cast<ShapedType>(v.getType()).getShape(); }
-  DictionaryAttr spec() { return op.getSpec(); }
-  int64_t specInt(StringRef name) { return spec().getAs<IntegerAttr>(name).getInt(); }
-  bool specBool(StringRef name) {
-    auto b = spec().getAs<BoolAttr>(name);
-    return b && b.getValue();
-  }
-  ArrayRef<int64_t> specInts(StringRef name) {
-    return spec().getAs<DenseI64ArrayAttr>(name).asArrayRef();
-  }
-  std::string specStr(StringRef name) { return spec().getAs<StringAttr>(name).str(); }
-  double specFloat(StringRef name) { return spec().getAs<FloatAttr>(name).getValueAsDouble(); }
   std::string f32Literal(double v) { return floatLiteral(v, Float32Type::get(op.getContext())); }
 
-  std::string outerInnerAround(ArrayRef<int64_t> shape, int64_t axis) {
-    return product(shape.take_front(axis)).str() + ", " + dimExpr(shape[axis]).str() + ", " +
-           product(shape.drop_front(axis + 1)).str();
-  }
   // Rows of a [outer, axis, inner] view handled one warp each.
   SizeExpr rowsAround(ArrayRef<int64_t> shape, int64_t axis) {
     SmallVector<int64_t> rest(shape.take_front(axis));
@@ -189,21 +159,10 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     return success();
   }
   if (k == "reduce") {
-    auto s = shapeOf(op.getInputs()[0]);
-    std::vector<std::string> reduced;
-    for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d)
-      reduced.push_back(llvm::is_contained(specInts("axes"), d) ? "true" : "false");
-    std::string kind = specStr("kind");
-    std::string kindEnum = kind == "sum"    ? "Sum"
-                           : kind == "mean" ? "Mean"
-                           : kind == "max"  ? "Max"
-                           : kind == "min"  ? "Min"
-                                            : "Prod";
-    os << "  const long long shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
-       << "  const bool reduced[] = " << arrayLiteral(reduced) << ";\n"
-       << "  moec_ck::reduce<" << T << ", " << B() << ">(in0, out0, " << s.size()
-       << ", shape, reduced, moec_ck::ReduceKind::" << kindEnum << ");\n";
-    gridX = cover(product(shapeOf(op.getOutputs()[0])), kSimtBlock);
+    auto args = reduceArgs("long long");
+    os << args.declarations << "  moec_ck::reduce<" << T << ", " << B() << ">(in0, out0, "
+       << args.arguments << ", moec_ck::ReduceKind::" << reduceKind() << ");\n";
+    gridX = cover(product(outputShape(0)), kSimtBlock);
     return success();
   }
   if (k == "gather") {
@@ -218,78 +177,45 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     return success();
   }
   if (k == "gather_elements" || k == "scatter_elements") {
-    auto s = shapeOf(op.getInputs()[0]);
     auto idx = elementType(op.getInputs()[1]);
     if (failed(idx))
       return failure();
-    os << "  const long long data_shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
-       << "  const long long idx_shape[] = " << arrayLiteral(shapeExprs(shapeOf(op.getInputs()[1])))
-       << ";\n";
+    auto args = elementsArgs("long long");
+    os << args.declarations;
     if (k == "gather_elements") {
       os << "  moec_ck::gather_elements<" << T << ", " << *idx << ", " << B()
-         << ">(in0, in1, out0, " << s.size() << ", data_shape, idx_shape, " << specInt("axis")
-         << ", status);\n";
-      gridX = cover(product(shapeOf(op.getInputs()[1])), kSimtBlock);
+         << ">(in0, in1, out0, " << args.arguments << ", status);\n";
+      gridX = cover(product(inputShape(1)), kSimtBlock);
       return success();
     }
-    std::string r = specStr("reduction");
-    std::string rEnum = r == "add" ? "Add" : r == "mul" ? "Mul" : r == "max" ? "Max" : r == "min" ? "Min" : "None";
-    if (r != "none" && rEnum == "None")
-      return op.emitError() << "ScatterElements reduction '" << r << "' is not supported";
+    auto reduction = scatterReduction();
+    if (failed(reduction))
+      return failure();
     os << "  moec_ck::scatter_elements<" << T << ", " << *idx << ", " << B()
-       << ">(in0, in1, in2, out0, " << s.size() << ", data_shape, idx_shape, "
-       << specInt("axis") << ", moec_ck::ScatterReduction::" << rEnum << ", status);\n";
-    gridX = cover(product(s), kSimtBlock);
+       << ">(in0, in1, in2, out0, " << args.arguments << ", moec_ck::ScatterReduction::"
+       << *reduction << ", status);\n";
+    gridX = cover(product(inputShape(0)), kSimtBlock);
     return success();
   }
   if (k == "transpose") {
-    auto s = shapeOf(op.getInputs()[0]);
-    std::vector<std::string> perm;
-    for (int64_t p : specInts("perm"))
-      perm.push_back(std::to_string(p));
-    os << "  const long long shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
-       << "  const int perm[] = " << arrayLiteral(perm) << ";\n"
-       << "  moec_ck::transpose<" << T << ", " << B() << ">(in0, out0, " << s.size()
-       << ", shape, perm);\n";
-    gridX = cover(product(s), kSimtBlock);
+    auto args = transposeArgs("long long");
+    os << args.declarations << "  moec_ck::transpose<" << T << ", " << B() << ">(in0, out0, "
+       << args.arguments << ");\n";
+    gridX = cover(product(inputShape(0)), kSimtBlock);
     return success();
   }
   if (k == "concat") {
-    int64_t axis = specInt("axis");
-    std::vector<std::string> inputs, lens;
-    for (auto [i, v] : llvm::enumerate(op.getInputs())) {
-      inputs.push_back("in" + std::to_string(i));
-      lens.push_back(dimExpr(shapeOf(v)[axis]).str());
-    }
-    auto y = shapeOf(op.getOutputs()[0]);
-    os << "  const " << T << "* const inputs[] = " << arrayLiteral(inputs) << ";\n"
-       << "  const long long lens[] = " << arrayLiteral(lens) << ";\n"
-       << "  moec_ck::concat<" << T << ", " << B() << ">(inputs, lens, " << inputs.size()
-       << ", out0, " << product(y.take_front(axis)).str() << ", "
-       << product(y.drop_front(axis + 1)).str() << ");\n";
-    gridX = cover(product(y), kSimtBlock);
+    auto args = concatArgs(T, "long long");
+    os << args.declarations << "  moec_ck::concat<" << T << ", " << B() << ">(" << args.arguments
+       << ");\n";
+    gridX = cover(product(outputShape(0)), kSimtBlock);
     return success();
   }
   if (k == "slice") {
-    auto s = shapeOf(op.getInputs()[0]);
-    auto y = shapeOf(op.getOutputs()[0]);
-    auto value = [](int64_t v) {
-      return v == ShapedType::kDynamic ? std::string("T") : std::to_string(v) + "LL";
-    };
-    std::vector<std::string> starts, steps;
-    for (auto [i, start] : llvm::enumerate(specInts("starts"))) {
-      int64_t step = specInts("steps")[i];
-      starts.push_back(llvm::formatv("moec_slice_start({0}, {1}, {2})", value(start),
-                                     dimExpr(s[i]).str(), step));
-      steps.push_back(std::to_string(step));
-    }
-    os << "  const long long in_shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
-       << "  const long long starts[] = " << arrayLiteral(starts) << ";\n"
-       << "  const long long steps[] = " << arrayLiteral(steps) << ";\n"
-       << "  const long long out_shape[] = " << arrayLiteral(shapeExprs(y)) << ";\n"
-       << "  moec_ck::slice<" << T << ", " << B() << ">(in0, out0, " << s.size()
-       << ", in_shape, starts, steps, out_shape);\n";
-    gridX = cover(product(y), kSimtBlock);
+    auto args = sliceArgs("long long");
+    os << args.declarations << "  moec_ck::slice<" << T << ", " << B() << ">(in0, out0, "
+       << args.arguments << ");\n";
+    gridX = cover(product(outputShape(0)), kSimtBlock);
     return success();
   }
   if (k == "shape_of") {
@@ -301,40 +227,12 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     return success();
   }
   if (k == "batch_matmul") {
-    // Rare in MoE graphs (both operands computed at run time): a SIMT kernel
-    // over output elements; numpy broadcasting resolved as on the host.
-    auto a = shapeOf(op.getInputs()[0]), b = shapeOf(op.getInputs()[1]);
-    auto y = shapeOf(op.getOutputs()[0]);
-    SmallVector<int64_t> as(a), bs(b);
-    if (as.size() == 1)
-      as.insert(as.begin(), 1);
-    if (bs.size() == 1)
-      bs.push_back(1);
-    size_t batchRank = std::max(as.size(), bs.size()) - 2;
-    auto strides = [&](ArrayRef<int64_t> s) {
-      std::vector<std::string> out(batchRank, "0");
-      SizeExpr stride = product(s.take_back(2));
-      size_t own = s.size() - 2;
-      for (size_t i = 0; i < own; ++i) {
-        size_t dim = own - 1 - i;
-        if (s[dim] != 1)
-          out[batchRank - 1 - i] = "(" + stride.str() + ")";
-        SizeExpr d = dimExpr(s[dim]);
-        stride.coefficient *= d.perToken ? 1 : d.coefficient;
-        stride.perToken |= d.perToken;
-      }
-      return out;
-    };
-    std::vector<std::string> batchShape;
-    for (size_t i = 0; i < batchRank; ++i)
-      batchShape.push_back(dimExpr(y[i]).str());
-    os << "  const long long batch_shape[] = " << arrayLiteral(batchShape) << ";\n"
-       << "  const long long a_strides[] = " << arrayLiteral(strides(as)) << ";\n"
-       << "  const long long b_strides[] = " << arrayLiteral(strides(bs)) << ";\n"
-       << "  moec_ck::batch_matmul<" << T << ", " << B() << ">(in0, in1, out0, " << batchRank
-       << ", batch_shape, a_strides, b_strides, " << dimExpr(as[as.size() - 2]).str() << ", "
-       << dimExpr(as.back()).str() << ", " << dimExpr(bs.back()).str() << ");\n";
-    gridX = cover(product(y), kSimtBlock);
+    // Rare in MoE graphs (both operands computed at run time): SIMT, one
+    // thread per output element.
+    auto args = batchMatmulArgs("long long");
+    os << args.declarations << "  moec_ck::batch_matmul<" << T << ", " << B()
+       << ">(in0, in1, out0, " << args.arguments << ");\n";
+    gridX = cover(product(outputShape(0)), kSimtBlock);
     return success();
   }
   if (k == "moe_route") {
@@ -534,12 +432,6 @@ namespace {
 #include "moec_cuda_gemm_header.inc"
 #include "moec_cuda_kernels_header.inc"
 
-template <size_t N> std::string join(const char *const (&chunks)[N]) {
-  std::string text;
-  for (const char *chunk : chunks)
-    text += chunk;
-  return text;
-}
 } // namespace
 
 
@@ -547,8 +439,8 @@ namespace moec {
 
 const std::vector<EmbeddedHeader> &cudaKernelHeaders() {
   static const std::vector<EmbeddedHeader> headers = {
-      {"moec_cuda_kernels.cuh", join(kCudaKernelsHeader)},
-      {"moec_cuda_gemm.cuh", join(kCudaGemmHeader)},
+      {"moec_cuda_kernels.cuh", joinEmbeddedChunks(kCudaKernelsHeader)},
+      {"moec_cuda_gemm.cuh", joinEmbeddedChunks(kCudaGemmHeader)},
   };
   return headers;
 }

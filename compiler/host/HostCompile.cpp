@@ -8,6 +8,8 @@
 
 #include "compiler/host/HostEmitter.h"
 
+#include "compiler/codegen/CodegenUtils.h"
+
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -18,16 +20,11 @@
 #include <cstdlib>
 
 using namespace mlir;
+namespace codegen = moec::codegen;
 
 namespace {
 #include "moec_host_kernels_header.inc"
 
-std::string joinChunks() {
-  std::string text;
-  for (const char *chunk : kEmbeddedChunks)
-    text += chunk;
-  return text;
-}
 
 LogicalResult writeFile(Location loc, llvm::StringRef path, llvm::StringRef text) {
   std::error_code ec;
@@ -42,7 +39,7 @@ LogicalResult writeFile(Location loc, llvm::StringRef path, llvm::StringRef text
 namespace moec {
 
 llvm::StringRef hostKernelHeader() {
-  static const std::string text = joinChunks();
+  static const std::string text = codegen::joinEmbeddedChunks(kEmbeddedChunks);
   return text;
 }
 

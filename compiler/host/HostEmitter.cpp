@@ -12,6 +12,7 @@
 #include "compiler/host/HostEmitter.h"
 
 #include "compiler/codegen/CodegenUtils.h"
+#include "compiler/codegen/LaunchView.h"
 #include "dialects/kernel/KernelDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -35,10 +36,10 @@ using namespace moec::codegen;
 
 FailureOr<std::string> cxxType(Operation *op, Type t) { return codegen::cxxType(op, t, CodeFlavor::Host); }
 
-class FunctionWriter {
+class FunctionWriter : LaunchView {
 public:
   FunctionWriter(kernel::LaunchOp op, std::string symbol, llvm::raw_string_ostream &os)
-      : op(op), symbol(std::move(symbol)), os(os) {}
+      : LaunchView(op), symbol(std::move(symbol)), os(os) {}
 
   LogicalResult write() {
     os << "// " << describe() << "\n";
@@ -68,54 +69,15 @@ public:
   }
 
 private:
-  kernel::LaunchOp op;
   std::string symbol;
   llvm::raw_string_ostream &os;
-
-  std::string describe() {
-    std::string text;
-    llvm::raw_string_ostream s(text);
-    s << op.getKernel();
-    if (auto name = dyn_cast<NameLoc>(op.getLoc()))
-      s << " for node '" << name.getName().getValue() << "'";
-    s << ": (";
-    llvm::interleaveComma(op.getInputs().getTypes(), s);
-    s << ") -> (";
-    llvm::interleaveComma(op.getOutputs().getTypes(), s);
-    s << ")";
-    return text;
-  }
 
   FailureOr<std::string> elementType(Value v) {
     return cxxType(op, cast<ShapedType>(v.getType()).getElementType());
   }
-  ArrayRef<int64_t> shapeOf(Value v) { return cast<ShapedType>(v.getType()).getShape(); }
-  DictionaryAttr spec() { return op.getSpec(); }
-  int64_t specInt(StringRef name) { return spec().getAs<IntegerAttr>(name).getInt(); }
-  bool specBool(StringRef name) {
-    auto b = spec().getAs<BoolAttr>(name);
-    return b && b.getValue();
-  }
-  ArrayRef<int64_t> specInts(StringRef name) {
-    return spec().getAs<DenseI64ArrayAttr>(name).asArrayRef();
-  }
-  std::string specStr(StringRef name) { return spec().getAs<StringAttr>(name).str(); }
-  double specFloat(StringRef name) { return spec().getAs<FloatAttr>(name).getValueAsDouble(); }
-
-  // [outer, axis_len, inner] view of `shape` around `axis`.
-  std::string outerInnerAround(ArrayRef<int64_t> shape, int64_t axis) {
-    return product(shape.take_front(axis)).str() + ", " + dimExpr(shape[axis]).str() + ", " +
-           product(shape.drop_front(axis + 1)).str();
-  }
-
-  LogicalResult missingSpec() {
-    return op.emitError() << "kernel '" << op.getKernel() << "' has an incomplete spec "
-                          << spec();
-  }
 
   LogicalResult body();
   LogicalResult elementwise();
-  LogicalResult batchMatmul();
   LogicalResult moeExperts();
 };
 
@@ -141,8 +103,6 @@ LogicalResult FunctionWriter::body() {
        << ", " << (specBool("transpose_weight") ? "true" : "false") << ");\n  return 0;\n";
     return success();
   }
-  if (k == "batch_matmul")
-    return batchMatmul();
   if (k == "softmax") {
     auto s = shapeOf(op.getInputs()[0]);
     int64_t axis = specInt("axis");
@@ -158,20 +118,9 @@ LogicalResult FunctionWriter::body() {
     return success();
   }
   if (k == "reduce") {
-    auto s = shapeOf(op.getInputs()[0]);
-    std::vector<std::string> reduced;
-    for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d)
-      reduced.push_back(llvm::is_contained(specInts("axes"), d) ? "true" : "false");
-    std::string kind = specStr("kind");
-    std::string kindEnum = kind == "sum"    ? "Sum"
-                           : kind == "mean" ? "Mean"
-                           : kind == "max"  ? "Max"
-                           : kind == "min"  ? "Min"
-                                            : "Prod";
-    os << "  const moec_hk::index_t shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
-       << "  const bool reduced[] = " << arrayLiteral(reduced) << ";\n"
-       << "  moec_hk::reduce<" << T << ">(in0, out0, " << s.size()
-       << ", shape, reduced, moec_hk::ReduceKind::" << kindEnum << ");\n  return 0;\n";
+    auto args = reduceArgs("moec_hk::index_t");
+    os << args.declarations << "  moec_hk::reduce<" << T << ">(in0, out0, " << args.arguments
+       << ", moec_hk::ReduceKind::" << reduceKind() << ");\n  return 0;\n";
     return success();
   }
   if (k == "gather") {
@@ -185,75 +134,45 @@ LogicalResult FunctionWriter::body() {
     return success();
   }
   if (k == "gather_elements" || k == "scatter_elements") {
-    auto s = shapeOf(op.getInputs()[0]);
-    auto idxShape = shapeOf(op.getInputs()[1]);
     auto idx = elementType(op.getInputs()[1]);
     if (failed(idx))
       return failure();
-    os << "  const moec_hk::index_t data_shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
-       << "  const moec_hk::index_t idx_shape[] = " << arrayLiteral(shapeExprs(idxShape)) << ";\n";
+    auto args = elementsArgs("moec_hk::index_t");
+    os << args.declarations;
     if (k == "gather_elements") {
-      os << "  return moec_hk::gather_elements<" << T << ", " << *idx
-         << ">(in0, in1, out0, " << s.size() << ", data_shape, idx_shape, " << specInt("axis")
-         << ");\n";
+      os << "  return moec_hk::gather_elements<" << T << ", " << *idx << ">(in0, in1, out0, "
+         << args.arguments << ");\n";
       return success();
     }
-    std::string r = specStr("reduction");
-    std::string rEnum = r == "add" ? "Add" : r == "mul" ? "Mul" : r == "max" ? "Max" : r == "min" ? "Min" : "None";
-    if (r != "none" && rEnum == "None")
-      return op.emitError() << "ScatterElements reduction '" << r << "' is not supported";
-    os << "  return moec_hk::scatter_elements<" << T << ", " << *idx
-       << ">(in0, in1, in2, out0, " << s.size() << ", data_shape, idx_shape, "
-       << specInt("axis") << ", moec_hk::ScatterReduction::" << rEnum << ");\n";
+    auto reduction = scatterReduction();
+    if (failed(reduction))
+      return failure();
+    os << "  return moec_hk::scatter_elements<" << T << ", " << *idx << ">(in0, in1, in2, out0, "
+       << args.arguments << ", moec_hk::ScatterReduction::" << *reduction << ");\n";
     return success();
   }
   if (k == "transpose") {
-    auto s = shapeOf(op.getInputs()[0]);
-    std::vector<std::string> perm;
-    for (int64_t p : specInts("perm"))
-      perm.push_back(std::to_string(p));
-    os << "  const moec_hk::index_t shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
-       << "  const int perm[] = " << arrayLiteral(perm) << ";\n"
-       << "  moec_hk::transpose<" << T << ">(in0, out0, " << s.size()
-       << ", shape, perm);\n  return 0;\n";
+    auto args = transposeArgs("moec_hk::index_t");
+    os << args.declarations << "  moec_hk::transpose<" << T << ">(in0, out0, " << args.arguments
+       << ");\n  return 0;\n";
     return success();
   }
   if (k == "concat") {
-    int64_t axis = specInt("axis");
-    std::vector<std::string> inputs, lens;
-    for (auto [i, v] : llvm::enumerate(op.getInputs())) {
-      inputs.push_back("in" + std::to_string(i));
-      lens.push_back(dimExpr(shapeOf(v)[axis]).str());
-    }
-    auto y = shapeOf(op.getOutputs()[0]);
-    os << "  const " << T << "* const inputs[] = " << arrayLiteral(inputs) << ";\n"
-       << "  const moec_hk::index_t lens[] = " << arrayLiteral(lens) << ";\n"
-       << "  moec_hk::concat<" << T << ">(inputs, lens, " << inputs.size() << ", out0, "
-       << product(y.take_front(axis)).str() << ", " << product(y.drop_front(axis + 1)).str()
+    auto args = concatArgs(T, "moec_hk::index_t");
+    os << args.declarations << "  moec_hk::concat<" << T << ">(" << args.arguments
        << ");\n  return 0;\n";
     return success();
   }
   if (k == "slice") {
-    auto s = shapeOf(op.getInputs()[0]);
-    auto y = shapeOf(op.getOutputs()[0]);
-    auto value = [](int64_t v) {
-      return v == ShapedType::kDynamic ? std::string("T") : std::to_string(v) + "LL";
-    };
-    std::vector<std::string> starts, steps;
-    for (auto [i, start] : llvm::enumerate(specInts("starts"))) {
-      int64_t step = specInts("steps")[i];
-      // ONNX: negative starts count from the end, then clamp to the range
-      // the step direction allows.
-      starts.push_back(llvm::formatv("moec_slice_start({0}, {1}, {2})", value(start),
-                                     dimExpr(s[i]).str(), step));
-      steps.push_back(std::to_string(step));
-    }
-    os << "  const moec_hk::index_t in_shape[] = " << arrayLiteral(shapeExprs(s)) << ";\n"
-       << "  const moec_hk::index_t starts[] = " << arrayLiteral(starts) << ";\n"
-       << "  const moec_hk::index_t steps[] = " << arrayLiteral(steps) << ";\n"
-       << "  const moec_hk::index_t out_shape[] = " << arrayLiteral(shapeExprs(y)) << ";\n"
-       << "  moec_hk::slice<" << T << ">(in0, out0, " << s.size()
-       << ", in_shape, starts, steps, out_shape);\n  return 0;\n";
+    auto args = sliceArgs("moec_hk::index_t");
+    os << args.declarations << "  moec_hk::slice<" << T << ">(in0, out0, " << args.arguments
+       << ");\n  return 0;\n";
+    return success();
+  }
+  if (k == "batch_matmul") {
+    auto args = batchMatmulArgs("moec_hk::index_t");
+    os << args.declarations << "  moec_hk::batch_matmul<" << T << ">(in0, in1, out0, "
+       << args.arguments << ");\n  return 0;\n";
     return success();
   }
   if (k == "shape_of") {
@@ -272,51 +191,6 @@ LogicalResult FunctionWriter::body() {
   if (k == "moe_experts")
     return moeExperts();
   return op.emitError() << "kernel '" << k << "' has no host implementation";
-}
-
-LogicalResult FunctionWriter::batchMatmul() {
-  auto a = shapeOf(op.getInputs()[0]), b = shapeOf(op.getInputs()[1]);
-  auto y = shapeOf(op.getOutputs()[0]);
-  std::string T = *elementType(op.getOutputs()[0]);
-  // numpy promotion of vectors: [K] is [1, K] on the left, [K, 1] on the right.
-  SmallVector<int64_t> as(a), bs(b);
-  if (as.size() == 1)
-    as.insert(as.begin(), 1);
-  if (bs.size() == 1)
-    bs.push_back(1);
-  int64_t m = as[as.size() - 2], kk = as.back(), n = bs.back();
-  size_t batchRank = std::max(as.size(), bs.size()) - 2;
-  std::vector<std::string> batchShape, aStrides, bStrides;
-  auto strides = [&](ArrayRef<int64_t> s, std::vector<std::string> &out) {
-    // element stride of each broadcast batch dim (0 where broadcast)
-    SizeExpr stride = product(s.take_back(2));
-    std::vector<std::string> rev;
-    size_t own = s.size() - 2;
-    for (size_t i = 0; i < batchRank; ++i) {
-      size_t dim = batchRank - 1 - i; // from the innermost batch dim out
-      if (dim + own < batchRank) {
-        rev.push_back("0");
-        continue;
-      }
-      int64_t size = s[dim - (batchRank - own)];
-      rev.push_back(size == 1 ? "0" : "(" + stride.str() + ")");
-      SizeExpr d = dimExpr(size);
-      stride.coefficient *= d.perToken ? 1 : d.coefficient;
-      stride.perToken |= d.perToken;
-    }
-    out.assign(rev.rbegin(), rev.rend());
-  };
-  strides(as, aStrides);
-  strides(bs, bStrides);
-  for (size_t i = 0; i < batchRank; ++i)
-    batchShape.push_back(dimExpr(y[i]).str());
-  os << "  const moec_hk::index_t batch_shape[] = " << arrayLiteral(batchShape) << ";\n"
-     << "  const moec_hk::index_t a_strides[] = " << arrayLiteral(aStrides) << ";\n"
-     << "  const moec_hk::index_t b_strides[] = " << arrayLiteral(bStrides) << ";\n"
-     << "  moec_hk::batch_matmul<" << T << ">(in0, in1, out0, " << batchRank
-     << ", batch_shape, a_strides, b_strides, " << dimExpr(m).str() << ", " << dimExpr(kk).str()
-     << ", " << dimExpr(n).str() << ");\n  return 0;\n";
-  return success();
 }
 
 LogicalResult FunctionWriter::moeExperts() {

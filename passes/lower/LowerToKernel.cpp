@@ -262,14 +262,7 @@ private:
     }
 
     auto l = launch(experts, "moe_experts", inputs, experts->getResultTypes(),
-                    {str("activation", act), i64("swiglu_fusion", experts.getSwigluFusion()),
-                     f32("alpha", experts.getAlpha().convertToFloat()),
-                     f32("beta", experts.getBeta().convertToFloat()),
-                     f32("limit", experts.getLimit().convertToFloat()),
-                     boolean("has_fc1_bias", static_cast<bool>(experts.getFc1Bias())),
-                     boolean("has_fc2_bias", static_cast<bool>(experts.getFc2Bias())),
-                     boolean("has_fc3", static_cast<bool>(experts.getFc3())),
-                     boolean("has_fc3_bias", static_cast<bool>(experts.getFc3Bias()))});
+                    expertSpec(experts));
     l->setAttr(kernel::kScratchBytesAttr,
                DenseI64ArrayAttr::get(func.getContext(), {base, perToken}));
     replace(experts, l);

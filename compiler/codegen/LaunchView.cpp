@@ -1,0 +1,185 @@
+//===- LaunchView.cpp - what both emitters read off a kernel.launch ---------===//
+#include "compiler/codegen/LaunchView.h"
+
+#include "compiler/codegen/CodegenUtils.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace moec::codegen {
+
+std::string LaunchView::describe() {
+  std::string text;
+  llvm::raw_string_ostream s(text);
+  s << op.getKernel();
+  if (auto name = dyn_cast<NameLoc>(op.getLoc()))
+    s << " for node '" << name.getName().getValue() << "'";
+  s << ": (";
+  llvm::interleaveComma(op.getInputs().getTypes(), s);
+  s << ") -> (";
+  llvm::interleaveComma(op.getOutputs().getTypes(), s);
+  s << ")";
+  return text;
+}
+
+int64_t LaunchView::specInt(StringRef name) {
+  return op.getSpec().getAs<IntegerAttr>(name).getInt();
+}
+bool LaunchView::specBool(StringRef name) {
+  auto b = op.getSpec().getAs<BoolAttr>(name);
+  return b && b.getValue();
+}
+ArrayRef<int64_t> LaunchView::specInts(StringRef name) {
+  return op.getSpec().getAs<DenseI64ArrayAttr>(name).asArrayRef();
+}
+std::string LaunchView::specStr(StringRef name) {
+  return op.getSpec().getAs<StringAttr>(name).str();
+}
+double LaunchView::specFloat(StringRef name) {
+  return op.getSpec().getAs<FloatAttr>(name).getValueAsDouble();
+}
+
+std::string LaunchView::outerInnerAround(ArrayRef<int64_t> shape, int64_t axis) {
+  return product(shape.take_front(axis)).str() + ", " + dimExpr(shape[axis]).str() + ", " +
+         product(shape.drop_front(axis + 1)).str();
+}
+
+namespace {
+std::string declare(StringRef type, StringRef name, ArrayRef<std::string> items) {
+  return ("  const " + type + " " + name + "[] = " + arrayLiteral(items) + ";\n").str();
+}
+} // namespace
+
+LaunchView::ArrayArgs LaunchView::sliceArgs(StringRef indexType) {
+  auto s = inputShape(0), y = outputShape(0);
+  auto value = [](int64_t v) {
+    return v == ShapedType::kDynamic ? std::string("T") : std::to_string(v) + "LL";
+  };
+  std::vector<std::string> starts, steps;
+  for (auto [i, start] : llvm::enumerate(specInts("starts"))) {
+    int64_t step = specInts("steps")[i];
+    // ONNX: negative starts count from the end, then clamp to the range the
+    // step direction allows (moec_slice_start, in each emitter's prelude).
+    starts.push_back(llvm::formatv("moec_slice_start({0}, {1}, {2})", value(start),
+                                   dimExpr(s[i]).str(), step));
+    steps.push_back(std::to_string(step));
+  }
+  ArrayArgs a;
+  a.declarations = declare(indexType, "in_shape", shapeExprs(s)) +
+                   declare(indexType, "starts", starts) + declare(indexType, "steps", steps) +
+                   declare(indexType, "out_shape", shapeExprs(y));
+  a.arguments = std::to_string(s.size()) + ", in_shape, starts, steps, out_shape";
+  return a;
+}
+
+LaunchView::ArrayArgs LaunchView::batchMatmulArgs(StringRef indexType) {
+  auto y = outputShape(0);
+  // numpy promotion of vectors: [K] is [1, K] on the left, [K, 1] on the right.
+  SmallVector<int64_t> as(inputShape(0)), bs(inputShape(1));
+  if (as.size() == 1)
+    as.insert(as.begin(), 1);
+  if (bs.size() == 1)
+    bs.push_back(1);
+  size_t batchRank = std::max(as.size(), bs.size()) - 2;
+  // Element stride of each (right-aligned) batch dim; 0 where broadcast.
+  auto strides = [&](ArrayRef<int64_t> s) {
+    std::vector<std::string> out(batchRank, "0");
+    SizeExpr stride = product(s.take_back(2));
+    size_t own = s.size() - 2;
+    for (size_t i = 0; i < own; ++i) {
+      size_t dim = own - 1 - i;
+      if (s[dim] != 1)
+        out[batchRank - 1 - i] = "(" + stride.str() + ")";
+      SizeExpr d = dimExpr(s[dim]);
+      stride.coefficient *= d.perToken ? 1 : d.coefficient;
+      stride.perToken |= d.perToken;
+    }
+    return out;
+  };
+  std::vector<std::string> batchShape;
+  for (size_t i = 0; i < batchRank; ++i)
+    batchShape.push_back(dimExpr(y[i]).str());
+  ArrayArgs a;
+  a.declarations = declare(indexType, "batch_shape", batchShape) +
+                   declare(indexType, "a_strides", strides(as)) +
+                   declare(indexType, "b_strides", strides(bs));
+  a.arguments = std::to_string(batchRank) + ", batch_shape, a_strides, b_strides, " +
+                dimExpr(as[as.size() - 2]).str() + ", " + dimExpr(as.back()).str() + ", " +
+                dimExpr(bs.back()).str();
+  return a;
+}
+
+LaunchView::ArrayArgs LaunchView::reduceArgs(StringRef indexType) {
+  auto s = inputShape(0);
+  std::vector<std::string> reduced;
+  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d)
+    reduced.push_back(llvm::is_contained(specInts("axes"), d) ? "true" : "false");
+  ArrayArgs a;
+  a.declarations = declare(indexType, "shape", shapeExprs(s)) + declare("bool", "reduced", reduced);
+  a.arguments = std::to_string(s.size()) + ", shape, reduced";
+  return a;
+}
+
+LaunchView::ArrayArgs LaunchView::transposeArgs(StringRef indexType) {
+  auto s = inputShape(0);
+  std::vector<std::string> perm;
+  for (int64_t p : specInts("perm"))
+    perm.push_back(std::to_string(p));
+  ArrayArgs a;
+  a.declarations = declare(indexType, "shape", shapeExprs(s)) + declare("int", "perm", perm);
+  a.arguments = std::to_string(s.size()) + ", shape, perm";
+  return a;
+}
+
+LaunchView::ArrayArgs LaunchView::elementsArgs(StringRef indexType) {
+  auto s = inputShape(0);
+  ArrayArgs a;
+  a.declarations = declare(indexType, "data_shape", shapeExprs(s)) +
+                   declare(indexType, "idx_shape", shapeExprs(inputShape(1)));
+  a.arguments = std::to_string(s.size()) + ", data_shape, idx_shape, " +
+                std::to_string(specInt("axis"));
+  return a;
+}
+
+LaunchView::ArrayArgs LaunchView::concatArgs(StringRef elementType, StringRef indexType) {
+  int64_t axis = specInt("axis");
+  std::vector<std::string> inputs, lens;
+  for (auto [i, v] : llvm::enumerate(op.getInputs())) {
+    inputs.push_back("in" + std::to_string(i));
+    lens.push_back(dimExpr(shapeOf(v)[axis]).str());
+  }
+  auto y = outputShape(0);
+  ArrayArgs a;
+  a.declarations = ("  const " + elementType + "* const inputs[] = " + arrayLiteral(inputs) +
+                    ";\n").str() +
+                   declare(indexType, "lens", lens);
+  a.arguments = "inputs, lens, " + std::to_string(inputs.size()) + ", out0, " +
+                product(y.take_front(axis)).str() + ", " + product(y.drop_front(axis + 1)).str();
+  return a;
+}
+
+std::string LaunchView::reduceKind() {
+  std::string kind = specStr("kind");
+  return kind == "sum"    ? "Sum"
+         : kind == "mean" ? "Mean"
+         : kind == "max"  ? "Max"
+         : kind == "min"  ? "Min"
+                          : "Prod";
+}
+
+FailureOr<std::string> LaunchView::scatterReduction() {
+  std::string r = specStr("reduction");
+  if (r == "none") return std::string("None");
+  if (r == "add") return std::string("Add");
+  if (r == "mul") return std::string("Mul");
+  if (r == "max") return std::string("Max");
+  if (r == "min") return std::string("Min");
+  return op.emitError()
+             << "ScatterElements reduction '" << r << "' is not supported",
+         failure();
+}
+
+} // namespace moec::codegen
