@@ -166,12 +166,28 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
       fb::Affine offset(scratch[0], scratch[1]);
       args.push_back(fb::CreateArg(builder, fb::ArgKind_arena, 0, &offset));
     }
-    if (gpu) {
-      auto grid = l->getAttrOfType<DenseI64ArrayAttr>("grid");
-      auto blockAttr = l->getAttrOfType<IntegerAttr>("block");
-      auto smem = l->getAttrOfType<IntegerAttr>("shared_bytes");
-      if (!grid || grid.size() != 6 || !blockAttr || !smem)
-        return l.emitError("GPU launch without its grid, block and shared memory"), failure();
+    if (!gpu) {
+      steps.push_back(fb::CreateStepDirect(builder, kernels.size(), &args));
+      kernels.push_back(fb::CreateKernelDirect(builder, symbol.getValue().str().c_str()));
+      continue;
+    }
+    // GPU: one step per variant (token-count bucket), else one step.
+    SmallVector<DictionaryAttr> variants;
+    if (auto list = l->getAttrOfType<ArrayAttr>("variants"))
+      for (auto v : list.getAsRange<DictionaryAttr>())
+        variants.push_back(v);
+    else
+      variants.push_back(l->getAttrDictionary());
+    for (DictionaryAttr v : variants) {
+      auto grid = v.getAs<DenseI64ArrayAttr>("grid");
+      auto blockAttr = v.getAs<IntegerAttr>("block");
+      auto smem = v.getAs<IntegerAttr>("shared_bytes");
+      auto name = v.getAs<StringAttr>("symbol");
+      if (!grid || grid.size() != 6 || !blockAttr || !smem || !name)
+        return l.emitError("GPU launch without its symbol, grid, block and shared memory"),
+               failure();
+      auto minTokens = v.getAs<IntegerAttr>("min_tokens");
+      auto maxTokens = v.getAs<IntegerAttr>("max_tokens");
       fb::GridDim gridX(grid[0], grid[1], grid[2]), gridY(grid[3], grid[4], grid[5]);
       auto argsVec = builder.CreateVector(args);
       fb::StepBuilder sb(builder);
@@ -181,11 +197,11 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
       sb.add_grid_y(&gridY);
       sb.add_block_x(static_cast<uint32_t>(blockAttr.getInt()));
       sb.add_shared_bytes(static_cast<uint32_t>(smem.getInt()));
+      sb.add_min_tokens(minTokens ? minTokens.getInt() : 0);
+      sb.add_max_tokens(maxTokens ? maxTokens.getInt() : -1);
       steps.push_back(sb.Finish());
-    } else {
-      steps.push_back(fb::CreateStepDirect(builder, kernels.size(), &args));
+      kernels.push_back(fb::CreateKernelDirect(builder, name.getValue().str().c_str()));
     }
-    kernels.push_back(fb::CreateKernelDirect(builder, symbol.getValue().str().c_str()));
   }
 
   ArrayRef<char> so = blob->getData();

@@ -56,15 +56,57 @@ public:
                      llvm::raw_string_ostream &os)
       : LaunchView(op), symbol(std::move(symbol)), target(target), os(os) {}
 
+  // Writes the wrapper(s) of the launch. A token-dependent 16-bit GEMM gets
+  // two variants, a decode tile (T <= kDecodeMaxTokens) and a prefill tile,
+  // recorded in the launch's `variants`; every other launch gets one.
   LogicalResult write() {
+    StringRef k = op.getKernel();
+    bool gemmKind = k == "linear" || k == "moe_gemm_up" || k == "moe_gemm_down";
+    Value out = op.getOutputs()[0];
+    bool sixteenBit = moec::storageBytes(cast<ShapedType>(out.getType()).getElementType()) == 2;
+    bool tokenDependent = llvm::any_of(cast<ShapedType>(op.getInputs()[0].getType()).getShape(),
+                                       ShapedType::isDynamic);
+    if (!(gemmKind && sixteenBit && tokenDependent))
+      return writeVariant(symbol, /*prefill=*/false, 0, -1, nullptr);
+    SmallVector<Attribute> variants;
+    if (failed(writeVariant(symbol + "_decode", false, 0, moec_cuda::kDecodeMaxTokens,
+                            &variants)) ||
+        failed(writeVariant(symbol + "_prefill", true, moec_cuda::kDecodeMaxTokens + 1, -1,
+                            &variants)))
+      return failure();
+    op->setAttr("variants", ArrayAttr::get(op.getContext(), variants));
+    return success();
+  }
+
+private:
+  std::string symbol;
+  const moec::CudaTarget &target;
+  llvm::raw_string_ostream &os;
+  int64_t block = kSimtBlock;
+  int64_t sharedBytes = 0;
+  GridAxis gridX, gridY;
+  bool prefill = false;
+
+  // One wrapper. Without `variants`, its geometry goes onto the launch;
+  // with it, into a variant dictionary with its token range.
+  LogicalResult writeVariant(const std::string &name, bool prefillTile, int64_t minTokens,
+                             int64_t maxTokens, SmallVectorImpl<Attribute> *variants) {
+    prefill = prefillTile;
+    block = kSimtBlock;
+    sharedBytes = 0;
+    gridX = gridY = GridAxis{};
     // The body first (into a buffer): it decides the block size.
     std::string bodyText;
     llvm::raw_string_ostream body(bodyText);
     if (failed(emitBody(body)))
       return failure();
 
-    os << "// " << describe() << "\n";
-    os << "extern \"C\" __global__ void __launch_bounds__(" << block << ") " << symbol
+    os << "// " << describe();
+    if (variants)
+      os << " [" << (prefill ? "prefill" : "decode") << " tile, T in [" << minTokens << ", "
+         << (maxTokens < 0 ? std::string("inf") : std::to_string(maxTokens)) << "]]";
+    os << "\n";
+    os << "extern \"C\" __global__ void __launch_bounds__(" << block << ") " << name
        << "(moec_cuda_args args) {\n";
     os << "  const long long T = args.tokens;\n";
     os << "  int* status = static_cast<int*>(args.ptr[23]);\n";
@@ -87,25 +129,28 @@ public:
     if (arg > 23)
       return op.emitError("a launch with more than 23 arguments does not fit the GPU ABI");
     os << bodyText << "}\n\n";
-
-    MLIRContext *ctx = op.getContext();
-    op->setAttr("grid", DenseI64ArrayAttr::get(ctx, {gridX.base, gridX.perToken, gridX.divisor,
-                                                     gridY.base, gridY.perToken, gridY.divisor}));
-    op->setAttr("block", IntegerAttr::get(IntegerType::get(ctx, 64), block));
-    op->setAttr("shared_bytes", IntegerAttr::get(IntegerType::get(ctx, 64), sharedBytes));
     if (sharedBytes > target.smemLimit)
       return op.emitError() << "kernel needs " << sharedBytes << " bytes of shared memory; "
                             << target.arch << " allows " << target.smemLimit;
+
+    MLIRContext *ctx = op.getContext();
+    Builder b(ctx);
+    auto grid = b.getDenseI64ArrayAttr({gridX.base, gridX.perToken, gridX.divisor, gridY.base,
+                                        gridY.perToken, gridY.divisor});
+    if (!variants) {
+      op->setAttr("grid", grid);
+      op->setAttr("block", b.getI64IntegerAttr(block));
+      op->setAttr("shared_bytes", b.getI64IntegerAttr(sharedBytes));
+      return success();
+    }
+    variants->push_back(b.getDictionaryAttr(
+        {b.getNamedAttr("symbol", b.getStringAttr(name)), b.getNamedAttr("grid", grid),
+         b.getNamedAttr("block", b.getI64IntegerAttr(block)),
+         b.getNamedAttr("shared_bytes", b.getI64IntegerAttr(sharedBytes)),
+         b.getNamedAttr("min_tokens", b.getI64IntegerAttr(minTokens)),
+         b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))}));
     return success();
   }
-
-private:
-  std::string symbol;
-  const moec::CudaTarget &target;
-  llvm::raw_string_ostream &os;
-  int64_t block = kSimtBlock;
-  int64_t sharedBytes = 0;
-  GridAxis gridX, gridY;
 
   FailureOr<std::string> elementType(Value v) {
     return cxxType(op, cast<ShapedType>(v.getType()).getElementType(), CodeFlavor::Cuda);
@@ -270,11 +315,12 @@ LogicalResult CudaFunctionWriter::gemm(llvm::raw_ostream &os, StringRef kind) {
   std::string T = *elementType(out);
   int elemBytes = static_cast<int>(moec::storageBytes(cast<ShapedType>(out.getType()).getElementType()));
   bool isMoe = kind != "linear";
-  moec_cuda::GemmConfig cfg = moec_cuda::gemmConfigFor(target.arch.c_str(), isMoe, elemBytes);
+  bool swigluUp = kind == "moe_gemm_up" && specStr("activation") == "swiglu";
+  moec_cuda::GemmConfig cfg = moec_cuda::gemmConfigFor(isMoe, swigluUp, elemBytes, prefill);
   std::string tparams = llvm::formatv("<{0}, {1}, {2}, {3}, {4}, {5}>", T, cfg.tm, cfg.tn,
                                       cfg.tk, cfg.warps, cfg.stages);
   block = cfg.warps * 32;
-  sharedBytes = isMoe ? moec_cuda::moeGemmSmemBytes(cfg, elemBytes, kind == "moe_gemm_up")
+  sharedBytes = isMoe ? moec_cuda::moeGemmSmemBytes(cfg, elemBytes, swigluUp)
                       : moec_cuda::linearSmemBytes(cfg, elemBytes);
   if (kind == "linear") {
     auto x = shapeOf(op.getInputs()[0]);

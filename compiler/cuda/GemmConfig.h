@@ -21,22 +21,26 @@ struct GemmConfig {
   int tm, tn, tk, warps, stages;
 };
 
-// One configuration per architecture and GEMM kind (per token-count bucket
-// is the next step: the artifact has one kernel per launch today).
-//  - MoE grouped GEMMs use the decode tile: in decode each expert sees a
-//    handful of rows, a tall tile would mostly multiply padding, and narrow
-//    column tiles give enough blocks to cover the SMs (16x32x64, 6 stages:
-//    41 KB of shared memory, 69 KB for the SwiGLU up-projection, which fits
-//    every target's limit).
-//  - The dense linear layer uses a 64x128 tile.
-//  - f32 storage runs the SIMT fallback with half the K depth.
-inline GemmConfig gemmConfigFor(const char *arch, bool moe, int elemBytes) {
-  bool hopper = std::strcmp(arch, "sm_90a") == 0;
+// Token counts up to this use the decode tiles; above it, the prefill tiles.
+// 64 tokens with top-k routing leave each expert a few dozen rows at most,
+// where a 128-row tile would mostly multiply padding.
+inline constexpr long long kDecodeMaxTokens = 64;
+
+// Tile configuration per GEMM kind and token-count bucket:
+//  - decode: 16x32x64, 4 warps, 6 stages for every 16-bit GEMM: short row
+//    tiles (each expert sees a handful of rows) and narrow column tiles, so
+//    there are enough blocks to cover the SMs while weights stream once
+//    (41 KB of shared memory, 69 KB for the SwiGLU up-projection).
+//  - prefill: 128x128x32, 8 warps, 4 stages (80 KB); the SwiGLU
+//    up-projection computes gate and linear tiles together, so 128x64.
+//  - f32 storage runs the SIMT fallback, one configuration.
+// The same tiles fit every target's shared memory (sm_86/sm_89: 99 KB).
+inline GemmConfig gemmConfigFor(bool moe, bool swigluUp, int elemBytes, bool prefill) {
   if (elemBytes == 4)
     return moe ? GemmConfig{16, 32, 32, 4, 4} : GemmConfig{64, 64, 16, 4, 2};
-  if (moe)
+  if (!prefill)
     return GemmConfig{16, 32, 64, 4, 6};
-  return GemmConfig{64, 128, 32, 4, hopper ? 4 : 3};
+  return swigluUp ? GemmConfig{128, 64, 32, 8, 4} : GemmConfig{128, 128, 32, 8, 4};
 }
 
 inline unsigned linearSmemBytes(const GemmConfig &c, int elemBytes) {

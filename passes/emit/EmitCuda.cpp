@@ -41,27 +41,35 @@ struct EmitCudaPass : moec::impl::MoecEmitCudaBase<EmitCudaPass> {
     if (failed(result))
       return signalPassFailure();
 
-    // Per-kernel resources onto the launches, for reports and tests.
-    llvm::StringMap<const moec::KernelResources *> bySymbol;
-    for (const auto &r : result->resources)
-      bySymbol[r.kernel] = &r;
-    bool spilled = false;
+    // Every kernel in the cubin (variants included) is checked for spills;
+    // registers and spills are recorded on the launch for reports and tests.
+    llvm::StringMap<kernel::LaunchOp> launchOf;
     module.walk([&](kernel::LaunchOp launch) {
-      auto symbol = launch->getAttrOfType<StringAttr>(kernel::kSymbolAttr);
-      auto it = symbol ? bySymbol.find(symbol.getValue()) : bySymbol.end();
-      if (it == bySymbol.end())
-        return;
-      const moec::KernelResources &r = *it->second;
-      Builder b(&getContext());
+      if (auto variants = launch->getAttrOfType<ArrayAttr>("variants"))
+        for (auto v : variants.getAsRange<DictionaryAttr>())
+          launchOf[v.getAs<StringAttr>("symbol").getValue()] = launch;
+      else if (auto symbol = launch->getAttrOfType<StringAttr>(kernel::kSymbolAttr))
+        launchOf[symbol.getValue()] = launch;
+    });
+    bool spilled = false;
+    Builder b(&getContext());
+    for (const moec::KernelResources &r : result->resources) {
+      auto it = launchOf.find(r.kernel);
+      if (it == launchOf.end())
+        continue;
+      kernel::LaunchOp launch = it->second;
+      int64_t spills = r.spillStores + r.spillLoads;
+      auto previous = launch->getAttrOfType<IntegerAttr>("spill_bytes");
       launch->setAttr("registers", b.getI64IntegerAttr(r.registers));
-      launch->setAttr("spill_bytes", b.getI64IntegerAttr(r.spillStores + r.spillLoads));
-      if (r.spillStores + r.spillLoads > 0 && failOnSpills) {
+      launch->setAttr("spill_bytes",
+                      b.getI64IntegerAttr(spills + (previous ? previous.getInt() : 0)));
+      if (spills > 0 && failOnSpills) {
         launch.emitError() << "kernel '" << r.kernel << "' spills registers on " << arch << " ("
                            << r.spillStores << " bytes stored, " << r.spillLoads
                            << " bytes loaded, " << r.registers << " registers)";
         spilled = true;
       }
-    });
+    }
     if (spilled)
       return signalPassFailure();
 

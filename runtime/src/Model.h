@@ -82,6 +82,13 @@ struct Step {
   GridDim gridX, gridY;
   uint32_t blockX = 0;
   uint32_t sharedBytes = 0;
+  // Token-count bucket: runs when minTokens <= T and (maxTokens < 0 or
+  // T <= maxTokens).
+  int64_t minTokens = 0;
+  int64_t maxTokens = -1;
+  bool runsFor(int64_t tokens) const {
+    return tokens >= minTokens && (maxTokens < 0 || tokens <= maxTokens);
+  }
 };
 
 /// What executes a model, decided by Model::target.

@@ -324,6 +324,11 @@ moert_status decodeSteps(const fb::Model *root, Model *model) {
     std::string where = "step " + std::to_string(s);
     Step decoded;
     decoded.kernel = step->kernel();
+    decoded.minTokens = step->min_tokens();
+    decoded.maxTokens = step->max_tokens();
+    if (decoded.minTokens < 0 || (decoded.maxTokens >= 0 && decoded.maxTokens < decoded.minTokens))
+      return corrupt(where + ": token range [" + std::to_string(decoded.minTokens) + ", " +
+                     std::to_string(decoded.maxTokens) + "] is empty or negative");
     if (decoded.kernel >= model->kernels.size())
       return corrupt(where + ": kernel index " +
                      std::to_string(decoded.kernel) + " out of range (" +

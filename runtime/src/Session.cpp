@@ -272,6 +272,8 @@ moert_status runSession(moert_session_impl &session,
 
   for (size_t s = 0; s < model.steps.size(); ++s) {
     const Step &step = model.steps[s];
+    if (!step.runsFor(tokens))
+      continue; // another variant of this kernel serves this token count
     void **args = session.argTable.data() + session.argStart[s];
     for (size_t a = 0; a < step.args.size(); ++a) {
       const StepArg &arg = step.args[a];

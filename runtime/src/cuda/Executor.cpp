@@ -176,9 +176,13 @@ moert_status Executor::loadModule() {
   std::vector<uint32_t> sharedPerKernel(model.kernels.size(), 0);
   for (size_t s = 0; s < model.steps.size(); ++s) {
     const Step &step = model.steps[s];
+    // The largest T this step runs for in this session.
+    int64_t largestT = step.maxTokens < 0 ? options_.maxTokens
+                                          : std::min<int64_t>(step.maxTokens, options_.maxTokens);
     int64_t blocksX = 0, blocksY = 0;
-    bool fits = gridBlocks(step.gridX, options_.maxTokens, &blocksX) &&
-                gridBlocks(step.gridY, options_.maxTokens, &blocksY);
+    bool fits = step.minTokens > options_.maxTokens ||
+                (gridBlocks(step.gridX, largestT, &blocksX) &&
+                 gridBlocks(step.gridY, largestT, &blocksY));
     if (!fits || blocksX > maxGridX || blocksY > maxGridY)
       return makeStatus(
           MOERT_INVALID_ARGUMENT,
@@ -314,6 +318,8 @@ moert_status Executor::launchSteps(int64_t tokens, size_t first, size_t last) {
   const DriverApi &api = driver_.api();
   for (size_t s = first; s < last; ++s) {
     const Step &step = model.steps[s];
+    if (!step.runsFor(tokens))
+      continue; // another variant of this kernel serves this token count
     LaunchArgs &args = launchArgs_[s];
     for (size_t a = 0; a < step.args.size(); ++a) {
       const StepArg &arg = step.args[a];

@@ -17,14 +17,19 @@
 // CHECK: const auto a1 = in1[(0) * (8) + i1];
 // CHECK: static_cast<float>(a0)
 // CHECK: static_cast<__nv_bfloat16>(
-// CHECK-LABEL: moec_k2_linear(moec_cuda_args args)
-// CHECK: moec_ck::linear<__nv_bfloat16, {{[0-9]+}}, {{[0-9]+}}, {{[0-9]+}}, {{[0-9]+}}, {{[0-9]+}}>(in0, in1, nullptr, out0, T, 8, 4);
+// A token-dependent tensor-core GEMM gets a decode and a prefill variant.
+// CHECK: [decode tile, T in [0, 64]]
+// CHECK-LABEL: moec_k2_linear_decode(moec_cuda_args args)
+// CHECK: moec_ck::linear<__nv_bfloat16, 16, 32, 64, 4, 6>(in0, in1, nullptr, out0, T, 8, 4);
+// CHECK: [prefill tile, T in [65, inf]]
+// CHECK-LABEL: moec_k2_linear_prefill(moec_cuda_args args)
+// CHECK: moec_ck::linear<__nv_bfloat16, 128, 128, 32, 8, 4>(in0, in1, nullptr, out0, T, 8, 4);
 
 // Softmax: one warp per row, 8 rows per block: ceil(T / 8) blocks.
 // GEOM: kernel.launch "softmax"{{.*}}block = 256 : i64, grid = array<i64: 0, 1, 8, 1, 0, 1>
 // Elementwise over 8*T elements, 4 per thread: ceil(8T / 1024).
 // GEOM: kernel.launch "elementwise"{{.*}}block = 256 : i64, grid = array<i64: 0, 8, 1024, 1, 0, 1>
-// GEOM: kernel.launch "linear"{{.*}}shared_bytes = {{[1-9][0-9]*}} : i64
+// GEOM: kernel.launch "linear"{{.*}}variants = [{block = 128 : i64, grid = array<i64: 15, 1, 16, 1, 0, 1>, max_tokens = 64 : i64, min_tokens = 0 : i64, shared_bytes = {{[1-9][0-9]*}} : i64, symbol = "moec_k2_linear_decode"}, {block = 256 : i64, {{.*}}min_tokens = 65 : i64{{.*}}symbol = "moec_k2_linear_prefill"}]
 
 // ARCH: unknown CUDA architecture 'sm_75' (supported: sm_80, sm_86, sm_89, sm_90a)
 module {

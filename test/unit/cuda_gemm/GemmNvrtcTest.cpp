@@ -50,11 +50,17 @@ std::vector<GemmConfig> configs(const char *arch) {
     out.push_back({t.type, t.bytes, "up_silu", "prefill", 128, 128, t.prefillTk, 8, 4});
     out.push_back({t.type, t.bytes, "down", "decode", 16, 32, t.decodeTk, 4, 6});
     out.push_back({t.type, t.bytes, "down", "prefill", 128, 128, t.prefillTk, 8, 4});
-    const moec_cuda::GemmConfig dense = moec_cuda::gemmConfigFor(arch, false, t.bytes);
-    const moec_cuda::GemmConfig moe = moec_cuda::gemmConfigFor(arch, true, t.bytes);
-    out.push_back({t.type, t.bytes, "linear", "emitter", dense.tm, dense.tn, dense.tk, dense.warps, dense.stages});
-    for (const char *kernel : {"up_swiglu", "up_silu", "down"})
-      out.push_back({t.type, t.bytes, kernel, "emitter", moe.tm, moe.tn, moe.tk, moe.warps, moe.stages});
+    // What the emitter instantiates (compiler/cuda/GemmConfig.h), per bucket.
+    for (bool prefill : {false, true}) {
+      const char *bucket = prefill ? "emitter_prefill" : "emitter_decode";
+      const moec_cuda::GemmConfig dense = moec_cuda::gemmConfigFor(false, false, t.bytes, prefill);
+      out.push_back({t.type, t.bytes, "linear", bucket, dense.tm, dense.tn, dense.tk, dense.warps, dense.stages});
+      for (const char *kernel : {"up_swiglu", "up_silu", "down"}) {
+        const bool swigluUp = std::string(kernel) == "up_swiglu";
+        const moec_cuda::GemmConfig moe = moec_cuda::gemmConfigFor(true, swigluUp, t.bytes, prefill);
+        out.push_back({t.type, t.bytes, kernel, bucket, moe.tm, moe.tn, moe.tk, moe.warps, moe.stages});
+      }
+    }
   }
   return out;
 }

@@ -81,7 +81,8 @@ std::vector<uint8_t> buildPayload(const ModelSpec &spec) {
     fb::GridDim gridY(step.gridY.base, step.gridY.perToken, step.gridY.divisor);
     steps.push_back(fb::CreateStep(fbb, step.kernel, argVector, &gridX,
                                    step.hasGridY ? &gridY : nullptr,
-                                   step.blockX, step.sharedBytes));
+                                   step.blockX, step.sharedBytes,
+                                   step.minTokens, step.maxTokens));
   }
   auto stepVector = fbb.CreateVector(steps);
 

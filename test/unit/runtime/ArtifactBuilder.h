@@ -52,6 +52,9 @@ struct StepSpec {
   bool hasGridY = false;
   GridSpec gridY;
   uint32_t blockX = 0, sharedBytes = 0;
+  // Token-count bucket (GPU steps): runs when minTokens <= T <= maxTokens
+  // (maxTokens < 0: no upper bound).
+  int64_t minTokens = 0, maxTokens = -1;
 };
 
 struct ModelSpec {

@@ -210,6 +210,13 @@ TEST(CudaLoader, RejectsBadGpuGeometry) {
   spec.steps[0].sharedBytes = 227 * 1024 + 1;
   expectLoadError(spec, MOERT_DATA_LOSS, "step 0: shared_bytes 232449 exceeds 232448");
   spec = base();
+  spec.steps[0].minTokens = 9;
+  spec.steps[0].maxTokens = 8;
+  expectLoadError(spec, MOERT_DATA_LOSS, "step 0: token range [9, 8] is empty or negative");
+  spec = base();
+  spec.steps[0].minTokens = -1;
+  expectLoadError(spec, MOERT_DATA_LOSS, "step 0: token range [-1, -1] is empty or negative");
+  spec = base();
   spec.steps[0].gpu = false; // no geometry at all
   expectLoadError(spec, MOERT_DATA_LOSS, "step 0: a GPU step has no grid_x");
   spec = base();

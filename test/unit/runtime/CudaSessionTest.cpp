@@ -173,6 +173,35 @@ TEST_F(CudaSession, AddWeightRunsWithGraphsPerTokenCount) {
   EXPECT_EQ(fake->graphExecDestroys, 3);
 }
 
+// Two variants of one kernel for disjoint token-count buckets (as the
+// compiler writes a decode and a prefill tile): each T launches exactly the
+// variant whose range holds it, and the result is the same.
+TEST_F(CudaSession, TokenBucketVariantsLaunchOnlyForTheirRange) {
+  std::vector<float> w = randomFloats(kHidden, 7);
+  ModelSpec spec = cudaAddWeightModel(w);
+  StepSpec decode = spec.steps[0], prefill = spec.steps[0];
+  decode.maxTokens = 8;
+  prefill.minTokens = 9;
+  prefill.blockX = 256; // tells the two apart in the fake driver's log
+  spec.steps = {decode, prefill};
+  SessionPtr session = open(spec, 64);
+  ASSERT_TRUE(session);
+  for (int64_t tokens : {1, 8, 9, 40}) {
+    std::vector<float> x = randomFloats(tokens * kHidden, 100 + tokens);
+    std::vector<float> y(tokens * kHidden, NAN);
+    size_t before = fake->launches.size();
+    auto status = runFloat(session.get(), x, y, tokens);
+    ASSERT_TRUE(status->ok()) << status->message();
+    ASSERT_EQ(fake->launches.size(), before + 1) << "T=" << tokens;
+    EXPECT_EQ(fake->launches.back().blockX, tokens <= 8 ? 128u : 256u) << "T=" << tokens;
+    std::vector<double> want(y.size());
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t h = 0; h < kHidden; ++h)
+        want[t * kHidden + h] = double(x[t * kHidden + h]) + double(w[h]);
+    expectClose(y, want);
+  }
+}
+
 TEST_F(CudaSession, GraphCacheEvictsLeastRecentlyUsed) {
   std::vector<float> w = randomFloats(kHidden, 2);
   SessionPtr session = open(cudaAddWeightModel(w), 32);
