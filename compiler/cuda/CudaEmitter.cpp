@@ -288,6 +288,26 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     gridX = cover(dimExpr(s[0]), kRowsPerBlock);
     return success();
   }
+  if (k == "moe_route_linear") {
+    // Router GEMM + softmax + top-k in one launch; one warp per token, the
+    // warp's logits in dynamic shared memory.
+    auto x = inputShape(0), w = inputShape(1);
+    auto xType = elementType(op.getInputs()[0]);
+    auto wType = elementType(op.getInputs()[1]);
+    if (failed(xType) || failed(wType))
+      return failure();
+    if (*xType != T)
+      return op.emitError("the fused router needs its input and its weights output in one type");
+    int64_t experts = w[0], hidden = w[1];
+    os << "  extern __shared__ float moec_route_logits[];\n"
+       << "  moec_ck::moe_route_linear<" << T << ", " << *wType << ", " << B() << ">(in0, in1, "
+       << (specBool("has_bias") ? "in2" : "nullptr") << ", out0, out1, " << dimExpr(x[0]).str()
+       << ", " << hidden << ", " << experts << ", " << specInt("k") << ", "
+       << (specBool("normalize") ? "true" : "false") << ", moec_route_logits);\n";
+    sharedBytes = kRowsPerBlock * experts * 4;
+    gridX = cover(dimExpr(x[0]), kRowsPerBlock);
+    return success();
+  }
   if (k == "moe_permute") {
     auto ids = shapeOf(op.getInputs()[0]);
     // One block does the whole count/scan/scatter (it needs a block-wide

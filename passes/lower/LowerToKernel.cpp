@@ -191,7 +191,9 @@ private:
     }
     if (auto router = dyn_cast<moe::RouterOp>(op)) {
       if (router.getScoring() != "softmax")
-        return op->emitError("sigmoid routing is not supported by the host target yet");
+        return op->emitError("sigmoid routing is not supported yet");
+      if (cuda)
+        return lowerRouterCuda(router);
       replace(op, launch(op, "moe_route", op->getOperands(), op->getResultTypes(),
                          {i64("k", router.getK()), boolean("normalize", router.getNormalize())}));
       return success();
@@ -270,6 +272,8 @@ private:
   }
 
   LogicalResult lowerLinearCuda(moe::LinearOp linear);
+  LogicalResult lowerRouterCuda(moe::RouterOp router);
+  FailureOr<Value> weightNK(moe::LinearOp linear);
   LogicalResult lowerExpertsCuda(moe::ExpertsOp experts);
   SmallVector<NamedAttribute> expertSpec(moe::ExpertsOp experts);
   LogicalResult lowerOnnx(Operation *op);
@@ -321,39 +325,79 @@ private:
 
 // The tensor-core GEMM reads W as [N, K] (K contiguous, like the MoE expert
 // weights), so a [K, N] ONNX weight is transposed here, once, at compile time.
-LogicalResult Lowering::lowerLinearCuda(moe::LinearOp linear) {
+FailureOr<Value> Lowering::weightNK(moe::LinearOp linear) {
   Value weight = linear.getWeight();
-  if (!linear.getTransposeWeight()) {
-    ElementsAttr elements = moec::getConstantElements(weight);
-    auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
-    if (!bytes)
-      return linear.emitError("the cuda target needs a linear layer's weight at compile time");
-    auto type = cast<RankedTensorType>(weight.getType());
-    int64_t k = type.getDimSize(0), n = type.getDimSize(1);
-    int64_t width = moec::storageBytes(type.getElementType());
-    std::vector<char> transposed(bytes->size());
-    for (int64_t r = 0; r < k; ++r)
-      for (int64_t c = 0; c < n; ++c)
-        std::memcpy(&transposed[(c * k + r) * width], &(*bytes)[(r * n + c) * width], width);
-    auto newType = RankedTensorType::get({n, k}, type.getElementType());
-    std::string key = "weight_nk";
-    if (auto resource = dyn_cast<DenseResourceElementsAttr>(elements))
-      key = resource.getRawHandle().getKey().str() + ".nk";
-    auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<char>(transposed));
-    OpBuilder b(linear);
-    StringAttr name;
-    if (auto loc = dyn_cast<NameLoc>(weight.getLoc()))
-      name = loc.getName();
-    weight = kernel::ConstantOp::create(b, weight.getLoc(), newType,
-                                        DenseResourceElementsAttr::get(newType, key, std::move(blob)),
-                                        name);
-  }
-  SmallVector<Value> inputs{linear.getInput(), weight};
+  if (linear.getTransposeWeight())
+    return weight;
+  ElementsAttr elements = moec::getConstantElements(weight);
+  auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
+  if (!bytes)
+    return linear.emitError("the cuda target needs a linear layer's weight at compile time");
+  auto type = cast<RankedTensorType>(weight.getType());
+  int64_t k = type.getDimSize(0), n = type.getDimSize(1);
+  int64_t width = moec::storageBytes(type.getElementType());
+  std::vector<char> transposed(bytes->size());
+  for (int64_t r = 0; r < k; ++r)
+    for (int64_t c = 0; c < n; ++c)
+      std::memcpy(&transposed[(c * k + r) * width], &(*bytes)[(r * n + c) * width], width);
+  auto newType = RankedTensorType::get({n, k}, type.getElementType());
+  std::string key = "weight_nk";
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(elements))
+    key = resource.getRawHandle().getKey().str() + ".nk";
+  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<char>(transposed));
+  OpBuilder b(linear);
+  StringAttr name;
+  if (auto loc = dyn_cast<NameLoc>(weight.getLoc()))
+    name = loc.getName();
+  return Value(kernel::ConstantOp::create(
+      b, weight.getLoc(), newType, DenseResourceElementsAttr::get(newType, key, std::move(blob)),
+      name));
+}
+
+// A linear layer whose only user is a softmax router is fused into the
+// router's launch (see lowerRouterCuda): leave it for the router.
+static bool feedsOnlyARouter(moe::LinearOp linear) {
+  return linear->hasOneUse() && isa<moe::RouterOp>(*linear->getUsers().begin()) &&
+         cast<moe::RouterOp>(*linear->getUsers().begin()).getScoring() == "softmax";
+}
+
+// The tensor-core GEMM reads W as [N, K] (K contiguous, like the MoE expert
+// weights), so a [K, N] ONNX weight is transposed here, once, at compile time.
+LogicalResult Lowering::lowerLinearCuda(moe::LinearOp linear) {
+  if (feedsOnlyARouter(linear))
+    return success();
+  auto weight = weightNK(linear);
+  if (failed(weight))
+    return failure();
+  SmallVector<Value> inputs{linear.getInput(), *weight};
   if (linear.getBias())
     inputs.push_back(linear.getBias());
   replace(linear, launch(linear, "linear", inputs, linear->getResultTypes(),
                          {boolean("transpose_weight", true),
                           boolean("has_bias", static_cast<bool>(linear.getBias()))}));
+  return success();
+}
+
+// On the GPU a router whose logits come from its own linear layer is one
+// launch: logits GEMM, softmax, top-k and renormalization, with the logits
+// kept in shared memory.
+LogicalResult Lowering::lowerRouterCuda(moe::RouterOp router) {
+  auto linear = router.getLogits().getDefiningOp<moe::LinearOp>();
+  if (!linear || !feedsOnlyARouter(linear)) {
+    replace(router, launch(router, "moe_route", router->getOperands(), router->getResultTypes(),
+                           {i64("k", router.getK()), boolean("normalize", router.getNormalize())}));
+    return success();
+  }
+  auto weight = weightNK(linear);
+  if (failed(weight))
+    return failure();
+  SmallVector<Value> inputs{linear.getInput(), *weight};
+  if (linear.getBias())
+    inputs.push_back(linear.getBias());
+  replace(router, launch(router, "moe_route_linear", inputs, router->getResultTypes(),
+                         {i64("k", router.getK()), boolean("normalize", router.getNormalize()),
+                          boolean("has_bias", static_cast<bool>(linear.getBias()))}));
+  linear.erase();
   return success();
 }
 

@@ -775,50 +775,93 @@ __device__ void batch_matmul(const T *A, const T *B, T *Y, int batch_rank, const
 // host. weights [tokens, k] are the selected probabilities, renormalized to sum
 // to 1 when normalize; expert_ids [tokens, k]. One warp per token. Requires
 // 0 <= k <= experts; slots j >= experts get weight 0, expert 0 (as on host).
+namespace detail {
+// Softmax over one token's logits x[0, experts) (any readable memory: global
+// or shared), top-k, optional renormalization, written to w[0, k) / ids[0, k).
+// Called by a whole warp.
+template <class T, class L>
+__device__ void route_one_token(const L *x, T *w, int64 *ids, index_t experts, index_t k,
+                                bool normalize) {
+  const int lane = lane_id();
+  Ranked prev{0.f, -1};
+  float shift = 0.f, selected_sum = 0.f;
+  index_t found = 0;
+  for (; found < k; ++found) {
+    prev = warp_select_next(x, experts, 1, true, prev);
+    if (prev.index < 0)
+      break; // uniform across the warp
+    if (found == 0)
+      shift = prev.value; // the row maximum (or NaN, which poisons everything)
+    selected_sum += expf(prev.value - shift);
+    // The raw logit parks in the output until the denominator is known; it
+    // came from a T, so the round trip is exact.
+    if (lane == 0) {
+      ids[found] = prev.index;
+      w[found] = from_float<T>(prev.value);
+    }
+  }
+  float denominator = selected_sum;
+  if (!normalize) {
+    float partial = 0.f;
+    for (index_t e = lane; e < experts; e += kWarp)
+      partial += expf(to_float(x[e]) - shift);
+    denominator = warp_reduce(partial, SumOp{});
+  }
+  __syncwarp(); // lane 0's parked logits are visible to the whole warp
+  for (index_t j = lane; j < k; j += kWarp) {
+    if (j < found) {
+      w[j] = from_float<T>(expf(to_float(w[j]) - shift) / denominator);
+    } else {
+      w[j] = from_float<T>(0.f);
+      ids[j] = 0;
+    }
+  }
+}
+} // namespace detail
+
 template <class T, int BLOCK>
 __device__ void moe_route_softmax_topk(const T *logits, T *weights, int64 *expert_ids, index_t tokens,
                                        index_t experts, index_t k, bool normalize) {
   static_assert(BLOCK % kWarp == 0, "moe_route_softmax_topk: BLOCK must be a multiple of 32");
   if (tokens <= 0 || k <= 0)
     return;
+  for (index_t t = grid_warp<BLOCK>(); t < tokens; t += grid_warps<BLOCK>())
+    detail::route_one_token(logits + t * experts, weights + t * k, expert_ids + t * k, experts, k,
+                            normalize);
+}
+
+// The whole router in one launch: logits = X[t] . Wr^T (+ bias) for every
+// expert, then softmax, top-k and optional renormalization, without the
+// logits ever reaching global memory. Wr is [experts, hidden] (hidden
+// contiguous); X rows are [hidden]. One warp per token: each expert's dot
+// product is a coalesced read of its weight row and a warp reduction, in
+// float; the logits live in the warp's slice of `smem_logits`
+// ((BLOCK / 32) * experts floats of dynamic shared memory, which the
+// launch must provide).
+template <class T, class W, int BLOCK>
+__device__ void moe_route_linear(const T *X, const W *Wr, const W *bias, T *weights,
+                                 int64 *expert_ids, index_t tokens, index_t hidden,
+                                 index_t experts, index_t k, bool normalize,
+                                 float *smem_logits) {
+  static_assert(BLOCK % kWarp == 0, "moe_route_linear: BLOCK must be a multiple of 32");
+  if (tokens <= 0 || k <= 0)
+    return;
   const int lane = lane_id();
+  float *logits = smem_logits + static_cast<index_t>(threadIdx.x / kWarp) * experts;
   for (index_t t = grid_warp<BLOCK>(); t < tokens; t += grid_warps<BLOCK>()) {
-    const T *x = logits + t * experts;
-    T *w = weights + t * k;
-    int64 *ids = expert_ids + t * k;
-    detail::Ranked prev{0.f, -1};
-    float shift = 0.f, selected_sum = 0.f;
-    index_t found = 0;
-    for (; found < k; ++found) {
-      prev = detail::warp_select_next(x, experts, 1, true, prev);
-      if (prev.index < 0)
-        break; // uniform across the warp
-      if (found == 0)
-        shift = prev.value; // the row maximum (or NaN, which poisons everything)
-      selected_sum += expf(prev.value - shift);
-      // The raw logit parks in the output until the denominator is known; it
-      // came from a T, so the round trip is exact.
-      if (lane == 0) {
-        ids[found] = prev.index;
-        w[found] = from_float<T>(prev.value);
-      }
-    }
-    float denominator = selected_sum;
-    if (!normalize) {
+    const T *x = X + t * hidden;
+    for (index_t e = 0; e < experts; ++e) {
+      const W *row = Wr + e * hidden;
       float partial = 0.f;
-      for (index_t e = lane; e < experts; e += kWarp)
-        partial += expf(to_float(x[e]) - shift);
-      denominator = warp_reduce(partial, SumOp{});
+      for (index_t h = lane; h < hidden; h += kWarp)
+        partial += to_float(x[h]) * to_float(row[h]);
+      float sum = warp_reduce(partial, SumOp{});
+      if (lane == 0)
+        logits[e] = sum + (bias ? to_float(bias[e]) : 0.f);
     }
-    __syncwarp(); // lane 0's parked logits are visible to the whole warp
-    for (index_t j = lane; j < k; j += kWarp) {
-      if (j < found) {
-        w[j] = from_float<T>(expf(to_float(w[j]) - shift) / denominator);
-      } else {
-        w[j] = from_float<T>(0.f);
-        ids[j] = 0;
-      }
-    }
+    __syncwarp();
+    detail::route_one_token(logits, weights + t * k, expert_ids + t * k, experts, k, normalize);
+    __syncwarp(); // the next token overwrites the logits
   }
 }
 

@@ -44,6 +44,13 @@ MOEC_KERNEL(copy_bytes_b256, 256) {
     moec_ck::moe_route_softmax_topk<T, 128>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *),              \
                                             MOEC_ARG(2, int64 *), args.tokens, 64, 8, true);       \
   }                                                                                                \
+  MOEC_KERNEL(moe_route_linear_##tag, 256) {                                                       \
+    extern __shared__ float logits[];                                                              \
+    moec_ck::moe_route_linear<T, T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, const T *),           \
+                                         MOEC_ARG(2, const T *), MOEC_ARG(3, T *),                 \
+                                         MOEC_ARG(4, int64 *), args.tokens, 2048, 64, 8, true,     \
+                                         logits);                                                  \
+  }                                                                                                \
   MOEC_KERNEL(moe_combine_##tag, 256) {                                                            \
     moec_ck::moe_combine<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), args.tokens, 8, 2048);  \
   }
