@@ -33,11 +33,12 @@ inline constexpr long long kDecodeMaxTokens = 64;
 //    (41 KB of shared memory, 69 KB for the SwiGLU up-projection).
 //  - prefill: 128x128x32, 8 warps, 4 stages (80 KB); the SwiGLU
 //    up-projection computes gate and linear tiles together, so 128x64.
-//  - f32 storage runs the SIMT fallback, one configuration.
+//  - f32 storage runs the SIMT fallback, one configuration (TK = 16 for
+//    the MoE GEMMs: at 32, ptxas spilled the down-projection on sm_90a).
 // The same tiles fit every target's shared memory (sm_86/sm_89: 99 KB).
 inline GemmConfig gemmConfigFor(bool moe, bool swigluUp, int elemBytes, bool prefill) {
   if (elemBytes == 4)
-    return moe ? GemmConfig{16, 32, 32, 4, 4} : GemmConfig{64, 64, 16, 4, 2};
+    return moe ? GemmConfig{16, 32, 16, 4, 4} : GemmConfig{64, 64, 16, 4, 2};
   if (!prefill)
     return GemmConfig{16, 32, 64, 4, 6};
   return swigluUp ? GemmConfig{128, 64, 32, 8, 4} : GemmConfig{128, 128, 32, 8, 4};
