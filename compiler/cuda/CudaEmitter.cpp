@@ -53,8 +53,8 @@ GridAxis cover(SizeExpr work, int64_t perBlock) {
 class CudaFunctionWriter : LaunchView {
 public:
   CudaFunctionWriter(kernel::LaunchOp op, std::string symbol, const moec::CudaTarget &target,
-                     llvm::raw_string_ostream &os)
-      : LaunchView(op), symbol(std::move(symbol)), target(target), os(os) {}
+                     moec::GemmImpl gemmImpl, llvm::raw_string_ostream &os)
+      : LaunchView(op), symbol(std::move(symbol)), target(target), gemmImpl(gemmImpl), os(os) {}
 
   // Writes the wrapper(s) of the launch. A token-dependent 16-bit GEMM gets
   // two variants, a decode tile (T <= kDecodeMaxTokens) and a prefill tile,
@@ -81,6 +81,7 @@ public:
 private:
   std::string symbol;
   const moec::CudaTarget &target;
+  moec::GemmImpl gemmImpl;
   llvm::raw_string_ostream &os;
   int64_t block = kSimtBlock;
   int64_t sharedBytes = 0;
@@ -336,18 +337,25 @@ LogicalResult CudaFunctionWriter::gemm(llvm::raw_ostream &os, StringRef kind) {
   int elemBytes = static_cast<int>(moec::storageBytes(cast<ShapedType>(out.getType()).getElementType()));
   bool isMoe = kind != "linear";
   bool swigluUp = kind == "moe_gemm_up" && specStr("activation") == "swiglu";
-  moec_cuda::GemmConfig cfg = moec_cuda::gemmConfigFor(isMoe, swigluUp, elemBytes, prefill);
+  bool wgmma = gemmImpl == moec::GemmImpl::Wgmma && elemBytes == 2;
+  moec_cuda::GemmConfig cfg = wgmma ? moec_cuda::sm90GemmConfigFor(swigluUp, prefill)
+                                    : moec_cuda::gemmConfigFor(isMoe, swigluUp, elemBytes, prefill);
   std::string tparams = llvm::formatv("<{0}, {1}, {2}, {3}, {4}, {5}>", T, cfg.tm, cfg.tn,
                                       cfg.tk, cfg.warps, cfg.stages);
+  if (wgmma)
+    tparams = "sm90::" + kind.str() + tparams;
+  else
+    tparams = kind.str() + tparams;
   block = cfg.warps * 32;
-  sharedBytes = isMoe ? moec_cuda::moeGemmSmemBytes(cfg, elemBytes, swigluUp)
-                      : moec_cuda::linearSmemBytes(cfg, elemBytes);
+  sharedBytes = wgmma ? moec_cuda::sm90SmemBytes(cfg, swigluUp)
+                : isMoe ? moec_cuda::moeGemmSmemBytes(cfg, elemBytes, swigluUp)
+                        : moec_cuda::linearSmemBytes(cfg, elemBytes);
   if (kind == "linear") {
     auto x = shapeOf(op.getInputs()[0]);
     auto y = shapeOf(out);
     SizeExpr m = product(x.drop_back());
     int64_t n = y.back();
-    os << "  moec_ck::linear" << tparams << "(in0, in1, " << (specBool("has_bias") ? "in2" : "nullptr")
+    os << "  moec_ck::" << tparams << "(in0, in1, " << (specBool("has_bias") ? "in2" : "nullptr")
        << ", out0, " << m.str() << ", " << x.back() << ", " << n << ");\n";
     int64_t colTiles = (n + cfg.tn - 1) / cfg.tn;
     // ceil(M / TM) * colTiles <= ceil((M * colTiles + (TM - 1) * colTiles) / TM)
@@ -375,7 +383,7 @@ LogicalResult CudaFunctionWriter::gemm(llvm::raw_ostream &os, StringRef kind) {
     int actCode = act == "relu" ? 0 : act == "gelu" ? 1 : act == "silu" ? 2 : act == "swiglu" ? 3 : 4;
     std::string b1 = take(specBool("has_fc1_bias")), fc3 = take(specBool("has_fc3")),
                 b3 = take(specBool("has_fc3_bias"));
-    os << "  moec_ck::moe_gemm_up" << tparams << "(in0, in1, in2, in3, " << b1 << ", " << fc3
+    os << "  moec_ck::" << tparams << "(in0, in1, in2, in3, " << b1 << ", " << fc3
        << ", " << b3 << ", out0, " << tokens.str() << ", " << k << ", " << experts << ", "
        << hidden << ", " << inter << ", " << actCode << ", " << specInt("swiglu_fusion") << ", "
        << f32Literal(specFloat("alpha")) << ", " << f32Literal(specFloat("beta")) << ", "
@@ -383,7 +391,7 @@ LogicalResult CudaFunctionWriter::gemm(llvm::raw_ostream &os, StringRef kind) {
   } else {
     std::string b2 = take(specBool("has_fc2_bias"));
     std::string rw = take(true);
-    os << "  moec_ck::moe_gemm_down" << tparams << "(in0, in1, in2, in3, " << b2 << ", " << rw
+    os << "  moec_ck::" << tparams << "(in0, in1, in2, in3, " << b2 << ", " << rw
        << ", out0, " << tokens.str() << ", " << k << ", " << experts << ", " << hidden << ", "
        << inter << ");\n";
   }
@@ -496,6 +504,7 @@ __device__ inline long long moec_slice_start(long long start, long long dim, lon
 
 namespace {
 #include "moec_cuda_gemm_header.inc"
+#include "moec_cuda_gemm_sm90_header.inc"
 #include "moec_cuda_kernels_header.inc"
 
 } // namespace
@@ -507,6 +516,7 @@ const std::vector<EmbeddedHeader> &cudaKernelHeaders() {
   static const std::vector<EmbeddedHeader> headers = {
       {"moec_cuda_kernels.cuh", joinEmbeddedChunks(kCudaKernelsHeader)},
       {"moec_cuda_gemm.cuh", joinEmbeddedChunks(kCudaGemmHeader)},
+      {"moec_cuda_gemm_sm90.cuh", joinEmbeddedChunks(kCudaGemmSm90Header)},
   };
   return headers;
 }
@@ -535,7 +545,10 @@ LogicalResult writeCudaSources(Location loc, const std::string &source, llvm::St
 const CudaTarget *lookupCudaTarget(llvm::StringRef arch) {
   // Dynamic shared memory per block (opt-in maximum).
   static const CudaTarget targets[] = {
-      {"sm_80", 163 * 1024}, {"sm_86", 99 * 1024}, {"sm_89", 99 * 1024}, {"sm_90a", 227 * 1024}};
+      {"sm_80", 163 * 1024, false},
+      {"sm_86", 99 * 1024, false},
+      {"sm_89", 99 * 1024, false},
+      {"sm_90a", 227 * 1024, true}};
   for (const CudaTarget &t : targets)
     if (t.arch == arch)
       return &t;
@@ -544,7 +557,11 @@ const CudaTarget *lookupCudaTarget(llvm::StringRef arch) {
 
 std::string supportedCudaTargets() { return "sm_80, sm_86, sm_89, sm_90a"; }
 
-FailureOr<std::string> emitCudaSource(ModuleOp module, const CudaTarget &target) {
+FailureOr<std::string> emitCudaSource(ModuleOp module, const CudaTarget &target,
+                                      GemmImpl gemm) {
+  if (gemm == GemmImpl::Wgmma && !target.hasWgmma)
+    return module.emitError() << "the wgmma GEMM kernels need sm_90a, not " << target.arch,
+           failure();
   std::string source;
   llvm::raw_string_ostream os(source);
   std::string origin = "a model";
@@ -552,13 +569,13 @@ FailureOr<std::string> emitCudaSource(ModuleOp module, const CudaTarget &target)
     origin = src.str();
   os << "// Kernels for " << origin << ", target " << target.arch
      << ". Generated by moec; do not edit.\n"
-     << kPrelude;
+     << (gemm == GemmImpl::Wgmma ? "#include \"moec_cuda_gemm_sm90.cuh\"\n" : "") << kPrelude;
   unsigned step = 0;
   bool ok = true;
   module.walk([&](kernel::LaunchOp launch) {
     std::string symbol = "moec_k" + std::to_string(step++) + "_" + launch.getKernel().str();
     launch->setAttr(kernel::kSymbolAttr, StringAttr::get(module.getContext(), symbol));
-    if (failed(CudaFunctionWriter(launch, symbol, target, os).write()))
+    if (failed(CudaFunctionWriter(launch, symbol, target, gemm, os).write()))
       ok = false;
   });
   if (!ok)

@@ -14,7 +14,13 @@ namespace moec {
 struct CudaTarget {
   std::string arch;   // "sm_80", "sm_86", "sm_89", "sm_90a"
   int smemLimit;      // dynamic shared memory per block the arch allows (bytes)
+  bool hasWgmma;      // Hopper: wgmma tensor-core instructions
 };
+
+// Which tensor-core GEMM kernels the emitter instantiates for 16-bit types.
+// "mma": mma.sync (every target). "wgmma": Hopper's asynchronous warpgroup
+// MMA (sm_90a only; opt-in until validated on a GPU).
+enum class GemmImpl { Mma, Wgmma };
 
 // Known targets; nullptr for an unknown name.
 const CudaTarget *lookupCudaTarget(llvm::StringRef arch);
@@ -25,7 +31,8 @@ std::string supportedCudaTargets();
 // wrapper each) and records on each launch its `symbol`, `grid`
 // (array<i64: base_x, per_token_x, div_x, base_y, per_token_y, div_y>),
 // `block` and `shared_bytes`.
-mlir::FailureOr<std::string> emitCudaSource(mlir::ModuleOp module, const CudaTarget &target);
+mlir::FailureOr<std::string> emitCudaSource(mlir::ModuleOp module, const CudaTarget &target,
+                                            GemmImpl gemm = GemmImpl::Mma);
 
 // The device template headers the generated source includes (embedded).
 struct EmbeddedHeader {

@@ -11,6 +11,7 @@
 
 #define MOEC_CK_GEMM_INDEX_ONLY
 #include "compiler/cuda/kernels/moec_cuda_gemm.cuh"
+#include "compiler/cuda/kernels/moec_cuda_gemm_sm90.cuh"
 #undef MOEC_CK_GEMM_INDEX_ONLY
 
 #include <cstring>
@@ -53,6 +54,22 @@ inline unsigned linearSmemBytes(const GemmConfig &c, int elemBytes) {
 inline unsigned moeGemmSmemBytes(const GemmConfig &c, int elemBytes, bool upWithTwoSets) {
   return moec_ck::gemm::tile_smem_bytes(elemBytes, c.tm, c.tn, c.tk, c.stages,
                                         upWithTwoSets ? 2 : 1);
+}
+
+// Hopper wgmma kernels (moec_cuda_gemm_sm90.cuh; opt-in with
+// --gpu-gemm=wgmma until a GPU run validates them). Their rules: TK = 64,
+// TM a multiple of 64 (one consumer warpgroup per 64 rows), WARPS =
+// 4 * TM / 64 + 1 (one producer warp). Decode: 64-row tiles; prefill: 128.
+// SwiGLU up-projections use half-width column tiles (gate and linear tiles
+// share the stage).
+inline GemmConfig sm90GemmConfigFor(bool swigluUp, bool prefill) {
+  if (!prefill)
+    return GemmConfig{64, swigluUp ? 64 : 128, 64, 5, 6};
+  return GemmConfig{128, swigluUp ? 64 : 128, 64, 9, 4};
+}
+
+inline unsigned sm90SmemBytes(const GemmConfig &c, bool twoSets) {
+  return moec_ck::sm90::pipeline_smem_bytes(c.tm, c.tn, c.stages, twoSets ? 2 : 1);
 }
 
 } // namespace moec_cuda

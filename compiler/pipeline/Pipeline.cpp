@@ -56,6 +56,7 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stop
     emitOptions.compile = stopAfter == Stage::Artifact;
     emitOptions.keepSourcesDir = options.keepSources;
     emitOptions.failOnSpills = options.failOnSpills;
+    emitOptions.gemm = options.gpuGemm;
     pm.addPass(createMoecEmitCuda(emitOptions));
   } else {
     MoecEmitHostOptions emitOptions;

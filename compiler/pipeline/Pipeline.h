@@ -20,6 +20,10 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
                                 llvm::cl::desc("CUDA targets: storage type of float tensors "
                                                "(bf16, f16 or f32)"),
                                 llvm::cl::init("bf16")};
+  Option<std::string> gpuGemm{*this, "gpu-gemm",
+                              llvm::cl::desc("GPU targets: tensor-core GEMM kernels, mma or "
+                                             "wgmma (sm_90a)"),
+                              llvm::cl::init("mma")};
   Option<bool> failOnSpills{*this, "fail-on-spills",
                             llvm::cl::desc("CUDA targets: a register spill is an error"),
                             llvm::cl::init(false)};

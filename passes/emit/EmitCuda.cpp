@@ -28,7 +28,12 @@ struct EmitCudaPass : moec::impl::MoecEmitCudaBase<EmitCudaPass> {
                          << "' (supported: " << moec::supportedCudaTargets() << ")";
       return signalPassFailure();
     }
-    auto source = moec::emitCudaSource(module, *target);
+    if (gemm != "mma" && gemm != "wgmma") {
+      module.emitError() << "moec-emit-cuda: gemm must be mma or wgmma, got '" << gemm << "'";
+      return signalPassFailure();
+    }
+    auto source = moec::emitCudaSource(
+        module, *target, gemm == "wgmma" ? moec::GemmImpl::Wgmma : moec::GemmImpl::Mma);
     if (failed(source))
       return signalPassFailure();
     module->setAttr(kernel::kCudaSourceAttr, StringAttr::get(&getContext(), *source));

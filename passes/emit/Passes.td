@@ -47,7 +47,10 @@ def MoecEmitCuda : Pass<"moec-emit-cuda", "mlir::ModuleOp"> {
     Option<"keepSourcesDir", "keep-sources", "std::string", "\"\"",
            "Directory to keep the generated source and the kernel headers in">,
     Option<"failOnSpills", "fail-on-spills", "bool", "false",
-           "Make a register spill in any kernel an error">
+           "Make a register spill in any kernel an error">,
+    Option<"gemm", "gemm", "std::string", "\"mma\"",
+           "Tensor-core GEMMs for 16-bit types: mma (every target) or wgmma "
+           "(sm_90a; opt-in until validated on a GPU)">
   ];
 }
 

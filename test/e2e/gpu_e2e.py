@@ -19,7 +19,9 @@ max|out - ref| <= tol * max|ref|:
       the output's scale is what the arithmetic warrants.
   --precision f32                 tol = 1e-4, as on the host: the same kernels' f32 paths,
       so a logic error cannot hide inside the bf16 tolerance.
-The router runs in f32 in both, so expert choices match the f32 reference (inputs are drawn
+  --precision bf16 --gpu-gemm wgmma (sm_90a only)  tol = 2e-2: the Hopper warpgroup-MMA
+      GEMMs, experimental until this check passes on an H100/H200.
+The router runs in f32 in all of them, so expert choices match the f32 reference (inputs are drawn
 with a routing margin, see e2e_common.make_inputs).
 """
 
@@ -35,7 +37,16 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-PRECISIONS = {"bf16": 2e-2, "f32": 1e-4}
+# variant name -> (moec flags, tolerance relative to max|ref|)
+VARIANTS = {
+    "bf16": (["--precision", "bf16"], 2e-2),
+    "f32": (["--precision", "f32"], 1e-4),
+    "bf16-wgmma": (["--precision", "bf16", "--gpu-gemm", "wgmma"], 2e-2),
+}
+
+
+def variants_for(arch):
+    return [v for v in VARIANTS if arch == "sm_90a" or "wgmma" not in v]
 TOKEN_COUNTS = (1, 7, 64, 300)
 
 
@@ -58,10 +69,10 @@ def prepare(args):
     failures = 0
     for rel, info in manifest.items():
         compiled = {}
-        for precision in PRECISIONS:
+        for precision in variants_for(args.arch):
             artifact = f"{stem(rel)}.{args.arch}.{precision}.moe"
             result = common.run_tool([common.Config.moec, "compile", common.model_path(rel),
-                                      "--target", args.arch, "--precision", precision,
+                                      "--target", args.arch, *VARIANTS[precision][0],
                                       "--fail-on-spills", "-o", os.path.join(args.out, artifact)])
             ok = result.returncode == 0
             failures += not ok
@@ -81,7 +92,7 @@ def prepare(args):
             for precision, artifact in compiled.items():
                 cases.append({"model": rel, "reference": info["reference"],
                               "artifact": artifact, "precision": precision,
-                              "tolerance": PRECISIONS[precision], "tokens": tokens,
+                              "tolerance": VARIANTS[precision][1], "tokens": tokens,
                               "input": f"data/{base}.input.npy",
                               "ref": f"data/{base}.ref.npy"})
     with open(os.path.join(args.out, "cases.json"), "w") as f:

@@ -47,6 +47,11 @@ cl::opt<std::string> precision("precision",
                                         "(default), f16 or f32. Accumulation is always f32; "
                                         "the router stays f32"),
                                cl::init("bf16"), cl::cat(moecCategory));
+cl::opt<std::string> gpuGemm("gpu-gemm",
+                             cl::desc("GPU targets: tensor-core GEMM kernels: mma (mma.sync, every "
+                                      "target; default) or wgmma (Hopper warpgroup MMA, sm_90a "
+                                      "only; experimental until validated on a GPU)"),
+                             cl::init("mma"), cl::cat(moecCategory));
 cl::opt<bool> failOnSpills("fail-on-spills",
                            cl::desc("GPU targets: make a register spill in any kernel an error"),
                            cl::cat(moecCategory));
@@ -163,6 +168,10 @@ int compile() {
   if (target != "host" && !cuda)
     return fail("unknown target '" + target + "' (supported: host, " +
                 moec::supportedCudaTargets() + ")");
+  if (gpuGemm != "mma" && gpuGemm != "wgmma")
+    return fail("--gpu-gemm must be mma or wgmma, got '" + gpuGemm + "'");
+  if (gpuGemm == "wgmma" && target != "sm_90a")
+    return fail("--gpu-gemm wgmma needs --target sm_90a (Hopper), not '" + target + "'");
   if (precision != "bf16" && precision != "f16" && precision != "f32")
     return fail("--precision must be bf16, f16 or f32, got '" + precision + "'");
   if (emit == EmitKind::Cuda && !cuda)
@@ -223,6 +232,7 @@ int compile() {
   options.target = target;
   options.precision = precision;
   options.failOnSpills = failOnSpills;
+  options.gpuGemm = gpuGemm;
   options.output = outputPath;
   options.keepSources = keepSources;
   options.reportMemory = reportMemory;
