@@ -195,9 +195,9 @@ moert_status createSession(std::shared_ptr<Model> model,
   return nullptr;
 }
 
-moert_status outputDims(const moert_session_impl &session, size_t index,
-                        int64_t tokens, int64_t *dims, int32_t capacity,
-                        int32_t *outRank) {
+// The output index and token count of an output-shape query.
+moert_status checkOutputQuery(const moert_session_impl &session, size_t index,
+                              int64_t tokens) {
   const Model &model = *session.model;
   if (index >= model.outputs.size())
     return invalid(model, "output index " + std::to_string(index) +
@@ -208,6 +208,15 @@ moert_status outputDims(const moert_session_impl &session, size_t index,
     return invalid(model, "token count " + std::to_string(tokens) +
                               " is outside [0, max_tokens=" +
                               std::to_string(session.maxTokens) + "]");
+  return nullptr;
+}
+
+moert_status outputDims(const moert_session_impl &session, size_t index,
+                        int64_t tokens, int64_t *dims, int32_t capacity,
+                        int32_t *outRank) {
+  const Model &model = *session.model;
+  if (moert_status status = checkOutputQuery(session, index, tokens))
+    return status;
   const TensorSig &sig = model.outputs[index];
   int32_t rank = static_cast<int32_t>(sig.dims.size());
   if (outRank)
@@ -225,15 +234,8 @@ moert_status outputDims(const moert_session_impl &session, size_t index,
 moert_status outputByteSize(const moert_session_impl &session, size_t index,
                             int64_t tokens, size_t *outBytes) {
   const Model &model = *session.model;
-  if (index >= model.outputs.size())
-    return invalid(model, "output index " + std::to_string(index) +
-                              " out of range (" +
-                              std::to_string(model.outputs.size()) +
-                              " outputs)");
-  if (tokens < 0 || tokens > session.maxTokens)
-    return invalid(model, "token count " + std::to_string(tokens) +
-                              " is outside [0, max_tokens=" +
-                              std::to_string(session.maxTokens) + "]");
+  if (moert_status status = checkOutputQuery(session, index, tokens))
+    return status;
   int64_t bytes = 0;
   byteCount(model.outputs[index], tokens, &bytes); // Checked at creation.
   *outBytes = static_cast<size_t>(bytes);

@@ -8,6 +8,8 @@
 #define MOEC_CK_GEMM_INDEX_ONLY
 #include "compiler/cuda/kernels/moec_cuda_gemm.cuh"
 
+#include "test/unit/cuda_gemm/GemmTestData.h"
+
 #include <cuda.h>
 #include <dlfcn.h>
 #include <gtest/gtest.h>
@@ -23,6 +25,7 @@
 namespace {
 
 namespace g = moec_ck::gemm;
+using namespace moec_test;
 
 // The driver entry points this test needs, resolved with dlsym.
 struct Driver {
@@ -81,38 +84,6 @@ DriverState &state() {
   return s;
 }
 Driver &driver() { return state().driver; }
-
-// bf16 with round to nearest even, as the device's __float2bfloat16_rn.
-uint16_t toBf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if (std::isnan(f))
-    return 0x7fc0;
-  u += 0x7fff + ((u >> 16) & 1);
-  return static_cast<uint16_t>(u >> 16);
-}
-float fromBf16(uint16_t h) {
-  const uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// Random bf16 tensor and its exact float values.
-struct Tensor {
-  std::vector<uint16_t> bits;
-  std::vector<double> values;
-};
-Tensor randomTensor(std::mt19937 &rng, size_t n, float scale) {
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  Tensor t;
-  for (size_t i = 0; i < n; ++i) {
-    const uint16_t b = toBf16(dist(rng));
-    t.bits.push_back(b);
-    t.values.push_back(fromBf16(b));
-  }
-  return t;
-}
 
 // Device buffer holding a host vector.
 struct DeviceBuffer {
@@ -285,48 +256,6 @@ TEST(CudaGemmGpu, FloatLinearFallbackMatchesFloat64) {
           acc += double(X[m * K + k]) * W[n * K + k];
         ASSERT_NEAR(got[m * N + n], acc, 1e-4 + 1e-5 * std::fabs(acc)) << "m " << m << " n " << n;
       }
-  }
-}
-
-// A random top-k routing: slots t*k+j grouped by expert (stable), offsets.
-struct Routing {
-  std::vector<int> slots, offsets, expertOfSlot;
-};
-Routing randomRouting(std::mt19937 &rng, long long tokens, long long k, long long experts) {
-  Routing r;
-  std::vector<std::vector<int>> byExpert(experts);
-  for (long long t = 0; t < tokens; ++t) {
-    std::vector<int> ids(experts);
-    for (long long e = 0; e < experts; ++e)
-      ids[e] = static_cast<int>(e);
-    // Expert 1 is never chosen: an empty group between non-empty ones.
-    ids.erase(ids.begin() + 1);
-    std::shuffle(ids.begin(), ids.end(), rng);
-    for (long long j = 0; j < k; ++j)
-      byExpert[ids[j]].push_back(static_cast<int>(t * k + j));
-  }
-  r.expertOfSlot.assign(tokens * k, -1);
-  r.offsets.push_back(0);
-  for (long long e = 0; e < experts; ++e) {
-    for (int s : byExpert[e]) {
-      r.slots.push_back(s);
-      r.expertOfSlot[s] = static_cast<int>(e);
-    }
-    r.offsets.push_back(static_cast<int>(r.slots.size()));
-  }
-  return r;
-}
-
-double activation(int act, double v) {
-  switch (act) {
-  case 0:
-    return v > 0 ? v : 0;
-  case 1:
-    return 0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
-  case 2:
-    return v / (1 + std::exp(-v));
-  default:
-    return v;
   }
 }
 
