@@ -191,6 +191,27 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     gridX = cover(bytes, kSimtBlock * 16);
     return success();
   }
+  if (k == "rms_norm") {
+    auto x = shapeOf(op.getInputs()[0]);
+    int64_t axis = specInt("axis");
+    auto in = elementType(op.getInputs()[0]);
+    if (failed(in))
+      return failure();
+    std::string scaleType = *in;
+    if (specBool("has_scale")) {
+      auto st = elementType(op.getInputs()[1]);
+      if (failed(st))
+        return failure();
+      scaleType = *st;
+    }
+    SizeExpr rows = product(x.take_front(axis));
+    os << "  moec_ck::rms_norm<" << *in << ", " << scaleType << ", " << T << ", " << B()
+       << ">(in0, " << (specBool("has_scale") ? "in1" : "static_cast<const " + scaleType + "*>(nullptr)")
+       << ", out0, " << rows.str() << ", " << product(x.drop_front(axis)).str() << ", "
+       << f32Literal(specFloat("epsilon")) << ");\n";
+    gridX = cover(rows, kRowsPerBlock);
+    return success();
+  }
   if (k == "softmax" || k == "topk") {
     auto s = shapeOf(op.getInputs()[0]);
     int64_t axis = specInt("axis");
@@ -458,6 +479,7 @@ LogicalResult CudaFunctionWriter::elementwise(llvm::raw_ostream &os) {
 }
 
 constexpr const char *kPrelude = R"cuda(#include "moec_cuda_gemm.cuh"
+#include "moec_cuda_norm.cuh"
 
 #ifndef MOEC_CUDA_ARGS_DEFINED
 #define MOEC_CUDA_ARGS_DEFINED
@@ -506,6 +528,7 @@ namespace {
 #include "moec_cuda_gemm_header.inc"
 #include "moec_cuda_gemm_sm90_header.inc"
 #include "moec_cuda_kernels_header.inc"
+#include "moec_cuda_norm_header.inc"
 
 } // namespace
 
@@ -517,6 +540,7 @@ const std::vector<EmbeddedHeader> &cudaKernelHeaders() {
       {"moec_cuda_kernels.cuh", joinEmbeddedChunks(kCudaKernelsHeader)},
       {"moec_cuda_gemm.cuh", joinEmbeddedChunks(kCudaGemmHeader)},
       {"moec_cuda_gemm_sm90.cuh", joinEmbeddedChunks(kCudaGemmSm90Header)},
+      {"moec_cuda_norm.cuh", joinEmbeddedChunks(kCudaNormHeader)},
   };
   return headers;
 }

@@ -85,10 +85,16 @@ const OpInfo kAiOnnxOps[] = {
     {"Shape", "Shape", 1, 1, 1},
     {"Constant", "Constant", 0, 0, 1},
     {"ConstantOfShape", "ConstantOfShape", 1, 1, 1},
+    {"RMSNormalization", "RMSNormalization", 2, 2, 1},
+    // onnxruntime registers this contrib op in the ai.onnx domain.
+    {"SimplifiedLayerNormalization", "SimplifiedLayerNormalization", 2, 2, kVariadic},
 };
 
 const OpInfo kMicrosoftOps[] = {
     {"MoE", "ms.MoE", 5, 8, 1, 8, 0b11101000},
+    {"SimplifiedLayerNormalization", "SimplifiedLayerNormalization", 2, 2, kVariadic},
+    {"SkipSimplifiedLayerNormalization", "ms.SkipSimplifiedLayerNormalization", 3, 4,
+     kVariadic},
 };
 
 const OpInfo *findOp(StringRef domain, StringRef type) {

@@ -148,6 +148,35 @@ LogicalResult LinearOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// RmsNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RmsNormOp::verify() {
+  auto x = rankedType(getInput());
+  auto y = rankedType(getOutput());
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= x.getRank())
+    return emitOpError("axis ") << axis << " is out of range for rank " << x.getRank();
+  if (!isa<FloatType>(x.getElementType()) || !isa<FloatType>(y.getElementType()))
+    return emitOpError("input and result must be float tensors");
+  if (y.getShape() != x.getShape())
+    return emitOpError("result shape must be the input's");
+  ArrayRef<int64_t> normalized = x.getShape().drop_front(axis);
+  if (llvm::any_of(normalized, ShapedType::isDynamic))
+    return emitOpError("the normalized axes must be static");
+  if (auto s = rankedType(getScale())) {
+    if (s.getShape() != normalized)
+      return emitOpError("scale must have the shape of the normalized axes, ")
+             << RankedTensorType::get(normalized, s.getElementType()) << ", got " << s;
+    if (!isa<FloatType>(s.getElementType()))
+      return emitOpError("scale must be a float tensor");
+  }
+  if (!(getEpsilon().convertToDouble() >= 0.0))
+    return emitOpError("epsilon must be >= 0");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // ElementwiseOp
 //===----------------------------------------------------------------------===//
 

@@ -112,6 +112,29 @@ def MoE_LinearOp : MoE_Op<"linear", [Pure]> {
   let hasVerifier = 1;
 }
 
+def MoE_RmsNormOp : MoE_Op<"rms_norm", [Pure]> {
+  let summary = "Root-mean-square normalization over the trailing axes";
+  let description = [{
+    y = x / sqrt(mean(x^2 over axes [axis, rank)) + epsilon) * scale, computed
+    in f32 whatever the storage types. `scale`, when present, has exactly the
+    shape of the normalized axes; without it the scale is 1. The result has
+    the input's shape; its element type may differ (the exported graph may
+    cast around the norm).
+
+    ```mlir
+    %y = moe.rms_norm %x, %w {axis = 1 : i64, epsilon = 1.0e-06 : f32}
+        : (tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, Optional<AnyRankedTensor>:$scale,
+                       I64Attr:$axis, F32Attr:$epsilon);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input (`,` $scale^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def MoE_MatMulOp : MoE_Op<"matmul", [Pure]> {
   let summary = "Batched matrix product of two run-time tensors (numpy semantics)";
   let description = [{

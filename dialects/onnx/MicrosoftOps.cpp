@@ -69,4 +69,41 @@ LogicalResult MsMoEOp::verify() {
 
 LogicalResult MsMoEOp::inferShapes() { return inferSameAsOperand(*this, getInput()); }
 
+LogicalResult MsSkipSimplifiedLayerNormalizationOp::verify() {
+  if (getNumResults() < 1 || getNumResults() > 4)
+    return emitOpError() << "has 1 to 4 outputs (output, mean, inv_std_var, "
+                            "input_skip_bias_sum), got "
+                         << getNumResults();
+  auto x = getRankedType(getInput());
+  auto skip = getRankedType(getSkip());
+  if (x && skip && x.getShape() != skip.getShape())
+    return emitOpError() << "skip " << skip << " must have the shape of input " << x;
+  if (failed(verifyRmsNormScale(*this, getInput(), getGamma(), -1, "gamma")))
+    return failure();
+  if (auto gamma = getRankedType(getGamma()); gamma && gamma.getRank() != 1)
+    return emitOpError() << "gamma must be 1-D, got " << gamma;
+  if (auto bias = getRankedType(getBias()); bias && bias.getRank() != 1)
+    return emitOpError() << "bias must be 1-D, got " << bias;
+  return success();
+}
+
+LogicalResult MsSkipSimplifiedLayerNormalizationOp::inferShapes() {
+  auto type = requireRanked(*this, getInput(), "input");
+  if (failed(type))
+    return failure();
+  if (type->getRank() < 1)
+    return emitOpError() << "input must have rank >= 1";
+  SmallVector<int64_t> statistic(type->getShape());
+  statistic.back() = 1;
+  for (unsigned i = 0; i < getNumResults(); ++i) {
+    bool isStatistic = i == 1 || i == 2;
+    if (failed(setResultType(*this, i, isStatistic ? ArrayRef<int64_t>(statistic)
+                                                   : type->getShape(),
+                             isStatistic ? Type(Float32Type::get(getContext()))
+                                         : type->getElementType())))
+      return failure();
+  }
+  return success();
+}
+
 } // namespace moec::onnx

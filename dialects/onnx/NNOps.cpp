@@ -1,4 +1,4 @@
-//===- NNOps.cpp - verifiers and shape inference: Softmax, TopK -------------===//
+//===- NNOps.cpp - verifiers and shape inference: Softmax, TopK, norms -----===//
 #include "dialects/onnx/ONNXDialect.h"
 #include "dialects/onnx/ShapeHelpers.h"
 
@@ -51,6 +51,80 @@ LogicalResult TopKOp::inferShapes() {
   if (failed(setResultType(*this, 0, shape, type->getElementType())))
     return failure();
   return setResultType(*this, 1, shape, IntegerType::get(getContext(), 64));
+}
+
+//===----------------------------------------------------------------------===//
+// RMS normalization (RMSNormalization, SimplifiedLayerNormalization, and the
+// com.microsoft Skip form in MicrosoftOps.cpp)
+//===----------------------------------------------------------------------===//
+
+// `scale` must broadcast into the normalized shape x.shape[axis:] without
+// growing it: right-aligned, each dim 1 or equal, no more dims than axes.
+LogicalResult detail::verifyRmsNormScale(Operation *op, Value x, Value scale, int64_t axis,
+                                         StringRef scaleName) {
+  auto xType = getRankedType(x);
+  auto sType = getRankedType(scale);
+  if (!xType || !sType)
+    return success();
+  auto normalizedAxis = normalizeAxis(axis, xType.getRank());
+  if (!normalizedAxis)
+    return op->emitOpError() << "axis " << axis << " is out of range for rank "
+                             << xType.getRank();
+  ArrayRef<int64_t> normalized = xType.getShape().drop_front(*normalizedAxis);
+  ArrayRef<int64_t> s = sType.getShape();
+  bool fits = s.size() <= normalized.size();
+  for (size_t i = 0; fits && i < s.size(); ++i) {
+    int64_t want = normalized[normalized.size() - s.size() + i];
+    fits = s[i] == 1 || s[i] == want;
+  }
+  if (!fits)
+    return op->emitOpError() << scaleName << " of shape " << sType
+                             << " does not broadcast to the normalized shape of " << xType
+                             << " from axis " << *normalizedAxis;
+  return success();
+}
+
+// The shape of a per-row statistic (mean, inv_std_var): x's with the
+// normalized axes kept as size 1.
+static SmallVector<int64_t> statisticShape(RankedTensorType x, int64_t axis) {
+  SmallVector<int64_t> shape(x.getShape());
+  for (size_t i = axis; i < shape.size(); ++i)
+    shape[i] = 1;
+  return shape;
+}
+
+LogicalResult RMSNormalizationOp::verify() {
+  if (static_cast<int64_t>(getStashType()) != 1)
+    return emitOpError() << "stash_type must be 1 (float32), got "
+                         << static_cast<int64_t>(getStashType());
+  return verifyRmsNormScale(*this, getX(), getScale(), static_cast<int64_t>(getAxis()), "scale");
+}
+
+LogicalResult RMSNormalizationOp::inferShapes() { return inferSameAsOperand(*this, getX()); }
+
+LogicalResult SimplifiedLayerNormalizationOp::verify() {
+  if (getNumResults() < 1 || getNumResults() > 2)
+    return emitOpError() << "has 1 or 2 outputs (Y, inv_std_var), got " << getNumResults();
+  if (static_cast<int64_t>(getStashType()) != 1)
+    return emitOpError() << "stash_type must be 1 (float32), got "
+                         << static_cast<int64_t>(getStashType());
+  return verifyRmsNormScale(*this, getX(), getScale(), static_cast<int64_t>(getAxis()), "scale");
+}
+
+LogicalResult SimplifiedLayerNormalizationOp::inferShapes() {
+  auto type = requireRanked(*this, getX(), "X");
+  if (failed(type))
+    return failure();
+  auto axis = normalizeAxis(static_cast<int64_t>(getAxis()), type->getRank());
+  if (!axis)
+    return emitOpError() << "axis " << static_cast<int64_t>(getAxis())
+                         << " is out of range for rank " << type->getRank();
+  if (failed(setResultType(*this, 0, type->getShape(), type->getElementType())))
+    return failure();
+  if (getNumResults() > 1)
+    return setResultType(*this, 1, statisticShape(*type, *axis),
+                         Float32Type::get(getContext()));
+  return success();
 }
 
 } // namespace moec::onnx

@@ -45,4 +45,25 @@ def ONNX_MsMoEOp : ONNX_Op<"ms.MoE", [AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
+def ONNX_MsSkipSimplifiedLayerNormalizationOp
+    : ONNX_Op<"ms.SkipSimplifiedLayerNormalization"> {
+  let summary = "com.microsoft: residual add (+ bias), then RMS normalization";
+  let description = [{
+    s = input + skip (+ bias); output = s / sqrt(mean(s^2) + epsilon) * gamma
+    over the last axis. Results: output, then the optional mean, inv_std_var
+    and input_skip_bias_sum (= s) in the node's output order; an absent middle
+    output is still a result here, simply unused.
+
+    ```mlir
+    %y, %m, %r, %s = onnx.ms.SkipSimplifiedLayerNormalization %x, %res, %w {epsilon = 1.0e-06 : f32}
+        : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<16xf32>)
+        -> (tensor<?x16xf32>, tensor<?x1xf32>, tensor<?x1xf32>, tensor<?x16xf32>)
+    ```
+  }];
+  let arguments = (ins AnyTensor:$input, AnyTensor:$skip, AnyTensor:$gamma,
+                   Optional<AnyTensor>:$bias, ONNX_DefaultF32<"1.0e-5">:$epsilon);
+  let results = (outs Variadic<AnyTensor>:$outputs);
+  let hasVerifier = 1;
+}
+
 #endif // MOEC_DIALECTS_ONNX_ONNXMICROSOFTOPS_TD

@@ -1,4 +1,4 @@
-//===- ONNXNNOps.td - neural-network ops: Softmax, TopK --------*- tablegen -*-===//
+//===- ONNXNNOps.td - neural-network ops: Softmax, TopK, norms *- tablegen -*-===//
 #ifndef MOEC_DIALECTS_ONNX_ONNXNNOPS_TD
 #define MOEC_DIALECTS_ONNX_ONNXNNOPS_TD
 
@@ -35,6 +35,47 @@ def ONNX_TopKOp : ONNX_Op<"TopK"> {
   let arguments = (ins AnyTensor:$X, AnyTensor:$K, ONNX_DefaultI64<"-1">:$axis,
                    ONNX_DefaultI64<"1">:$largest, ONNX_DefaultI64<"1">:$sorted);
   let results = (outs AnyTensor:$Values, AnyTensor:$Indices);
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization
+//===----------------------------------------------------------------------===//
+
+def ONNX_RMSNormalizationOp : ONNX_Op<"RMSNormalization"> {
+  let summary = "root-mean-square normalization over the trailing axes (opset 23)";
+  let description = [{
+    Y = X / sqrt(mean(X^2 over axes [axis, rank)) + epsilon) * scale, computed
+    in float32 (`stash_type` 1, the only value ONNX defines). `scale` has the
+    shape of the normalized axes.
+
+    ```mlir
+    %y = onnx.RMSNormalization %x, %w {epsilon = 1.0e-06 : f32}
+        : (tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$X, AnyTensor:$scale, ONNX_DefaultI64<"-1">:$axis,
+                   ONNX_DefaultF32<"1.0e-5">:$epsilon, ONNX_DefaultI64<"1">:$stash_type);
+  let results = (outs AnyTensor:$Y);
+  let hasVerifier = 1;
+}
+
+def ONNX_SimplifiedLayerNormalizationOp : ONNX_Op<"SimplifiedLayerNormalization"> {
+  let summary = "onnxruntime's RMS normalization (LayerNormalization without the mean)";
+  let description = [{
+    The contrib op onnxruntime registers in the ai.onnx domain and that
+    onnxruntime-genai exports use for RMSNorm: Y as in RMSNormalization. An
+    optional second result is inv_std_var, 1/sqrt(mean(X^2) + epsilon), with
+    the normalized axes kept as size 1.
+
+    ```mlir
+    %y = onnx.SimplifiedLayerNormalization %x, %w {epsilon = 1.0e-06 : f32}
+        : (tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$X, AnyTensor:$scale, ONNX_DefaultI64<"-1">:$axis,
+                   ONNX_DefaultF32<"1.0e-5">:$epsilon, ONNX_DefaultI64<"1">:$stash_type);
+  let results = (outs Variadic<AnyTensor>:$outputs);
   let hasVerifier = 1;
 }
 

@@ -60,6 +60,11 @@ mlir::LogicalResult inferBroadcast(mlir::Operation *op, mlir::ValueRange operand
 // Verifier helper: `value` in {0, 1}.
 mlir::LogicalResult verifyFlag(mlir::Operation *op, llvm::StringRef name, int64_t value);
 
+// Verifier helper for the RMS norms: `scale` broadcasts into x.shape[axis:]
+// without growing it (right-aligned, each dim 1 or equal).
+mlir::LogicalResult verifyRmsNormScale(mlir::Operation *op, mlir::Value x, mlir::Value scale,
+                                       int64_t axis, llvm::StringRef scaleName);
+
 } // namespace moec::onnx::detail
 
 #endif // MOEC_DIALECTS_ONNX_SHAPEHELPERS_H

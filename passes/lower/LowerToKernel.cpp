@@ -185,6 +185,16 @@ private:
                           boolean("has_bias", static_cast<bool>(linear.getBias()))}));
       return success();
     }
+    if (auto norm = dyn_cast<moe::RmsNormOp>(op)) {
+      SmallVector<Value> inputs{norm.getInput()};
+      if (norm.getScale())
+        inputs.push_back(norm.getScale());
+      replace(op, launch(op, "rms_norm", inputs, op->getResultTypes(),
+                         {i64("axis", norm.getAxis()),
+                          f32("epsilon", norm.getEpsilon().convertToDouble()),
+                          boolean("has_scale", static_cast<bool>(norm.getScale()))}));
+      return success();
+    }
     if (isa<moe::MatMulOp>(op)) {
       replace(op, launch(op, "batch_matmul", op->getOperands(), op->getResultTypes(), {}));
       return success();

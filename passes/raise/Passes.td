@@ -18,4 +18,19 @@ def MoecConvertOnnxToMoe : Pass<"moec-convert-onnx-to-moe", "mlir::func::FuncOp"
                            "mlir::math::MathDialect"];
 }
 
+def MoecRaiseRmsNorm : Pass<"moec-raise-rms-norm", "mlir::func::FuncOp"> {
+  let summary = "Raises every ONNX form of RMSNorm to moe.rms_norm";
+  let description = [{
+    RMSNormalization, onnxruntime's SimplifiedLayerNormalization and
+    com.microsoft.SkipSimplifiedLayerNormalization (its residual add stays an
+    onnx.Add), and the decomposed form torch.onnx exports,
+    x * 1/sqrt(ReduceMean(x^2, trailing axes, keepdims) + eps) [* w], become one
+    moe.rms_norm each. Runs before moec-convert-onnx-to-moe, on onnx ops.
+    Chains with other uses of their intermediates, other axes, another
+    exponent or keepdims = 0 are left alone. Fails at the node on outputs moec
+    does not compute (mean, inv_std_var).
+  }];
+  let dependentDialects = ["moec::moe::MoEDialect"];
+}
+
 #endif // MOEC_PASSES_RAISE_PASSES_TD

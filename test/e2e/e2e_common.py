@@ -100,29 +100,50 @@ def model_path(rel):
 # --- inputs ----------------------------------------------------------------------------------
 
 def _router(model):
-    """(router weight as (H, E) float64, k) of a fixture, read from its initializers/attrs."""
+    """How to compute a fixture's router logits from its input: (logits function of x as
+    float64, k), or None for a model without a router (then there is no routing decision
+    to keep away from ties)."""
     inits = {t.name: t for t in model.graph.initializer}
-    weight = onnx.numpy_helper.to_array(inits["router.weight"]).astype(np.float64)
-    hidden = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value
-    if weight.shape[0] != hidden:
-        weight = weight.T  # stored (E, H) as nn.Linear keeps it, transposed in the graph
     k = None
     for node in model.graph.node:
         if node.op_type == "MoE":
             k = next((a.i for a in node.attribute if a.name == "k"), 1)
         elif node.op_type == "Constant" and node.output[0] == "k":
             k = int(onnx.numpy_helper.to_array(node.attribute[0].t)[0])
-    return weight, k
+    router = next((n for n in model.graph.node
+                   if n.op_type == "MatMul" and "router.weight" in n.input), None)
+    if k is None or router is None:
+        return None
+    if "input" in router.input:
+        weight = onnx.numpy_helper.to_array(inits["router.weight"]).astype(np.float64)
+        hidden = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value
+        if weight.shape[0] != hidden:
+            weight = weight.T  # stored (E, H) as nn.Linear keeps it, transposed in the graph
+        return (lambda x: x.astype(np.float64) @ weight), k
+    # The router reads a computed value (e.g. the normed tokens): let onnxruntime compute
+    # the logits, exposed as an extra graph output.
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    del exposed.graph.output[:]
+    exposed.graph.output.append(onnx.helper.make_empty_tensor_value_info(router.output[0]))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(exposed.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    return (lambda x: session.run(None, {"input": x})[0].astype(np.float64)), k
 
 
 def make_inputs(model, tokens, seed):
     """`input` (tokens, H) float32 ~ N(0, 1), no zeros, no near-tie routing decisions."""
-    weight, k = _router(model)
+    router = _router(model)
+    hidden = model.graph.input[0].type.tensor_type.shape.dim[-1].dim_value
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((tokens, weight.shape[0])).astype(np.float32)
+    x = rng.standard_normal((tokens, hidden)).astype(np.float32)
     for _ in range(100):
-        margin = moe_reference.routing_margin(x.astype(np.float64) @ weight, k)
-        redraw = (margin < MIN_ROUTING_MARGIN) | np.any(x == 0, axis=1)
+        redraw = np.any(x == 0, axis=1)
+        if router is not None and tokens > 0:
+            logits, k = router
+            redraw |= moe_reference.routing_margin(logits(x), k) < MIN_ROUTING_MARGIN
         if not redraw.any():
             return x
         x[redraw] = rng.standard_normal((int(redraw.sum()), x.shape[1])).astype(np.float32)

@@ -41,18 +41,20 @@ def _weights(rng, shape, fan_in, gain=1.0):
     return (rng.standard_normal(shape) * (gain / np.sqrt(fan_in))).astype(np.float32)
 
 
-def _model(nodes, initializers, hidden, name, extra_opsets=((MS_DOMAIN, MS_OPSET),)):
+def _model(nodes, initializers, hidden, name, extra_opsets=((MS_DOMAIN, MS_OPSET),), opset=OPSET,
+           ir_version=IR_VERSION, check=True):
     graph = helper.make_graph(
         nodes, name,
         [helper.make_tensor_value_info("input", FLOAT, [TOKENS, hidden])],
         [helper.make_tensor_value_info("output", FLOAT, [TOKENS, hidden])],
         initializers)
-    opsets = [helper.make_opsetid("", OPSET)]
+    opsets = [helper.make_opsetid("", opset)]
     opsets += [helper.make_opsetid(domain, version) for domain, version in extra_opsets]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="moec-make-models",
                               producer_version="1")
-    model.ir_version = IR_VERSION
-    onnx.checker.check_model(model)
+    model.ir_version = ir_version
+    if check:
+        onnx.checker.check_model(model)
     return model
 
 
@@ -322,6 +324,97 @@ def invalid_two_symbolic_dims():
     return model
 
 
+# --- RMSNorm models ------------------------------------------------------------------------------
+
+def _norm_weight(rng, hidden):
+    """An RMSNorm weight far enough from 1 that ignoring it moves the output."""
+    return (1.0 + 0.5 * rng.standard_normal(hidden)).astype(np.float32)
+
+
+def rmsnorm_decomposed_moe():
+    """Pre-norm MoE block as torch.onnx writes LlamaRMSNorm: Pow/ReduceMean/Add/Sqrt/Reciprocal/
+    Mul/Mul, then router MatMul + MoE node on the normed tokens, then the residual Add."""
+    rng = np.random.default_rng(5001)
+    hidden, inter, experts, k = 32, 48, 4, 2
+    spec = MoESpec(5001, hidden, inter, experts, k, "swiglu", normalize=1, swiglu_fusion=1)
+    inits = [
+        numpy_helper.from_array(_norm_weight(rng, hidden), "norm.weight"),
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+        numpy_helper.from_array(np.array(1e-6, np.float32), "eps"),
+        numpy_helper.from_array(_weights(rng, (hidden, experts), hidden, 1.5), "router.weight"),
+        numpy_helper.from_array(_weights(rng, (experts, 2 * inter, hidden), hidden),
+                                "fc1_experts_weights"),
+        numpy_helper.from_array(_weights(rng, (experts, hidden, inter), inter),
+                                "fc2_experts_weights"),
+    ]
+    nodes = [
+        helper.make_node("Pow", ["input", "two"], ["sq"], name="/norm/Pow"),
+        helper.make_node("ReduceMean", ["sq"], ["mean"], axes=[-1], keepdims=1,
+                         name="/norm/ReduceMean"),
+        helper.make_node("Add", ["mean", "eps"], ["var_eps"], name="/norm/Add"),
+        helper.make_node("Sqrt", ["var_eps"], ["rms"], name="/norm/Sqrt"),
+        helper.make_node("Reciprocal", ["rms"], ["inv_rms"], name="/norm/Reciprocal"),
+        helper.make_node("Mul", ["input", "inv_rms"], ["normalized"], name="/norm/Mul"),
+        helper.make_node("Mul", ["norm.weight", "normalized"], ["normed"], name="/norm/Mul_1"),
+        helper.make_node("MatMul", ["normed", "router.weight"], ["router_logits"],
+                         name="/block/router/MatMul"),
+        helper.make_node("MoE", ["normed", "router_logits", "fc1_experts_weights", "",
+                                 "fc2_experts_weights"], ["moe_out"], name="/block/moe/MoE",
+                         domain=MS_DOMAIN, k=spec.k, activation_type="swiglu",
+                         normalize_routing_weights=1, swiglu_fusion=1),
+        helper.make_node("Add", ["input", "moe_out"], ["output"], name="/block/residual"),
+    ]
+    return _model(nodes, inits, hidden, "rmsnorm_decomposed_moe")
+
+
+def rmsnorm_ort_ops():
+    """onnxruntime's norm contrib ops as onnxruntime-genai graphs use them: a
+    SkipSimplifiedLayerNormalization (residual + bias, with its sum output) feeding a
+    SimplifiedLayerNormalization (registered by onnxruntime in the ai.onnx domain)."""
+    rng = np.random.default_rng(5002)
+    hidden = 24
+    inits = [
+        numpy_helper.from_array(_weights(rng, (hidden, hidden), hidden), "proj.weight"),
+        numpy_helper.from_array(_norm_weight(rng, hidden), "skip_norm.weight"),
+        numpy_helper.from_array(_weights(rng, (hidden,), 4), "skip_norm.bias"),
+        numpy_helper.from_array(_norm_weight(rng, hidden), "final_norm.weight"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["input", "proj.weight"], ["proj"], name="/proj/MatMul"),
+        helper.make_node("SkipSimplifiedLayerNormalization",
+                         ["input", "proj", "skip_norm.weight", "skip_norm.bias"],
+                         ["normed", "", "", "residual"], name="/skip_norm",
+                         domain=MS_DOMAIN, epsilon=1e-5),
+        helper.make_node("SimplifiedLayerNormalization", ["normed", "final_norm.weight"],
+                         ["final"], name="/final_norm", axis=-1, epsilon=1e-6),
+        helper.make_node("Add", ["final", "residual"], ["output"], name="/out"),
+    ]
+    # onnx's checker does not know SimplifiedLayerNormalization (an onnxruntime op in
+    # the ai.onnx domain), so this one model is not checked.
+    return _model(nodes, inits, hidden, "rmsnorm_ort_ops", check=False)
+
+
+def rmsnorm_opset23():
+    """ONNX's own RMSNormalization (opset 23) over the hidden axis, between two linears. The
+    first linear is scaled so that mean(x^2) is about epsilon: a norm that drops or misplaces
+    epsilon is off by far more than the e2e tolerance."""
+    rng = np.random.default_rng(5003)
+    hidden = 20
+    inits = [
+        numpy_helper.from_array(_weights(rng, (hidden, hidden), hidden, gain=1e-3), "up.weight"),
+        numpy_helper.from_array(_norm_weight(rng, hidden), "norm.weight"),
+        numpy_helper.from_array(_weights(rng, (hidden, hidden), hidden), "down.weight"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["input", "up.weight"], ["up"], name="/up/MatMul"),
+        helper.make_node("RMSNormalization", ["up", "norm.weight"], ["normed"], name="/norm",
+                         epsilon=1e-6),
+        helper.make_node("MatMul", ["normed", "down.weight"], ["output"], name="/down/MatMul"),
+    ]
+    return _model(nodes, inits, hidden, "rmsnorm_opset23", extra_opsets=(), opset=23,
+                  ir_version=11)
+
+
 # --- writing -----------------------------------------------------------------------------------
 
 def build_all():
@@ -355,6 +448,25 @@ def build_all():
                  "exercises": "mixtral_moe_node.onnx with its weights in external data "
                               "(mixtral_moe_external.onnx.data)"},
                 "mixtral_moe_external.onnx.data"))
+    out.append(("rmsnorm/decomposed_moe.onnx", rmsnorm_decomposed_moe(),
+                {"reference": "onnxruntime", "hidden": 32,
+                 "exercises": "pre-norm MoE block: LlamaRMSNorm as torch.onnx decomposes it "
+                              "(Pow, ReduceMean, Add eps, Sqrt, Reciprocal, Mul, Mul weight), "
+                              "router + MoE node on the normed tokens, residual Add"},
+                None))
+    out.append(("rmsnorm/ort_ops.onnx", rmsnorm_ort_ops(),
+                {"reference": "onnxruntime", "hidden": 24,
+                 "onnx_checker": False,
+                 "exercises": "com.microsoft.SkipSimplifiedLayerNormalization with bias and its "
+                              "input_skip_bias_sum output, then SimplifiedLayerNormalization "
+                              "(ai.onnx domain, as onnxruntime registers it; onnx's checker "
+                              "does not know it)"},
+                None))
+    out.append(("rmsnorm/opset23.onnx", rmsnorm_opset23(),
+                {"reference": "onnxruntime", "hidden": 20, "opset": 23,
+                 "exercises": "ONNX RMSNormalization (opset 23, IR 11) between two linears, "
+                              "mean square of its input near epsilon so epsilon matters"},
+                None))
     out.append(("invalid/nonzero.onnx", invalid_nonzero(), None, None))
     out.append(("invalid/custom_domain_op.onnx", invalid_custom_domain(), None, None))
     out.append(("invalid/two_symbolic_dims.onnx", invalid_two_symbolic_dims(), None, None))

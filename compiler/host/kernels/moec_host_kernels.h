@@ -796,6 +796,32 @@ struct MoEParams {
   bool normalize; // renormalize the top-k softmax probabilities to sum to 1
 };
 
+// RMS normalization of `rows` rows of `cols` elements each:
+// y = x / sqrt(mean(x^2) + eps) * scale, scale null meaning 1. The statistic
+// accumulates in acc_t of the input (float for float, double for double), as
+// onnxruntime's SimplifiedLayerNormalization does in float.
+template <class TIn, class TScale, class TOut>
+void rms_norm(const TIn *X, const TScale *scale, TOut *Y, index_t rows, index_t cols,
+              float epsilon) {
+  using Acc = detail::acc_t<TIn>;
+  if (rows <= 0 || cols <= 0)
+    return;
+  for (index_t r = 0; r < rows; ++r) {
+    const TIn *x = X + r * cols;
+    TOut *y = Y + r * cols;
+    Acc sum_sq = 0;
+    for (index_t c = 0; c < cols; ++c) {
+      const Acc v = static_cast<Acc>(x[c]);
+      sum_sq += v * v;
+    }
+    const Acc inv = Acc(1) / std::sqrt(sum_sq / static_cast<Acc>(cols) + static_cast<Acc>(epsilon));
+    for (index_t c = 0; c < cols; ++c) {
+      const Acc v = static_cast<Acc>(x[c]) * inv;
+      y[c] = static_cast<TOut>(scale ? v * static_cast<Acc>(scale[c]) : v);
+    }
+  }
+}
+
 // Router: softmax over experts of logits [tokens, experts], then top-k by logit
 // (ties: lower expert index first; NaN ranks first and poisons the weights).
 // weights [tokens, k] are the selected probabilities, renormalized to sum to 1

@@ -61,3 +61,18 @@ func.func @unraised(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %y = "onnx.Add"(%x, %x) : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that moe.rms_norm becomes one rms_norm launch with its axis, epsilon
+// and whether it has a scale in the spec, the scale weight a kernel.constant.
+// CHECK-LABEL: func.func @rms_norm
+// CHECK: %[[W:.+]] = kernel.constant
+// CHECK: kernel.launch "rms_norm"(%{{.+}}, %[[W]]) {spec = {axis = 1 : i64, epsilon = 9.99999997E-7 : f32, has_scale = true}}
+// CHECK: kernel.launch "rms_norm"(%{{.+}}) {spec = {axis = 1 : i64, epsilon = 9.99999974E-6 : f32, has_scale = false}}
+func.func @rms_norm(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  %w = "onnx.Constant"() {value = dense<1.5> : tensor<16xf32>} : () -> tensor<16xf32>
+  %a = moe.rms_norm %x, %w {axis = 1 : i64, epsilon = 1.0e-6 : f32} : (tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+  %b = moe.rms_norm %a {axis = 1 : i64, epsilon = 1.0e-5 : f32} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  return %b : tensor<?x16xf32>
+}

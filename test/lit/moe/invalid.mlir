@@ -57,3 +57,12 @@ func.func @linear_k(%x: tensor<?x16xf32>, %w: tensor<15x8xf32>) {
   %y = moe.linear %x, %w : (tensor<?x16xf32>, tensor<15x8xf32>) -> tensor<?x8xf32>
   return
 }
+
+// -----
+
+// Tests that moe.rms_norm wants its scale with exactly the normalized shape.
+func.func @rms_norm_scale(%x: tensor<?x4x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{scale must have the shape of the normalized axes}}
+  %0 = moe.rms_norm %x, %w {axis = 1 : i64, epsilon = 1.0e-6 : f32} : (tensor<?x4x8xf32>, tensor<8xf32>) -> tensor<?x4x8xf32>
+  return
+}

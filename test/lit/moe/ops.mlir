@@ -25,6 +25,10 @@ func.func @dense(%x: tensor<?x16xf32>, %w: tensor<16x8xf32>, %b: tensor<8xf32>,
     %s = arith.addf %p, %q : f32
     moe.yield %s : f32
   }
+  // CHECK: moe.rms_norm %{{.+}}, %{{.+}} {axis = 1 : i64, epsilon = 9.99999997E-7 : f32} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %n = moe.rms_norm %z, %b {axis = 1 : i64, epsilon = 1.0e-6 : f32} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  // CHECK: moe.rms_norm %{{.+}} {axis = 1 : i64, epsilon = 0.000000e+00 : f32} : (tensor<?x8xf32>) -> tensor<?x8xbf16>
+  %n2 = moe.rms_norm %n {axis = 1 : i64, epsilon = 0.0 : f32} : (tensor<?x8xf32>) -> tensor<?x8xbf16>
   %x3 = "onnx_unregistered.placeholder"() : () -> tensor<?x16x8xf32>
   // CHECK: moe.matmul
   %mm = moe.matmul %x3, %m : (tensor<?x16x8xf32>, tensor<?x8x2xf32>) -> tensor<?x16x2xf32>

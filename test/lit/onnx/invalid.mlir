@@ -465,3 +465,31 @@ func.func @moe_k_too_large(%x: tensor<?x16xf32>, %r: tensor<?x4xf32>, %w1: tenso
   %0 = onnx.ms.MoE %x, %r, %w1, %w2 {k = 5 : i64} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x32x16xf32>, tensor<4x16x32xf32>) -> tensor<?x16xf32>
   return
 }
+
+// -----
+
+// Tests that an RMSNormalization scale that does not broadcast into the
+// normalized axes is rejected.
+func.func @rms_scale(%x: tensor<?x16xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{scale of shape 'tensor<8xf32>' does not broadcast to the normalized shape of 'tensor<?x16xf32>' from axis 1}}
+  %0 = onnx.RMSNormalization %x, %w : (tensor<?x16xf32>, tensor<8xf32>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+// Tests that a stash_type other than float32 is rejected.
+func.func @rms_stash(%x: tensor<?x16xf32>, %w: tensor<16xf32>) {
+  // expected-error @+1 {{stash_type must be 1 (float32), got 0}}
+  %0 = onnx.SimplifiedLayerNormalization %x, %w {stash_type = 0 : i64} : (tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+// Tests that the Skip form needs skip of the input's shape.
+func.func @skip_shape(%x: tensor<?x16xf32>, %r: tensor<?x8xf32>, %w: tensor<16xf32>) {
+  // expected-error @+1 {{skip 'tensor<?x8xf32>' must have the shape of input 'tensor<?x16xf32>'}}
+  %0 = onnx.ms.SkipSimplifiedLayerNormalization %x, %r, %w : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+  return
+}

@@ -147,3 +147,14 @@ func.func @moe(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>, %fc1: tensor<4x32
     }
   }
 #-}
+
+// CHECK-LABEL: func.func @norms
+func.func @norms(%x: tensor<?x16xf32>, %r: tensor<?x16xf32>, %w: tensor<16xf32>) {
+  // CHECK: onnx.RMSNormalization {{.*}} {epsilon = 9.99999997E-7 : f32}
+  %0 = onnx.RMSNormalization %x, %w {epsilon = 1.0e-6 : f32} : (tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+  // CHECK: onnx.SimplifiedLayerNormalization {{.*}} -> (tensor<?x16xf32>, tensor<?x1xf32>)
+  %1:2 = onnx.SimplifiedLayerNormalization %x, %w : (tensor<?x16xf32>, tensor<16xf32>) -> (tensor<?x16xf32>, tensor<?x1xf32>)
+  // CHECK: onnx.ms.SkipSimplifiedLayerNormalization {{.*}} -> (tensor<?x16xf32>, tensor<?x1xf32>, tensor<?x1xf32>, tensor<?x16xf32>)
+  %2:4 = onnx.ms.SkipSimplifiedLayerNormalization %x, %r, %w : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<16xf32>) -> (tensor<?x16xf32>, tensor<?x1xf32>, tensor<?x1xf32>, tensor<?x16xf32>)
+  return
+}

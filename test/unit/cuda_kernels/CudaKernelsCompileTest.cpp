@@ -21,7 +21,7 @@ namespace {
 std::set<std::string> expectedKernels() {
   std::set<std::string> names{"copy_bytes_b256", "moe_permute_b1024", "moe_permute_b256"};
   for (const char *t : {"f32", "f16", "bf16"})
-    for (const char *k : {"softmax", "softmax_inner", "topk", "batch_matmul", "moe_route_softmax_topk",
+    for (const char *k : {"rms_norm", "softmax", "softmax_inner", "topk", "batch_matmul", "moe_route_softmax_topk",
                           "moe_route_linear", "moe_combine"})
       names.insert(std::string(k) + "_" + t);
   for (const char *t : {"f32", "f16", "bf16", "i64", "i32"})
@@ -48,11 +48,15 @@ class CudaKernelsCompile : public ::testing::TestWithParam<std::string> {};
 TEST_P(CudaKernelsCompile, EmitsCubinWithEveryKernelAndNoSpills) {
   const std::string header = readTextFile(MOEC_CUDA_KERNELS_HEADER);
   const std::string source = readTextFile(MOEC_CUDA_INSTANTIATIONS);
+  const std::string normHeader = readTextFile(MOEC_CUDA_NORM_HEADER);
   ASSERT_FALSE(header.empty()) << "cannot read " << MOEC_CUDA_KERNELS_HEADER;
+  ASSERT_FALSE(normHeader.empty()) << "cannot read " << MOEC_CUDA_NORM_HEADER;
   ASSERT_FALSE(source.empty()) << "cannot read " << MOEC_CUDA_INSTANTIATIONS;
   const std::string arch = GetParam();
   const NvrtcResult r = compileWithNvrtc(source, "instantiate_all.cu", arch,
-                                         {{"moec_cuda_kernels.cuh", header}}, nvrtcOptions());
+                                         {{"moec_cuda_kernels.cuh", header},
+                                          {"moec_cuda_norm.cuh", normHeader}},
+                                         nvrtcOptions());
   ASSERT_TRUE(r.ok) << r.error << "\n" << r.log;
   // A cubin is an ELF image.
   ASSERT_GE(r.cubin.size(), 4u);

@@ -8,6 +8,7 @@
 // for each target architecture and checks the ptxas resource report of every
 // entry. Names: <template>_<type>[_<index type>].
 #include "moec_cuda_kernels.cuh"
+#include "moec_cuda_norm.cuh"
 
 using moec_ck::index_t;
 using moec_ck::int64;
@@ -23,6 +24,10 @@ MOEC_KERNEL(copy_bytes_b256, 256) {
 // ---- Templates on floating storage (float accumulation) ----------------------------
 
 #define MOEC_FLOAT_KERNELS(T, tag)                                                                 \
+  MOEC_KERNEL(rms_norm_##tag, 256) {                                                               \
+    moec_ck::rms_norm<T, T, T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, const T *), MOEC_ARG(2, T *), \
+                                    args.tokens, 4096, 1e-6f);                                     \
+  }                                                                                                \
   MOEC_KERNEL(softmax_##tag, 256) {                                                                \
     moec_ck::softmax<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), args.tokens, 128, 1);       \
   }                                                                                                \

@@ -1,4 +1,4 @@
-// linear, batch_matmul, softmax, topk and reduce against float64 references
+// linear, batch_matmul, softmax, topk, reduce and rms_norm against float64 references
 // written here independently of the kernels (plain loops over full indices).
 #include "test/unit/host_kernels/KernelTestUtil.h"
 
@@ -309,6 +309,35 @@ TEST(Reduce, NaNPropagatesThroughMaxAndIntegersUseLimits) {
   EXPECT_EQ(yi[0], 2);
   moec_hk::reduce<int64_t>(xi.data(), yi, 1, s0, all, moec_hk::ReduceKind::Max);
   EXPECT_EQ(yi[0], std::numeric_limits<int64_t>::lowest());
+}
+
+// Rows of every size class (one element, odd, long), with and without a
+// scale, and with row magnitudes from 1e-4 (where epsilon dominates) to 1e3.
+TEST(RmsNorm, MatchesFloat64Reference) {
+  std::mt19937 rng(23);
+  const index_t shapes[][2] = {{1, 1}, {3, 7}, {17, 64}, {5, 1000}, {0, 8}, {4, 0}};
+  for (auto &s : shapes)
+    for (bool withScale : {false, true})
+      for (float magnitude : {1e-4f, 1.f, 1e3f}) {
+        const index_t rows = s[0], cols = s[1];
+        const float eps = 1e-6f;
+        auto X = randomFloats(rng, rows * cols, magnitude), w = randomFloats(rng, cols);
+        std::vector<double> want(static_cast<size_t>(rows * cols));
+        for (index_t r = 0; r < rows; ++r) {
+          double ss = 0;
+          for (index_t c = 0; c < cols; ++c)
+            ss += double(X[r * cols + c]) * X[r * cols + c];
+          const double inv = 1.0 / std::sqrt(ss / cols + double(eps));
+          for (index_t c = 0; c < cols; ++c)
+            want[r * cols + c] = X[r * cols + c] * inv * (withScale ? double(w[c]) : 1.0);
+        }
+        std::vector<float> Y(static_cast<size_t>(rows * cols), 12345.f);
+        moec_hk::rms_norm<float, float, float>(X.data(), withScale ? w.data() : nullptr, Y.data(),
+                                               rows, cols, eps);
+        EXPECT_TRUE(closeToReference(Y, want, kRel))
+            << "rows=" << rows << " cols=" << cols << " scale=" << withScale
+            << " magnitude=" << magnitude;
+      }
 }
 
 } // namespace
