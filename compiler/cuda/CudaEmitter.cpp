@@ -64,8 +64,11 @@ public:
     bool gemmKind = k == "linear" || k == "moe_gemm_up" || k == "moe_gemm_down";
     Value out = op.getOutputs()[0];
     bool sixteenBit = moec::storageBytes(cast<ShapedType>(out.getType()).getElementType()) == 2;
-    bool tokenDependent = llvm::any_of(cast<ShapedType>(op.getInputs()[0].getType()).getShape(),
-                                       ShapedType::isDynamic);
+    // (A launch may have no inputs: an elementwise fill.)
+    bool tokenDependent =
+        !op.getInputs().empty() &&
+        llvm::any_of(cast<ShapedType>(op.getInputs()[0].getType()).getShape(),
+                     ShapedType::isDynamic);
     if (!(gemmKind && sixteenBit && tokenDependent))
       return writeVariant(symbol, /*prefill=*/false, 0, -1, nullptr);
     SmallVector<Attribute> variants;

@@ -249,7 +249,9 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     module->getOperation()->setAttr("moec.token_dim", b.getStringAttr(tokenDim));
   SmallVector<NamedAttribute> opsets;
   for (const auto &[domain, version] : ic.opsets)
-    opsets.emplace_back(b.getStringAttr(domain), b.getI64IntegerAttr(version));
+    // The default domain is keyed "ai.onnx": an empty key would not parse back.
+    opsets.emplace_back(b.getStringAttr(domain.empty() ? "ai.onnx" : domain),
+                        b.getI64IntegerAttr(version));
   module->getOperation()->setAttr("onnx.opset_import", b.getDictionaryAttr(opsets));
   if (failed(mlir::verify(*module)))
     return nullptr; // the verifier has reported the problem

@@ -103,7 +103,7 @@ int64_t defaultOpset(Operation *op) {
   auto module = op->getParentOfType<ModuleOp>();
   if (auto opsets = module ? module->getAttrOfType<DictionaryAttr>("onnx.opset_import")
                            : DictionaryAttr())
-    if (auto v = opsets.getAs<IntegerAttr>(""))
+    if (auto v = opsets.getAs<IntegerAttr>("ai.onnx"))
       return v.getInt();
   return 17;
 }
@@ -297,8 +297,10 @@ private:
     func.walk([&](Operation *op) {
       bool isConstant = op->getName().getStringRef() == "onnx.Constant" ||
                         op->getName().getStringRef() == "arith.constant";
+      // A constant that is itself a graph output is data too (it gets a
+      // copy launch into the output's buffer in separateOutputs).
       bool feedsKernel = llvm::any_of(op->getUsers(), [](Operation *user) {
-        return isa<kernel::LaunchOp>(user);
+        return isa<kernel::LaunchOp, func::ReturnOp>(user);
       });
       if (isConstant && feedsKernel && op->getParentOp() == func)
         constants.push_back(op);

@@ -13,6 +13,7 @@
 #include "compiler/utils/ConstantData.h"
 #include "compiler/utils/OnnxOpAccess.h"
 #include "dialects/moe/MoEDialect.h"
+#include "dialects/onnx/ONNXDialect.h"
 #include "passes/raise/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -82,8 +83,13 @@ Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType)
     return binary([&](Value x, Value y) -> Value { return arith::MinimumFOp::create(b, loc, x, y); },
                   [&](Value x, Value y) -> Value { return arith::MinSIOp::create(b, loc, x, y); });
   if (type == "Pow") {
-    if (!fp || !isFloat(args[1].getType()) || args[1].getType() != argType)
+    if (!fp)
       return unsupported();
+    if (args[1].getType() != argType) {
+      op->emitError() << "op 'Pow' with a " << args[1].getType() << " exponent on " << argType
+                      << " elements is not supported (the exponent must have the base's type)";
+      return {};
+    }
     return math::PowFOp::create(b, loc, args[0], args[1]);
   }
   if (type == "Equal" || type == "Less" || type == "Greater") {
@@ -178,6 +184,25 @@ bool isElementwiseType(StringRef type) {
   return llvm::is_contained(kTypes, type);
 }
 
+// An onnx.Constant with the value of `op`'s integer result when the onnx
+// dialect knows it at compile time (all static, no T), else null.
+Value foldKnownInts(OpBuilder &b, Operation *op) {
+  auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  auto element = type ? dyn_cast<IntegerType>(type.getElementType()) : IntegerType();
+  if (!element || element.getWidth() < 8 || !type.hasStaticShape() ||
+      op->getNumOperands() == 0)
+    return {};
+  auto known = moec::getKnownInts(op->getResult(0));
+  if (!known || static_cast<int64_t>(known->size()) != type.getNumElements() ||
+      llvm::any_of(*known, ShapedType::isDynamic))
+    return {};
+  SmallVector<APInt> values;
+  for (int64_t v : *known)
+    values.push_back(APInt(element.getWidth(), static_cast<uint64_t>(v), /*isSigned=*/true));
+  return moec::onnx::ConstantOp::create(b, op->getLoc(), type, DenseElementsAttr::get(type, values))
+      .getOutput();
+}
+
 // Lowers an elementwise onnx op; Expand's shape input is compile-time and
 // dropped, ConstantOfShape becomes a body with no inputs.
 LogicalResult convertElementwise(Operation *op) {
@@ -190,7 +215,27 @@ LogicalResult convertElementwise(Operation *op) {
   else if (type != "ConstantOfShape")
     inputs.append(op->operand_begin(), op->operand_end());
 
+  // arith's integer ops work on signless integers only and moec has no
+  // unsigned arithmetic yet: refuse it here, with moec's message, rather
+  // than build IR that fails verification.
+  auto isUnsigned = [](Type t) {
+    auto i = dyn_cast<IntegerType>(getElementTypeOrSelf(t));
+    return i && i.isUnsigned();
+  };
+  for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults()))
+    if (isUnsigned(v.getType()))
+      return op->emitError() << "op '" << type << "' on " << getElementTypeOrSelf(v.getType())
+                             << " elements is not supported (unsigned integers)";
+
   OpBuilder builder(op);
+  // Integer arithmetic on compile-time values (shape computations such as
+  // head_dim / 2 feeding a Slice) stays a constant, so the lowering can still
+  // read the value where it is a compile-time operand.
+  if (auto folded = foldKnownInts(builder, op)) {
+    op->getResult(0).replaceAllUsesWith(folded);
+    op->erase();
+    return success();
+  }
   auto ew = moe::ElementwiseOp::create(builder, op->getLoc(), resultType, inputs);
   Block &block = ew.getBody().front();
   OpBuilder body = OpBuilder::atBlockEnd(&block);

@@ -76,3 +76,17 @@ func.func @rms_norm(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
   %b = moe.rms_norm %a {axis = 1 : i64, epsilon = 1.0e-5 : f32} : (tensor<?x16xf32>) -> tensor<?x16xf32>
   return %b : tensor<?x16xf32>
 }
+
+// -----
+
+// Tests that a constant returned directly as a graph output becomes a
+// kernel.constant copied into the output buffer (it is data, not a
+// compile-time operand to fold away).
+// CHECK-LABEL: func.func @constant_output
+// CHECK: %[[C:.+]] = kernel.constant
+// CHECK: %[[Y:.+]] = kernel.launch "copy"(%[[C]])
+// CHECK: return %[[Y]]
+func.func @constant_output() -> tensor<2x2xf32> {
+  %c = "onnx.Constant"() {value = dense<[[1.5, -2.0], [3.0, 4.0]]> : tensor<2x2xf32>} : () -> tensor<2x2xf32>
+  return %c : tensor<2x2xf32>
+}

@@ -62,3 +62,24 @@ func.func @elementwise(%i: tensor<?x4xi64>) -> tensor<?x4xi1> {
   %e = "onnx.Equal"(%p, %s) : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xi1>
   return %e : tensor<?x4xi1>
 }
+
+// -----
+
+// Tests that integer arithmetic on compile-time values (a shape divided by
+// two, as exporters compute head_dim / 2 for a Slice) becomes a constant,
+// while the same arithmetic on run-time data stays an elementwise region.
+// CHECK-LABEL: func.func @known_int_arithmetic
+// CHECK: %[[HALF:.+]] = onnx.Constant {value = dense<4> : tensor<1xi64>}
+// CHECK: onnx.Slice %{{.+}}, %{{.+}}, %[[HALF]] axes(%{{.+}})
+// CHECK: moe.elementwise ins(%{{.+}}, %{{.+}} : tensor<?x1xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+// CHECK: arith.divsi
+func.func @known_int_arithmetic(%x: tensor<?x8xf32>, %i: tensor<?x1xi64>) -> (tensor<?x4xf32>, tensor<?x1xi64>) {
+  %s = "onnx.Shape"(%x) {start = 1 : i64} : (tensor<?x8xf32>) -> tensor<1xi64>
+  %two = "onnx.Constant"() {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %zero = "onnx.Constant"() {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %one = "onnx.Constant"() {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %half = "onnx.Div"(%s, %two) : (tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %y = "onnx.Slice"(%x, %zero, %half, %one) {operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>} : (tensor<?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x4xf32>
+  %d = "onnx.Div"(%i, %two) : (tensor<?x1xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  return %y, %d : tensor<?x4xf32>, tensor<?x1xi64>
+}

@@ -89,7 +89,7 @@ TEST(OnnxImporter, ImportsMoEBlockWithTypesConstantsAndModuleAttributes) {
   EXPECT_EQ(module->getAttrOfType<StringAttr>("moec.token_dim").getValue(), "tokens");
   auto opsets = module->getAttrOfType<DictionaryAttr>("onnx.opset_import");
   ASSERT_TRUE(opsets);
-  EXPECT_EQ(cast<IntegerAttr>(opsets.get("")).getInt(), 17);
+  EXPECT_EQ(cast<IntegerAttr>(opsets.get("ai.onnx")).getInt(), 17);
   EXPECT_EQ(cast<IntegerAttr>(opsets.get("com.microsoft")).getInt(), 1);
 
   func::FuncOp f = mainOf(module);
