@@ -1,9 +1,11 @@
 //===- moec.cpp - the moec compiler driver -----------------------------------===//
 //
 //   moec compile model.onnx --target host -o model.moe
+//   moec compile model.onnx --target host --emit standalone -o model/
 //
 // Imports the ONNX file, runs the pipeline for the target and writes the
-// artifact (or the IR of an earlier stage with --emit). Errors are printed as
+// artifact (or the IR of an earlier stage with --emit, or a generated runtime
+// project with --emit standalone). Errors are printed as
 // one line: `moec: error: <file>: node '<name>': <what>`, exit code 1.
 //
 //===----------------------------------------------------------------------===//
@@ -11,6 +13,7 @@
 #include "compiler/import/OnnxImporter.h"
 #include "compiler/cuda/CudaEmitter.h"
 #include "compiler/pipeline/Pipeline.h"
+#include "compiler/standalone/StandaloneEmitter.h"
 #include "dialects/kernel/KernelDialect.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -34,8 +37,9 @@ namespace {
 cl::OptionCategory moecCategory("moec compile options");
 
 cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.onnx>"), cl::cat(moecCategory));
-cl::opt<std::string> outputPath("o", cl::desc("Output file (.moe for --emit artifact; default: "
-                                              "stdout for IR and C++)"),
+cl::opt<std::string> outputPath("o", cl::desc("Output file (.moe for --emit artifact; a directory "
+                                              "for --emit standalone; default: stdout for IR "
+                                              "and C++)"),
                                 cl::value_desc("file"), cl::cat(moecCategory));
 cl::opt<std::string> target("target",
                             cl::desc("host (CPU: C++ kernels built with the system compiler), "
@@ -55,7 +59,7 @@ cl::opt<std::string> gpuGemm("gpu-gemm",
 cl::opt<bool> failOnSpills("fail-on-spills",
                            cl::desc("GPU targets: make a register spill in any kernel an error"),
                            cl::cat(moecCategory));
-enum class EmitKind { OnnxMlir, MoeMlir, KernelMlir, HostCpp, Cuda, Artifact };
+enum class EmitKind { OnnxMlir, MoeMlir, KernelMlir, HostCpp, Cuda, Artifact, Standalone };
 cl::opt<EmitKind> emit(
     "emit", cl::desc("What to produce (default: artifact)"), cl::init(EmitKind::Artifact),
     cl::values(clEnumValN(EmitKind::OnnxMlir, "onnx-mlir", "imported onnx-dialect IR"),
@@ -64,8 +68,20 @@ cl::opt<EmitKind> emit(
                           "kernel launches after memory planning"),
                clEnumValN(EmitKind::HostCpp, "host-cpp", "the generated C++ kernels (host)"),
                clEnumValN(EmitKind::Cuda, "cuda", "the generated CUDA kernels (GPU targets)"),
-               clEnumValN(EmitKind::Artifact, "artifact", "the .moe file")),
+               clEnumValN(EmitKind::Artifact, "artifact", "the .moe file"),
+               clEnumValN(EmitKind::Standalone, "standalone",
+                          "a C++ project for this model alone: unrolled runtime, kernels, "
+                          "weights.bin, C header, CMakeLists.txt (-o DIR; see docs/deploy.md)")),
     cl::cat(moecCategory));
+cl::opt<bool> embedWeights("embed-weights",
+                           cl::desc("With --emit standalone: build the library with weights.bin "
+                                    "compiled in by default (CMake option <NAME>_EMBED_WEIGHTS)"),
+                           cl::cat(moecCategory));
+cl::opt<std::string> standaloneName("standalone-name",
+                                    cl::desc("With --emit standalone: the C prefix and file name "
+                                             "of the generated runtime (default: the model "
+                                             "file's name)"),
+                                    cl::value_desc("NAME"), cl::cat(moecCategory));
 
 moec::Stage stageOf(EmitKind kind) {
   switch (kind) {
@@ -74,7 +90,8 @@ moec::Stage stageOf(EmitKind kind) {
   case EmitKind::KernelMlir: return moec::Stage::KernelMlir;
   case EmitKind::HostCpp:
   case EmitKind::Cuda: return moec::Stage::Source;
-  case EmitKind::Artifact: return moec::Stage::Artifact;
+  case EmitKind::Artifact:
+  case EmitKind::Standalone: return moec::Stage::Artifact;
   }
   return moec::Stage::Artifact;
 }
@@ -180,6 +197,15 @@ int compile() {
     return fail("--emit host-cpp needs --target host (use --emit cuda for a GPU target)");
   if (emit == EmitKind::Artifact && outputPath.empty())
     return fail("-o <file.moe> is required to write an artifact");
+  bool standalone = emit == EmitKind::Standalone;
+  if (standalone && outputPath.empty())
+    return fail("-o <directory> is required with --emit standalone");
+  if (!standalone && (embedWeights || !standaloneName.empty()))
+    return fail(std::string(embedWeights ? "--embed-weights" : "--standalone-name") +
+                " needs --emit standalone");
+  if (!standaloneName.empty() && !moec::standalone::isValidName(standaloneName))
+    return fail("--standalone-name must be a C identifier of at most 64 characters, got '" +
+                standaloneName + "'");
 
   moec::OnnxImportOptions importOptions;
   for (const std::string &binding : bindDims) {
@@ -236,7 +262,12 @@ int compile() {
   options.output = outputPath;
   options.keepSources = keepSources;
   options.reportMemory = reportMemory;
-  moec::buildPipeline(pm, options, stageOf(emit));
+  if (standalone) {
+    options.output = "";
+    moec::standalone::buildStandalonePipeline(pm, options);
+  } else {
+    moec::buildPipeline(pm, options, stageOf(emit));
+  }
   if (printPipeline) {
     llvm::outs() << "moec: pipeline: ";
     pm.printAsTextualPipeline(llvm::outs());
@@ -249,6 +280,29 @@ int compile() {
     return 1;
   }
   steps.finish();
+
+  if (standalone) {
+    moec::standalone::StandaloneOptions standaloneOptions;
+    standaloneOptions.directory = outputPath;
+    standaloneOptions.name = standaloneName;
+    standaloneOptions.embedWeights = embedWeights;
+    moec::standalone::StandaloneSummary summary;
+    if (failed(moec::standalone::writeStandaloneProject(*module, standaloneOptions, &summary))) {
+      if (!reported)
+        llvm::errs() << "moec: error: " << outputPath << ": cannot write the project\n";
+      return 1;
+    }
+    if (!quiet) {
+      std::string dir = llvm::StringRef(outputPath).rtrim('/').str();
+      if (dir.empty())
+        dir = "/";
+      llvm::outs() << "moec: wrote " << dir << "/ (" << llvm::join(summary.files, ", ") << "; "
+                   << summary.steps << " steps, " << summary.weightBytes
+                   << " bytes of weights); build: cmake -S " << dir << " -B " << dir
+                   << "/build && cmake --build " << dir << "/build\n";
+    }
+    return 0;
+  }
 
   if (emit == EmitKind::Artifact) {
     if (!quiet) {
@@ -304,6 +358,7 @@ int main(int argc, char **argv) {
         << "moec: an ahead-of-time compiler for Mixture-of-Experts models\n\n"
            "usage:\n"
            "  moec compile MODEL.onnx --target host -o MODEL.moe   compile a model\n"
+           "  moec compile MODEL.onnx --emit standalone -o DIR     generate its own runtime\n"
            "  moec compile --help                                  all compile options\n"
            "  moec --version\n\n"
            "Run a compiled model with moec-run; inspect single passes with moec-opt.\n";
