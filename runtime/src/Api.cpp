@@ -220,6 +220,25 @@ size_t moert_model_weight_count(const moert_model_t *model) {
 uint64_t moert_model_weight_bytes(const moert_model_t *model) {
   return model ? model->model->weightBytes : 0;
 }
+moert_status moert_model_weight_info(const moert_model_t *model, size_t index,
+                                     moert_weight_info_t *out_info) {
+  if (!model)
+    return nullArgument("moert_model_weight_info", "model");
+  if (!out_info)
+    return nullArgument("moert_model_weight_info", "out_info");
+  const auto &weights = model->model->weights;
+  if (index >= weights.size())
+    return moert::makeStatus(MOERT_INVALID_ARGUMENT,
+                             model->model->name + ": weight index " +
+                                 std::to_string(index) + " out of range (" +
+                                 std::to_string(weights.size()) + ")");
+  const moert::WeightDesc &weight = weights[index];
+  *out_info = {weight.name.c_str(), weight.dtype,
+               static_cast<int32_t>(weight.dims.size()), weight.dims.data(),
+               weight.size};
+  return nullptr;
+}
+
 size_t moert_model_kernel_count(const moert_model_t *model) {
   return model ? model->model->kernels.size() : 0;
 }
@@ -308,6 +327,30 @@ moert_status moert_session_run(moert_session_t *session,
   try {
     return moert::runSession(*session, inputs, input_count, outputs,
                              output_count);
+  } catch (...) {
+    return fromException();
+  }
+}
+
+moert_status moert_session_enable_timing(moert_session_t *session,
+                                         int32_t enable) {
+  if (!session)
+    return nullArgument("moert_session_enable_timing", "session");
+  try {
+    return moert::enableTiming(*session, enable != 0);
+  } catch (...) {
+    return fromException();
+  }
+}
+
+moert_status moert_session_last_run_timing(const moert_session_t *session,
+                                           moert_run_timing_t *out_timing) {
+  if (!session)
+    return nullArgument("moert_session_last_run_timing", "session");
+  if (!out_timing)
+    return nullArgument("moert_session_last_run_timing", "out_timing");
+  try {
+    return moert::lastRunTiming(*session, out_timing);
   } catch (...) {
     return fromException();
   }

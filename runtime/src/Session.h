@@ -30,6 +30,11 @@ struct moert_session_impl {
   std::vector<void *> argTable;
   std::vector<size_t> argStart;
   moert::AlignedBlock arena;
+  // --- timing (moert_session_enable_timing), both executors ---
+  bool timing = false;
+  /// Set by a successful run while timing is on; cleared when a run starts.
+  bool haveTiming = false;
+  moert_run_timing_t lastTiming{};
 };
 
 namespace moert {
@@ -50,6 +55,12 @@ moert_status outputDims(const moert_session_impl &session, size_t index,
 
 moert_status outputByteSize(const moert_session_impl &session, size_t index,
                             int64_t tokens, size_t *outBytes);
+
+/// Turns recording of run times on or off (moert_session_enable_timing).
+moert_status enableTiming(moert_session_impl &session, bool enable);
+
+moert_status lastRunTiming(const moert_session_impl &session,
+                           moert_run_timing_t *out);
 
 moert_status runSession(moert_session_impl &session,
                         const moert_tensor_t *inputs, size_t inputCount,

@@ -169,6 +169,25 @@ MOERT_API moert_status moert_model_find_output(const moert_model_t *model,
 MOERT_API size_t moert_model_weight_count(const moert_model_t *model);
 /* Sum of the weights' sizes in bytes. */
 MOERT_API uint64_t moert_model_weight_bytes(const moert_model_t *model);
+
+/* One weight as the artifact stores it: in the layout and dtype the kernels
+ * read (e.g. bfloat16 for a GPU artifact compiled with --precision bf16),
+ * so byte_size is what a run reads when it reads the whole weight. Tools
+ * use it to count the bytes a run moves (moec-bench: the per-expert
+ * tensors, whose dims[0] is the expert count). Pointers stay valid while
+ * the model is alive. */
+typedef struct moert_weight_info_t {
+  const char *name;
+  moert_dtype_t dtype;
+  int32_t rank;
+  const int64_t *dims; /* `rank` entries, all >= 0 */
+  uint64_t byte_size;
+} moert_weight_info_t;
+
+/* MOERT_INVALID_ARGUMENT if `index` >= moert_model_weight_count. */
+MOERT_API moert_status moert_model_weight_info(const moert_model_t *model,
+                                               size_t index,
+                                               moert_weight_info_t *out_info);
 MOERT_API size_t moert_model_kernel_count(const moert_model_t *model);
 MOERT_API size_t moert_model_step_count(const moert_model_t *model);
 /* Arena bytes needed for T tokens = base + per_token * T. */
@@ -247,6 +266,49 @@ MOERT_API moert_status moert_session_run(moert_session_t *session,
                                          size_t input_count,
                                          moert_tensor_t *outputs,
                                          size_t output_count);
+
+/*===-------------------------------- timing -----------------------------===*/
+
+/* Where the times of moert_run_timing_t come from. */
+typedef enum moert_clock_t {
+  /* Host artifacts: the host's monotonic clock (std::chrono::steady_clock)
+   * read around the work of the run on the calling thread. */
+  MOERT_CLOCK_HOST_MONOTONIC = 0,
+  /* CUDA artifacts: CUDA events recorded on the session's stream, read with
+   * cuEventElapsedTime (resolution about 0.5 microseconds). Device time:
+   * host-side overhead appears only where the GPU waited for the host. */
+  MOERT_CLOCK_CUDA_EVENTS = 1,
+} moert_clock_t;
+
+/* The times of one run, in milliseconds. */
+typedef struct moert_run_timing_t {
+  int64_t tokens;      /* T of the run */
+  moert_clock_t clock; /* what measured the two times below */
+  /* The steps only: for a CUDA session from just before the graph launch
+   * (or the first kernel launch when graphs are off) to just after the last
+   * kernel; for a host session the calls of the step kernels. */
+  double steps_ms;
+  /* The whole run: for a CUDA session also the copies of the inputs to the
+   * device and of the outputs back (pageable host memory); for a host
+   * session equal to steps_ms plus the argument setup (nanoseconds). */
+  double total_ms;
+} moert_run_timing_t;
+
+/* Benchmark support. With `enable` nonzero every later successful run of
+ * the session records its times, read with moert_session_last_run_timing;
+ * 0 stops recording. For a CUDA session the first enable creates the four
+ * events timing needs (so runs still allocate nothing); they live as long
+ * as the session. Recording costs four cuEventRecord calls per run (CUDA)
+ * or two clock reads (host). Events are recorded outside the captured CUDA
+ * graph, never inside it. */
+MOERT_API moert_status moert_session_enable_timing(moert_session_t *session,
+                                                   int32_t enable);
+
+/* The times of the last run. MOERT_FAILED_PRECONDITION when timing is not
+ * enabled, or no run succeeded since it was enabled or since the last
+ * failed run (a failed run leaves no times behind). */
+MOERT_API moert_status moert_session_last_run_timing(
+    const moert_session_t *session, moert_run_timing_t *out_timing);
 
 #ifdef __cplusplus
 } /* extern "C" */

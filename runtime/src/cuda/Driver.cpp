@@ -79,6 +79,9 @@ moert_status Driver::load() {
       {"cuGraphLaunch", slotOf(&a.graphLaunch)},
       {"cuGraphExecDestroy", slotOf(&a.graphExecDestroy)},
       {"cuGraphDestroy", slotOf(&a.graphDestroy)},
+      {"cuEventCreate", slotOf(&a.eventCreate)},
+      {"cuEventRecord", slotOf(&a.eventRecord)},
+      {"cuEventDestroy_v2", slotOf(&a.eventDestroy)},
   };
   for (const Entry &entry : entries) {
     *entry.slot = dlsym(library_, entry.symbol);
@@ -87,6 +90,18 @@ moert_status Driver::load() {
                           entry.symbol +
                           " (a driver for CUDA 12 or newer is required)");
   }
+
+  // cuda.h 12.8+ maps cuEventElapsedTime to the _v2 export (same
+  // signature); older drivers have only the unsuffixed one.
+  a.eventElapsedTime = reinterpret_cast<decltype(a.eventElapsedTime)>(
+      dlsym(library_, "cuEventElapsedTime_v2"));
+  if (a.eventElapsedTime == nullptr)
+    a.eventElapsedTime = reinterpret_cast<decltype(a.eventElapsedTime)>(
+        dlsym(library_, "cuEventElapsedTime"));
+  if (a.eventElapsedTime == nullptr)
+    return precondition("the CUDA driver " + path_ +
+                        " lacks cuEventElapsedTime (a driver for CUDA 12 or "
+                        "newer is required)");
 
   CUresult result = api_.init(0);
   if (result != CUDA_SUCCESS)

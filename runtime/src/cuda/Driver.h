@@ -28,6 +28,7 @@ using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUgraph = struct CUgraph_st *;
 using CUgraphExec = struct CUgraphExec_st *;
+using CUevent = struct CUevent_st *;
 
 // The values of cuda.h that the executor uses.
 inline constexpr CUresult CUDA_SUCCESS = 0;
@@ -41,6 +42,7 @@ inline constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
 inline constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 inline constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
 inline constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+inline constexpr unsigned CU_EVENT_DEFAULT = 0; // timing enabled
 /// Dynamic shared memory a kernel may use without opting in.
 inline constexpr unsigned kDefaultSharedBytes = 48 * 1024;
 
@@ -91,6 +93,12 @@ struct DriverApi {
   CUresult (*graphLaunch)(CUgraphExec, CUstream);         // cuGraphLaunch
   CUresult (*graphExecDestroy)(CUgraphExec);              // cuGraphExecDestroy
   CUresult (*graphDestroy)(CUgraph);                      // cuGraphDestroy
+  // Timing (moert_session_enable_timing).
+  CUresult (*eventCreate)(CUevent *, unsigned flags);     // cuEventCreate
+  CUresult (*eventRecord)(CUevent, CUstream);             // cuEventRecord
+  CUresult (*eventElapsedTime)(float *ms, CUevent start,
+                               CUevent end); // cuEventElapsedTime_v2, else cuEventElapsedTime
+  CUresult (*eventDestroy)(CUevent);                      // cuEventDestroy_v2
 };
 
 /// A loaded driver library. dlopen'd with RTLD_NODELETE: the driver keeps

@@ -65,6 +65,9 @@ Executor::~Executor() {
   for (GraphEntry &entry : graphs_)
     if (entry.exec != nullptr)
       api.graphExecDestroy(entry.exec);
+  for (CUevent event : events_)
+    if (event != nullptr)
+      api.eventDestroy(event);
   if (stream_ != nullptr)
     api.streamDestroy(stream_);
   if (activations_ != 0)
@@ -313,6 +316,48 @@ moert_status Executor::allocateMemory() {
   return nullptr;
 }
 
+moert_status Executor::enableTiming() {
+  if (events_[0] != nullptr)
+    return nullptr;
+  const DriverApi &api = driver_.api();
+  if (CUresult result = api.ctxSetCurrent(context_))
+    return cudaError("cuCtxSetCurrent", result);
+  std::array<CUevent, kEventCount> created{};
+  for (CUevent &event : created)
+    if (CUresult result = api.eventCreate(&event, CU_EVENT_DEFAULT)) {
+      for (CUevent made : created)
+        if (made != nullptr)
+          api.eventDestroy(made);
+      return cudaError("cuEventCreate (timing events)", result);
+    }
+  events_ = created;
+  return nullptr;
+}
+
+moert_status Executor::recordEvent(int index) {
+  if (!timing_)
+    return nullptr;
+  if (CUresult result = driver_.api().eventRecord(events_[index], stream_))
+    return cudaError("cuEventRecord (timing event " + std::to_string(index) +
+                         ")",
+                     result);
+  return nullptr;
+}
+
+moert_status Executor::readTimes() {
+  const DriverApi &api = driver_.api();
+  float steps = 0, total = 0;
+  if (CUresult result = api.eventElapsedTime(
+          &steps, events_[kEventStepsStart], events_[kEventStepsEnd]))
+    return cudaError("cuEventElapsedTime (steps)", result);
+  if (CUresult result = api.eventElapsedTime(&total, events_[kEventRunStart],
+                                             events_[kEventRunEnd]))
+    return cudaError("cuEventElapsedTime (run)", result);
+  lastStepsMs_ = steps;
+  lastTotalMs_ = total;
+  return nullptr;
+}
+
 moert_status Executor::launchSteps(int64_t tokens, size_t first, size_t last) {
   const Model &model = *model_;
   const DriverApi &api = driver_.api();
@@ -411,6 +456,10 @@ moert_status Executor::launchWithGraph(int64_t tokens) {
     entry->tokens = tokens;
   }
   entry->lastUse = ++useCounter_;
+  // After a capture, not before it: instantiation is host work that the
+  // steps' time must not include.
+  if (moert_status status = recordEvent(kEventStepsStart))
+    return status;
   if (CUresult result = driver_.api().graphLaunch(entry->exec, stream_))
     return cudaError("cuGraphLaunch (T=" + std::to_string(tokens) + ")",
                      result);
@@ -460,6 +509,8 @@ moert_status Executor::run(const moert_tensor_t *inputs,
     return cudaError("cuCtxSetCurrent", result);
   if (CUresult result = api.memsetD32Async(statusWord_, 0, 1, stream_))
     return cudaError("clearing the status word", result);
+  if (moert_status status = recordEvent(kEventRunStart))
+    return status;
   for (size_t i = 0; i < model.inputs.size(); ++i) {
     int64_t bytes = 0;
     signatureBytes(model.inputs[i], tokens, &bytes); // Checked at creation.
@@ -471,9 +522,16 @@ moert_status Executor::run(const moert_tensor_t *inputs,
                              "' to the device",
                          result);
   }
-  moert_status launched = options_.graphs
-                              ? launchWithGraph(tokens)
-                              : launchSteps(tokens, 0, model.steps.size());
+  moert_status launched = nullptr;
+  if (options_.graphs) {
+    launched = launchWithGraph(tokens); // records kEventStepsStart itself
+  } else {
+    launched = recordEvent(kEventStepsStart);
+    if (!launched)
+      launched = launchSteps(tokens, 0, model.steps.size());
+  }
+  if (!launched)
+    launched = recordEvent(kEventStepsEnd);
   if (launched)
     return launched;
   for (size_t i = 0; i < model.outputs.size(); ++i) {
@@ -487,10 +545,15 @@ moert_status Executor::run(const moert_tensor_t *inputs,
                              "' from the device",
                          result);
   }
+  if (moert_status status = recordEvent(kEventRunEnd))
+    return status;
+  // Synchronizes the stream, so the events below have completed.
   if (moert_status status = readStatusWord(&hostStatusWord_))
     return status;
   if (hostStatusWord_ != 0)
     return diagnoseKernelError(tokens, hostStatusWord_);
+  if (timing_)
+    return readTimes();
   return nullptr;
 }
 

@@ -54,6 +54,16 @@ public:
   moert_status run(const moert_tensor_t *inputs, moert_tensor_t *outputs,
                    int64_t tokens);
 
+  /// Creates the timing events (once); runs record them only while
+  /// setTiming(true). Messages are not prefixed.
+  moert_status enableTiming();
+  void setTiming(bool on) { timing_ = on && events_[0] != nullptr; }
+  /// The times of the last successful run while timing was on.
+  void lastTiming(double *stepsMs, double *totalMs) const {
+    *stepsMs = lastStepsMs_;
+    *totalMs = lastTotalMs_;
+  }
+
   /// The number of graphs kept, at most kGraphCacheSize.
   static constexpr size_t kGraphCacheSize = 16;
 
@@ -80,6 +90,10 @@ private:
   /// checking the word after each, to name the step that set it.
   moert_status diagnoseKernelError(int64_t tokens, int code);
   moert_status readStatusWord(int *out);
+  /// Records timing event `index` on the stream when timing is on.
+  moert_status recordEvent(int index);
+  /// Reads the times of the events of a finished run.
+  moert_status readTimes();
 
   std::shared_ptr<const Model> model_;
   ExecutorOptions options_;
@@ -100,6 +114,14 @@ private:
   std::array<GraphEntry, kGraphCacheSize> graphs_{};
   uint64_t useCounter_ = 0;
   int hostStatusWord_ = 0;
+  /// Timing: [0] before the input copies, [1] before the steps (after a
+  /// graph's capture, which is host work), [2] after the steps, [3] after
+  /// the output copies. All outside any graph.
+  enum { kEventRunStart, kEventStepsStart, kEventStepsEnd, kEventRunEnd,
+         kEventCount };
+  std::array<CUevent, kEventCount> events_{};
+  bool timing_ = false;
+  double lastStepsMs_ = 0, lastTotalMs_ = 0;
 };
 
 } // namespace moert::cuda

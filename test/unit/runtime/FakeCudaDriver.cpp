@@ -21,8 +21,9 @@ using moert::test::FakeLaunch;
 namespace {
 
 constexpr int kSuccess = 0, kInvalidValue = 1, kOutOfMemory = 2,
-              kNotInitialized = 3, kInvalidImage = 200, kNotFound = 500,
-              kLaunchFailed = 719, kCaptureUnsupported = 900;
+              kNotInitialized = 3, kInvalidImage = 200,
+              kInvalidHandle = 400, kNotFound = 500, kLaunchFailed = 719,
+              kNotSupported = 801, kCaptureUnsupported = 900;
 constexpr long long kHidden = 16;
 
 struct Args {
@@ -86,6 +87,11 @@ struct Stream {
 struct Graph {
   std::vector<FakeLaunch> launches;
 };
+struct Event {
+  bool timing = true;
+  bool recorded = false;
+  double stampMs = 0;
+};
 
 std::map<const Function *, int> maxDynamicShared;
 std::map<uintptr_t, size_t> allocations;
@@ -97,6 +103,7 @@ void execute(const FakeLaunch &launch, bool fromGraph) {
   for (const Function &fn : kFunctions)
     if (launch.kernel == fn.name)
       fn.run(args);
+  state.clockMs += state.kernelMs;
   FakeLaunch record = launch;
   record.fromGraph = fromGraph;
   state.launches.push_back(record);
@@ -131,6 +138,8 @@ FAKE_API int cuGetErrorName(int error, const char **text) {
   case kOutOfMemory: *text = "CUDA_ERROR_OUT_OF_MEMORY"; return kSuccess;
   case 100: *text = "CUDA_ERROR_NO_DEVICE"; return kSuccess;
   case kInvalidImage: *text = "CUDA_ERROR_INVALID_IMAGE"; return kSuccess;
+  case kInvalidHandle: *text = "CUDA_ERROR_INVALID_HANDLE"; return kSuccess;
+  case kNotSupported: *text = "CUDA_ERROR_NOT_SUPPORTED"; return kSuccess;
   case kNotFound: *text = "CUDA_ERROR_NOT_FOUND"; return kSuccess;
   case kLaunchFailed: *text = "CUDA_ERROR_LAUNCH_FAILED"; return kSuccess;
   default: *text = nullptr; return kInvalidValue;
@@ -277,6 +286,7 @@ FAKE_API int cuMemcpyHtoD_v2(unsigned long long dst, const void *src,
                              size_t bytes) {
   std::memcpy(reinterpret_cast<void *>(dst), src, bytes);
   ++state.hostToDeviceCopies;
+  state.clockMs += double(bytes) / state.hostCopyBytesPerMs;
   return kSuccess;
 }
 
@@ -293,6 +303,19 @@ FAKE_API int cuMemcpyDtoHAsync_v2(void *dst, unsigned long long src,
     return kCaptureUnsupported;
   std::memcpy(dst, reinterpret_cast<const void *>(src), bytes);
   ++state.deviceToHostCopies;
+  state.clockMs += double(bytes) / state.hostCopyBytesPerMs;
+  return kSuccess;
+}
+
+FAKE_API int cuMemcpyDtoDAsync_v2(unsigned long long dst,
+                                  unsigned long long src, size_t bytes,
+                                  void *stream) {
+  if (static_cast<Stream *>(stream)->capturing)
+    return kCaptureUnsupported;
+  std::memmove(reinterpret_cast<void *>(dst),
+               reinterpret_cast<const void *>(src), bytes);
+  ++state.deviceToDeviceCopies;
+  state.clockMs += 2.0 * double(bytes) / state.deviceBytesPerMs;
   return kSuccess;
 }
 
@@ -303,6 +326,7 @@ FAKE_API int cuMemsetD32Async(unsigned long long dst, unsigned value,
   auto *words = reinterpret_cast<uint32_t *>(dst);
   for (size_t i = 0; i < count; ++i)
     words[i] = value;
+  state.clockMs += 4.0 * double(count) / state.deviceBytesPerMs;
   return kSuccess;
 }
 
@@ -405,6 +429,55 @@ FAKE_API int cuGraphDestroy(void *graph) {
   delete static_cast<Graph *>(graph);
   ++state.graphDestroys;
   return kSuccess;
+}
+
+// --- events: stamps of the virtual clock ---
+
+FAKE_API int cuEventCreate(void **event, unsigned flags) {
+  if (flags & ~3u) // CU_EVENT_BLOCKING_SYNC = 1, CU_EVENT_DISABLE_TIMING = 2
+    return kInvalidValue;
+  auto *created = new Event;
+  created->timing = (flags & 2u) == 0;
+  *event = created;
+  ++state.liveEvents;
+  return kSuccess;
+}
+
+FAKE_API int cuEventDestroy_v2(void *event) {
+  delete static_cast<Event *>(event);
+  --state.liveEvents;
+  return kSuccess;
+}
+
+// Stricter than a real driver, which would add an event node to the graph:
+// libmoert keeps its timing events out of captures, and this makes a test
+// fail if one slips in.
+FAKE_API int cuEventRecord(void *event, void *stream) {
+  if (stream != nullptr && static_cast<Stream *>(stream)->capturing)
+    return kCaptureUnsupported;
+  auto *e = static_cast<Event *>(event);
+  e->recorded = true;
+  e->stampMs = state.clockMs;
+  ++state.eventRecords;
+  return kSuccess;
+}
+
+FAKE_API int cuEventSynchronize(void *event) {
+  return static_cast<Event *>(event)->recorded ? kSuccess : kInvalidHandle;
+}
+
+FAKE_API int cuEventElapsedTime_v2(float *ms, void *start, void *end) {
+  auto *a = static_cast<Event *>(start), *b = static_cast<Event *>(end);
+  if (!a->timing || !b->timing || !a->recorded || !b->recorded)
+    return kInvalidHandle;
+  *ms = static_cast<float>(b->stampMs - a->stampMs);
+  return kSuccess;
+}
+
+// Exported only so that a test fails if libmoert picks the unsuffixed
+// symbol when the driver has the _v2 one (cuda.h 12.8+ maps to _v2).
+FAKE_API int cuEventElapsedTime(float *, void *, void *) {
+  return kNotSupported;
 }
 
 } // extern "C"

@@ -5,7 +5,8 @@
 // aligned malloc, a "cubin" is an ELF header followed by
 // "FAKECUBIN:name,name,...", and cuLaunchKernel runs a host emulation of
 // the named test kernel (or records it while the stream is capturing, to
-// be run by cuGraphLaunch). Tests point MOERT_LIBCUDA at it, dlopen the same
+// be run by cuGraphLaunch); CUDA events read a virtual clock that kernels
+// and copies advance by configured amounts. Tests point MOERT_LIBCUDA at it, dlopen the same
 // path to reach this state (the loader returns the same instance), and so
 // check the executor's launch sequence, arguments, grid math, graph cache,
 // and error paths without a GPU.
@@ -40,6 +41,15 @@ struct FakeCudaState {
   int maxSharedOptin = 163 * 1024; // as an A100
   int maxGridX = 2147483647, maxGridY = 65535;
   int failLaunchCall = -1; // cuLaunchKernel call number (0-based) to fail
+  // A virtual device clock for CUDA events, so tests know the exact times a
+  // correct use of events reports: every executed kernel advances it by
+  // kernelMs, a host<->device copy by bytes / hostCopyBytesPerMs, a
+  // device-to-device copy by 2 * bytes / deviceBytesPerMs (bytes read and
+  // written, as a bandwidth test counts them), a memset by bytes /
+  // deviceBytesPerMs.
+  double kernelMs = 0.25;
+  double hostCopyBytesPerMs = 1e6; // 1 GB/s
+  double deviceBytesPerMs = 1e9;   // 1 TB/s
 
   // --- observations ---
   std::vector<FakeLaunch> launches; // in execution order
@@ -49,7 +59,9 @@ struct FakeCudaState {
   std::vector<std::pair<std::string, int>> sharedOptIns; // cuFuncSetAttribute
   size_t allocatedBytes = 0;
   int liveAllocations = 0, liveModules = 0, liveStreams = 0, liveContexts = 0;
-  int hostToDeviceCopies = 0, deviceToHostCopies = 0;
+  int hostToDeviceCopies = 0, deviceToHostCopies = 0, deviceToDeviceCopies = 0;
+  double clockMs = 0; // the virtual device clock
+  int liveEvents = 0, eventRecords = 0;
 
   void reset() { *this = FakeCudaState(); }
 };
