@@ -95,6 +95,28 @@ LogicalResult FunctionWriter::body() {
        << ") * sizeof(*in0));\n  return 0;\n";
     return success();
   }
+  if (k == "linear" && op.getSpec().get("quant_group")) {
+    // Weight-only int8: in1 is the [N, K] int8 weight, the scales come last.
+    auto x = shapeOf(op.getInputs()[0]);
+    auto y = shapeOf(op.getOutputs()[0]);
+    bool bias = specBool("has_bias");
+    os << "  moec_hk::linear_q8<" << T << ">(in0, in1, in" << (bias ? 3 : 2) << ", "
+       << specInt("quant_group") << ", " << (bias ? "in2" : "nullptr") << ", out0, "
+       << product(x.drop_back()).str() << ", " << x.back() << ", " << y.back()
+       << ");\n  return 0;\n";
+    return success();
+  }
+  if (k == "dequantize") {
+    auto q = shapeOf(op.getInputs()[0]);
+    int64_t axis = specInt("axis");
+    auto qt = elementType(op.getInputs()[0]);
+    auto st = elementType(op.getInputs()[1]);
+    if (failed(qt) || failed(st))
+      return failure();
+    os << "  moec_hk::dequantize<" << *qt << ", " << *st << ", " << T << ">(in0, in1, out0, "
+       << outerInnerAround(q, axis) << ", " << specInt("block_size") << ");\n  return 0;\n";
+    return success();
+  }
   if (k == "linear") {
     auto x = shapeOf(op.getInputs()[0]);
     auto y = shapeOf(op.getOutputs()[0]);
@@ -232,6 +254,15 @@ LogicalResult FunctionWriter::moeExperts() {
   std::string fc1 = take(true), fc1b = take(specBool("has_fc1_bias")), fc2p = take(true),
               fc2b = take(specBool("has_fc2_bias")), fc3 = take(specBool("has_fc3")),
               fc3b = take(specBool("has_fc3_bias"));
+  // Weight-only int8: the scales of fc1, fc2 (and fc3) follow the biases.
+  std::string weightType = T, quantArgs;
+  if (op.getSpec().get("quant_groups")) {
+    ArrayRef<int64_t> groups = specInts("quant_groups");
+    std::string s1 = take(true), s2 = take(true), s3 = take(specBool("has_fc3"));
+    weightType = "int8_t";
+    quantArgs = ", " + s1 + ", " + s2 + ", " + s3 + ", " + std::to_string(groups[0]) + ", " +
+                std::to_string(groups[1]) + ", " + std::to_string(groups[2]);
+  }
   os << "  moec_hk::MoEParams p;\n"
      << "  p.hidden = " << fc2[1] << ";\n  p.inter = " << fc2[2] << ";\n"
      << "  p.experts = " << fc2[0] << ";\n  p.k = " << ids[1] << ";\n"
@@ -241,9 +272,9 @@ LogicalResult FunctionWriter::moeExperts() {
      << ";\n  p.beta = " << floatLiteral(specFloat("beta"), Float32Type::get(op.getContext()))
      << ";\n  p.limit = " << floatLiteral(specFloat("limit"), Float32Type::get(op.getContext()))
      << ";\n  p.normalize = false;\n"
-     << "  return moec_hk::moe_experts<" << T << ">(in0, in1, in2, " << fc1 << ", " << fc1b
-     << ", " << fc2p << ", " << fc2b << ", " << fc3 << ", " << fc3b << ", out0, scratch, "
-     << dimExpr(ids[0]).str() << ", p);\n";
+     << "  return moec_hk::moe_experts<" << T << ", " << weightType << ">(in0, in1, in2, " << fc1
+     << ", " << fc1b << ", " << fc2p << ", " << fc2b << ", " << fc3 << ", " << fc3b
+     << ", out0, scratch, " << dimExpr(ids[0]).str() << ", p" << quantArgs << ");\n";
   return success();
 }
 

@@ -31,6 +31,12 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stop
   OpPassManager &funcPm = pm.nest<func::FuncOp>();
   funcPm.addPass(createMoecRaiseRmsNorm());
   funcPm.addPass(createMoecConvertOnnxToMoe());
+  if (options.quantize != "none") {
+    MoecQuantizeWeightsOptions quantize;
+    quantize.format = options.quantize;
+    quantize.groupSize = options.groupSize;
+    funcPm.addPass(createMoecQuantizeWeights(quantize));
+  }
   // 16-bit storage before fusion, so the boundary casts fuse with their
   // neighbours.
   if (cuda && options.precision != "f32") {

@@ -24,6 +24,12 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
                               llvm::cl::desc("GPU targets: tensor-core GEMM kernels, mma or "
                                              "wgmma (sm_90a)"),
                               llvm::cl::init("mma")};
+  Option<std::string> quantize{*this, "quantize",
+                               llvm::cl::desc("Weight quantization: none or int8"),
+                               llvm::cl::init("none")};
+  Option<int64_t> groupSize{*this, "group-size",
+                            llvm::cl::desc("Weights per quantization scale (0: per row)"),
+                            llvm::cl::init(0)};
   Option<bool> failOnSpills{*this, "fail-on-spills",
                             llvm::cl::desc("CUDA targets: a register spill is an error"),
                             llvm::cl::init(false)};

@@ -177,6 +177,39 @@ LogicalResult RmsNormOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// DequantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DequantizeOp::verify() {
+  auto q = rankedType(getInput());
+  auto scale = rankedType(getScale());
+  auto y = rankedType(getOutput());
+  if (!isa<IntegerType>(q.getElementType()))
+    return emitOpError("input must be an integer tensor, got ") << q;
+  if (!isa<FloatType>(scale.getElementType()) || !isa<FloatType>(y.getElementType()))
+    return emitOpError("scale and result must be float tensors");
+  if (y.getShape() != q.getShape())
+    return emitOpError("the result must have the input's shape");
+  if (!q.hasStaticShape())
+    return emitOpError("input must be static (a weight)");
+  int64_t axis = getAxis(), block = getBlockSize();
+  if (axis < 0 || axis >= q.getRank())
+    return emitOpError("axis ") << axis << " is out of range for rank " << q.getRank();
+  if (block < 1)
+    return emitOpError("block_size must be >= 1, got ") << block;
+  SmallVector<int64_t> want(q.getShape());
+  want[axis] = (want[axis] + block - 1) / block;
+  if (scale.getShape() != ArrayRef<int64_t>(want))
+    return emitOpError("scale must be ")
+           << RankedTensorType::get(want, scale.getElementType()) << " for block_size " << block
+           << " along axis " << axis << ", got " << scale;
+  if (auto zp = rankedType(getZeroPoint()))
+    if (zp.getShape() != scale.getShape() || zp.getElementType() != q.getElementType())
+      return emitOpError("zero_point must have the scale's shape and the input's type");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // ElementwiseOp
 //===----------------------------------------------------------------------===//
 

@@ -135,6 +135,34 @@ def MoE_RmsNormOp : MoE_Op<"rms_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
+def MoE_DequantizeOp : MoE_Op<"dequantize", [Pure]> {
+  let summary = "A quantized weight as the float tensor it stands for";
+  let description = [{
+    y = (q - zero_point) * scale, block-wise along `axis` (ONNX
+    DequantizeLinear's blocked form): `scale` has q's shape except
+    ceil(D / block_size) along `axis`, so element i of that axis uses scale
+    index i / block_size. block_size = D is one scale per row of the other
+    axes (per-channel). `zero_point`, when present, has the scale's shape and
+    q's element type; absent means 0 (symmetric).
+
+    Kernels read q and scale directly (dequantizing in registers); the
+    lowering materializes the float tensor only for a consumer that cannot.
+
+    ```mlir
+    %w = moe.dequantize %q, %s {axis = 2 : i64, block_size = 16 : i64}
+        : (tensor<4x32x16xi8>, tensor<4x32x1xf32>) -> tensor<4x32x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$scale,
+                       Optional<AnyRankedTensor>:$zero_point,
+                       I64Attr:$axis, I64Attr:$block_size);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $scale (`,` $zero_point^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def MoE_MatMulOp : MoE_Op<"matmul", [Pure]> {
   let summary = "Batched matrix product of two run-time tensors (numpy semantics)";
   let description = [{

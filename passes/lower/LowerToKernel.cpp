@@ -108,6 +108,23 @@ int64_t defaultOpset(Operation *op) {
   return 17;
 }
 
+// An int8 weight a host kernel reads directly: a moe.dequantize along the
+// weight's last (reduction) axis, symmetric, with float32 scales.
+struct QuantWeight {
+  Value q, scale;
+  int64_t group;
+};
+std::optional<QuantWeight> quantWeight(Value w) {
+  auto dq = w ? w.getDefiningOp<moe::DequantizeOp>() : moe::DequantizeOp();
+  if (!dq || dq.getZeroPoint())
+    return std::nullopt;
+  auto qType = cast<RankedTensorType>(dq.getInput().getType());
+  if (!qType.getElementType().isInteger(8) || dq.getAxis() != qType.getRank() - 1 ||
+      !cast<ShapedType>(dq.getScale().getType()).getElementType().isF32())
+    return std::nullopt;
+  return QuantWeight{dq.getInput(), dq.getScale(), static_cast<int64_t>(dq.getBlockSize())};
+}
+
 class Lowering {
 public:
   Lowering(func::FuncOp func, bool cuda) : func(func), cuda(cuda) {}
@@ -121,6 +138,8 @@ public:
     for (Operation *op : ordered)
       if (failed(lower(op)))
         return failure();
+    if (failed(materializeDequantize()))
+      return failure();
     materializeConstants();
     eraseCompileTimeOps(func);
     separateOutputs();
@@ -174,9 +193,23 @@ private:
   LogicalResult lower(Operation *op) {
     if (auto ew = dyn_cast<moe::ElementwiseOp>(op))
       return lowerElementwise(ew);
+    if (isa<moe::DequantizeOp>(op))
+      return success(); // consumed by its users' kernels, or materializeDequantize
     if (auto linear = dyn_cast<moe::LinearOp>(op)) {
       if (cuda)
         return lowerLinearCuda(linear);
+      auto quant = linear.getTransposeWeight() ? quantWeight(linear.getWeight()) : std::nullopt;
+      if (quant) {
+        SmallVector<Value> inputs{linear.getInput(), quant->q};
+        if (linear.getBias())
+          inputs.push_back(linear.getBias());
+        inputs.push_back(quant->scale);
+        replace(op, launch(op, "linear", inputs, op->getResultTypes(),
+                           {boolean("transpose_weight", true),
+                            boolean("has_bias", static_cast<bool>(linear.getBias())),
+                            i64("quant_group", quant->group)}));
+        return success();
+      }
       SmallVector<Value> inputs{linear.getInput(), linear.getWeight()};
       if (linear.getBias())
         inputs.push_back(linear.getBias());
@@ -231,17 +264,34 @@ private:
   }
 
   LogicalResult lowerExperts(moe::ExpertsOp experts) {
+    // Int8 weights go to the kernel as (q, scales) when all of them are
+    // quantized; a mix reads the dequantized floats (materializeDequantize).
+    auto q1 = quantWeight(experts.getFc1()), q2 = quantWeight(experts.getFc2());
+    auto q3 = quantWeight(experts.getFc3());
+    bool quantized = q1 && q2 && (!experts.getFc3() || q3);
+    auto weight = [&](Value v, const std::optional<QuantWeight> &q) {
+      return quantized && q ? q->q : v;
+    };
     SmallVector<Value> inputs{experts.getInput(), experts.getWeights(),
-                              experts.getExpertIds(), experts.getFc1()};
+                              experts.getExpertIds(), weight(experts.getFc1(), q1)};
     auto addOptional = [&](Value v) {
       if (v)
         inputs.push_back(v);
     };
     addOptional(experts.getFc1Bias());
-    inputs.push_back(experts.getFc2());
+    inputs.push_back(weight(experts.getFc2(), q2));
     addOptional(experts.getFc2Bias());
-    addOptional(experts.getFc3());
+    if (experts.getFc3())
+      inputs.push_back(weight(experts.getFc3(), q3));
     addOptional(experts.getFc3Bias());
+    SmallVector<NamedAttribute> spec = expertSpec(experts);
+    if (quantized) {
+      inputs.push_back(q1->scale);
+      inputs.push_back(q2->scale);
+      if (q3)
+        inputs.push_back(q3->scale);
+      spec.push_back(ints("quant_groups", {q1->group, q2->group, q3 ? q3->group : 0}));
+    }
 
     // The host kernel needs a workspace whose size it defines; it is affine
     // in the token count, so two evaluations give both coefficients.
@@ -273,14 +323,14 @@ private:
       perToken = 0;
     }
 
-    auto l = launch(experts, "moe_experts", inputs, experts->getResultTypes(),
-                    expertSpec(experts));
+    auto l = launch(experts, "moe_experts", inputs, experts->getResultTypes(), spec);
     l->setAttr(kernel::kScratchBytesAttr,
                DenseI64ArrayAttr::get(func.getContext(), {base, perToken}));
     replace(experts, l);
     return success();
   }
 
+  LogicalResult materializeDequantize();
   LogicalResult lowerLinearCuda(moe::LinearOp linear);
   LogicalResult lowerRouterCuda(moe::RouterOp router);
   FailureOr<Value> weightNK(moe::LinearOp linear);
@@ -334,6 +384,27 @@ private:
     }
   }
 };
+
+// A moe.dequantize that some launch still reads as floats becomes a launch
+// computing them (host), placed where the op was, before its users.
+LogicalResult Lowering::materializeDequantize() {
+  SmallVector<moe::DequantizeOp> ops;
+  func.walk([&](moe::DequantizeOp op) {
+    if (!op->use_empty())
+      ops.push_back(op);
+  });
+  for (moe::DequantizeOp op : ops) {
+    if (cuda)
+      return op.emitError("quantized weights are not supported by the cuda target yet");
+    SmallVector<Value> inputs{op.getInput(), op.getScale()};
+    if (op.getZeroPoint())
+      return op.emitError("a dequantize with a zero point is not supported yet");
+    auto l = launch(op, "dequantize", inputs, op->getResultTypes(),
+                    {i64("axis", op.getAxis()), i64("block_size", op.getBlockSize())});
+    op->replaceAllUsesWith(l->getResults());
+  }
+  return success();
+}
 
 // The tensor-core GEMM reads W as [N, K] (K contiguous, like the MoE expert
 // weights), so a [K, N] ONNX weight is transposed here, once, at compile time.

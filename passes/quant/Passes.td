@@ -28,4 +28,22 @@ def MoecConvertFloatPrecision
   let dependentDialects = ["moec::moe::MoEDialect", "mlir::arith::ArithDialect"];
 }
 
+def MoecQuantizeWeights : Pass<"moec-quantize-weights", "mlir::func::FuncOp"> {
+  let summary = "Stores expert and linear weights as int8 with float32 block scales";
+  let description = [{
+    Weight-only, symmetric int8: every f32 constant weight of moe.experts
+    (fc1, fc2, fc3) and moe.linear becomes moe.dequantize(q: i8, scale: f32)
+    with one scale per `group-size` elements along the reduction axis (0:
+    per output row); linear weights are stored [N, K]. Linears whose only
+    users select experts (moe.router, Softmax/TopK) stay float.
+  }];
+  let options = [
+    Option<"format", "format", "std::string", /*default=*/"\"int8\"",
+           "Weight format (int8)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "Elements per scale along the reduction axis (0: one per output row)">,
+  ];
+  let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
+}
+
 #endif // MOEC_PASSES_QUANT_PASSES_TD

@@ -56,6 +56,16 @@ cl::opt<std::string> gpuGemm("gpu-gemm",
                                       "target; default) or wgmma (Hopper warpgroup MMA, sm_90a "
                                       "only; experimental until validated on a GPU)"),
                              cl::init("mma"), cl::cat(moecCategory));
+cl::opt<std::string> quantize("quantize",
+                              cl::desc("Store expert and linear weights quantized: none (default) "
+                                       "or int8 (weight-only, symmetric, float32 scales; the "
+                                       "router stays float). Host target only for now"),
+                              cl::init("none"), cl::cat(moecCategory));
+cl::opt<int64_t> groupSize("group-size",
+                           cl::desc("With --quantize: weights per scale along the reduction "
+                                    "axis (e.g. 32, 64, 128); 0 (default) = one scale per "
+                                    "output row"),
+                           cl::init(0), cl::cat(moecCategory));
 cl::opt<bool> failOnSpills("fail-on-spills",
                            cl::desc("GPU targets: make a register spill in any kernel an error"),
                            cl::cat(moecCategory));
@@ -189,6 +199,14 @@ int compile() {
     return fail("--gpu-gemm must be mma or wgmma, got '" + gpuGemm + "'");
   if (gpuGemm == "wgmma" && target != "sm_90a")
     return fail("--gpu-gemm wgmma needs --target sm_90a (Hopper), not '" + target + "'");
+  if (quantize != "none" && quantize != "int8")
+    return fail("--quantize must be none or int8, got '" + quantize +
+                "' (int4 and fp8 are not implemented yet)");
+  if (groupSize < 0)
+    return fail("--group-size must be >= 0, got " + std::to_string(groupSize));
+  if (quantize != "none" && moec::isCudaTarget(target))
+    return fail("--quantize " + quantize + " is implemented for --target host only; the GPU "
+                "kernels do not read quantized weights yet");
   if (precision != "bf16" && precision != "f16" && precision != "f32")
     return fail("--precision must be bf16, f16 or f32, got '" + precision + "'");
   if (emit == EmitKind::Cuda && !cuda)
@@ -257,6 +275,8 @@ int compile() {
   moec::PipelineOptions options;
   options.target = target;
   options.precision = precision;
+  options.quantize = quantize;
+  options.groupSize = groupSize;
   options.failOnSpills = failOnSpills;
   options.gpuGemm = gpuGemm;
   options.output = outputPath;

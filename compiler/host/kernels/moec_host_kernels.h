@@ -39,6 +39,9 @@ namespace detail {
 template <class T>
 using acc_t = std::conditional_t<std::is_arithmetic<T>::value, T, float>;
 
+// Keeps a template parameter out of argument deduction (std::type_identity).
+template <class T> struct NotDeduced { using type = T; };
+
 template <class T> inline bool is_nan(T x) {
   if constexpr (std::is_floating_point<T>::value)
     return std::isnan(x);
@@ -185,8 +188,8 @@ void gemm_nn(const T *A, index_t lda, const T *B, index_t ldb, const T *bias, T 
 // out[r][c] = dot(A row r, B row c) over K for an MR x NR tile of contiguous rows.
 // kLanes independent partial sums make the loop vectorizable without
 // reassociation flags and shorten the summation chains (better conditioning).
-template <int MR, int NR, class T>
-inline void dot_tile(const T *A, index_t lda, const T *B, index_t ldb, index_t K,
+template <int MR, int NR, class T, class TB = T>
+inline void dot_tile(const T *A, index_t lda, const TB *B, index_t ldb, index_t K,
                      acc_t<T> (&out)[MR][NR]) {
   using Acc = acc_t<T>;
   Acc lane[MR][NR][kLanes] = {};
@@ -217,6 +220,51 @@ inline void gemm_nt_tile(const T *A, index_t lda, const T *B, index_t ldb, const
     for (int c = 0; c < NR; ++c)
       Y[(i + r) * ldy + j + c] =
           static_cast<T>(out[r][c] + (bias ? static_cast<acc_t<T>>(bias[j + c]) : acc_t<T>(0)));
+}
+
+// Y[M,N] = A[M,K] * dequant(Q)[N,K]^T (+ bias[N]) for int8 Q with one float
+// scale per `group` elements of each row (scales [N, ceil(K / group)]): each
+// group's integer-weight dot product is scaled once, so Q is never expanded
+// to floats in memory.
+template <int MR, int NR, class T>
+inline void gemm_nt_q8_tile(const T *A, index_t lda, const int8_t *Q, index_t ldq,
+                            const float *scales, index_t group, const T *bias, T *Y, index_t ldy,
+                            index_t i, index_t j, index_t K) {
+  using Acc = acc_t<T>;
+  const index_t blocks = (K + group - 1) / group;
+  Acc total[MR][NR] = {};
+  for (index_t b = 0; b < blocks; ++b) {
+    const index_t k0 = b * group, len = std::min(group, K - k0);
+    Acc part[MR][NR];
+    dot_tile<MR, NR>(A + i * lda + k0, lda, Q + j * ldq + k0, ldq, len, part);
+    for (int r = 0; r < MR; ++r)
+      for (int c = 0; c < NR; ++c)
+        total[r][c] += part[r][c] * static_cast<Acc>(scales[(j + c) * blocks + b]);
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NR; ++c)
+      Y[(i + r) * ldy + j + c] =
+          static_cast<T>(total[r][c] + (bias ? static_cast<Acc>(bias[j + c]) : Acc(0)));
+}
+
+template <class T>
+void gemm_nt_q8(const T *A, index_t lda, const int8_t *Q, index_t ldq, const float *scales,
+                index_t group, const T *bias, T *Y, index_t ldy, index_t M, index_t K, index_t N) {
+  index_t i = 0;
+  for (; i + 2 <= M; i += 2) {
+    index_t j = 0;
+    for (; j + 4 <= N; j += 4)
+      gemm_nt_q8_tile<2, 4>(A, lda, Q, ldq, scales, group, bias, Y, ldy, i, j, K);
+    for (; j < N; ++j)
+      gemm_nt_q8_tile<2, 1>(A, lda, Q, ldq, scales, group, bias, Y, ldy, i, j, K);
+  }
+  for (; i < M; ++i) {
+    index_t j = 0;
+    for (; j + 4 <= N; j += 4)
+      gemm_nt_q8_tile<1, 4>(A, lda, Q, ldq, scales, group, bias, Y, ldy, i, j, K);
+    for (; j < N; ++j)
+      gemm_nt_q8_tile<1, 1>(A, lda, Q, ldq, scales, group, bias, Y, ldy, i, j, K);
+  }
 }
 
 // Y[M,N] = A[M,K] * B[N,K]^T (+ bias[N]): every output is a dot product of two
@@ -338,6 +386,31 @@ void linear(const T *X, const T *W, const T *bias, T *Y, index_t M, index_t K, i
     detail::gemm_nt(X, K, W, K, bias, Y, N, M, K, N);
   else
     detail::gemm_nn(X, K, W, N, bias, Y, N, M, K, N);
+}
+
+// Y[M,N] = X[M,K] * dequant(Q)^T + bias with Q int8 [N,K] and float scales
+// [N, ceil(K / group)] (weight-only int8, see moec-quantize-weights).
+template <class T>
+void linear_q8(const T *X, const int8_t *Q, const float *scales, index_t group, const T *bias,
+               T *Y, index_t M, index_t K, index_t N) {
+  if (M <= 0 || N <= 0)
+    return;
+  detail::gemm_nt_q8(X, K, Q, K, scales, group > 0 ? group : std::max<index_t>(K, 1), bias, Y, N,
+                     M, K, N);
+}
+
+// out = q * scale, blocked along the middle dim of [outer, D, inner]: element
+// (o, d, i) uses scale (o, d / block, i) of scales [outer, ceil(D / block), inner].
+template <class TQ, class TS, class TOut>
+void dequantize(const TQ *q, const TS *scales, TOut *out, index_t outer, index_t D, index_t inner,
+                index_t block) {
+  const index_t blocks = (D + block - 1) / block;
+  for (index_t o = 0; o < outer; ++o)
+    for (index_t d = 0; d < D; ++d)
+      for (index_t i = 0; i < inner; ++i)
+        out[(o * D + d) * inner + i] = static_cast<TOut>(
+            static_cast<float>(q[(o * D + d) * inner + i]) *
+            static_cast<float>(scales[(o * blocks + d / block) * inner + i]));
 }
 
 // Batched matmul with numpy broadcasting: Y[b..., M, N] = A[b..., M, K] * B[b..., K, N].
@@ -985,10 +1058,21 @@ template <class T> size_t moe_experts_scratch_bytes(index_t tokens, const MoEPar
 // expert's rows run as small GEMMs of up to kMoEChunkRows rows.
 // Returns 1 if an expert id is outside [0, experts), 2 if the parameters are
 // inconsistent (negative sizes, SwiGLU fusion 0 without fc3, missing scratch).
-template <class T>
-int moe_experts(const T *X, const T *weights, const int64_t *expert_ids, const T *fc1,
-                const T *fc1_bias, const T *fc2, const T *fc2_bias, const T *fc3,
-                const T *fc3_bias, T *Y, void *scratch, index_t tokens, const MoEParams &p) {
+//
+// Weight-only int8 (W = int8_t): fc1/fc2/fc3 are int8 with float scales
+// fcN_scale [E, rows, ceil(cols / group)] and fcN_group elements per scale
+// along the reduction axis (see moec-quantize-weights); the expert GEMMs
+// dequantize in registers.
+// (W is never deduced: a null fc3 must not make the call ambiguous.)
+template <class T, class W = T>
+int moe_experts(const T *X, const T *weights, const int64_t *expert_ids,
+                const typename detail::NotDeduced<W>::type *fc1, const T *fc1_bias,
+                const typename detail::NotDeduced<W>::type *fc2, const T *fc2_bias,
+                const typename detail::NotDeduced<W>::type *fc3,
+                const T *fc3_bias, T *Y, void *scratch, index_t tokens, const MoEParams &p,
+                const float *fc1_scale = nullptr, const float *fc2_scale = nullptr,
+                const float *fc3_scale = nullptr, index_t fc1_group = 0, index_t fc2_group = 0,
+                index_t fc3_group = 0) {
   using Acc = detail::acc_t<T>;
   const index_t H = p.hidden, I = p.inter, E = p.experts, K = p.k, F1 = detail::fc1_rows(p);
   const bool separate_fc3 = p.act == Activation::SwiGLU && p.swiglu_fusion == 0;
@@ -1012,6 +1096,18 @@ int moe_experts(const T *X, const T *weights, const int64_t *expert_ids, const T
   T *h3 = reinterpret_cast<T *>(base + layout.h3);
   T *act = p.act == Activation::SwiGLU ? reinterpret_cast<T *>(base + layout.act) : h1;
   T *out = reinterpret_cast<T *>(base + layout.out);
+  // Y[n, N] = X[n, K] * expert e's [N, K] weight^T + bias, float or int8.
+  auto expert_linear = [](const T *x, const W *w, const float *scale, index_t group, index_t e,
+                          const T *bias, T *y, index_t n, index_t K, index_t N) {
+    if constexpr (std::is_same<W, int8_t>::value) {
+      const index_t g = group > 0 ? group : std::max<index_t>(K, 1);
+      linear_q8(x, w + e * N * K, scale + e * N * ((K + g - 1) / g), g, bias, y, n, K, N);
+    } else {
+      (void)scale;
+      (void)group;
+      linear(x, w + e * N * K, bias, y, n, K, N, true);
+    }
+  };
 
   // Counting sort of assignments a = t * K + j by expert: after the scatter
   // pass counts[e] is the end of expert e's run (= start of e + 1).
@@ -1033,12 +1129,14 @@ int moe_experts(const T *X, const T *weights, const int64_t *expert_ids, const T
       const index_t n = std::min(detail::kMoEChunkRows, end - r0);
       for (index_t r = 0; r < n; ++r)
         std::copy_n(X + (order[r0 + r] / K) * H, H, xs + r * H);
-      linear(xs, fc1 + e * F1 * H, fc1_bias ? fc1_bias + e * F1 : nullptr, h1, n, H, F1, true);
+      expert_linear(xs, fc1, fc1_scale, fc1_group, e, fc1_bias ? fc1_bias + e * F1 : nullptr, h1, n,
+                    H, F1);
       if (separate_fc3)
-        linear(xs, fc3 + e * I * H, fc3_bias ? fc3_bias + e * I : nullptr, h3, n, H, I, true);
+        expert_linear(xs, fc3, fc3_scale, fc3_group, e, fc3_bias ? fc3_bias + e * I : nullptr, h3,
+                      n, H, I);
       detail::moe_activation(h1, h3, act, n, p);
-      linear(static_cast<const T *>(act), fc2 + e * H * I, fc2_bias ? fc2_bias + e * H : nullptr, out, n,
-             I, H, true);
+      expert_linear(static_cast<const T *>(act), fc2, fc2_scale, fc2_group, e,
+                    fc2_bias ? fc2_bias + e * H : nullptr, out, n, I, H);
       for (index_t r = 0; r < n; ++r) {
         const index_t a = order[r0 + r];
         const Acc w = static_cast<Acc>(weights[a]);

@@ -66,3 +66,12 @@ func.func @rms_norm_scale(%x: tensor<?x4x8xf32>, %w: tensor<8xf32>) {
   %0 = moe.rms_norm %x, %w {axis = 1 : i64, epsilon = 1.0e-6 : f32} : (tensor<?x4x8xf32>, tensor<8xf32>) -> tensor<?x4x8xf32>
   return
 }
+
+// -----
+
+// Tests that moe.dequantize wants the blocked scale shape for its block size.
+func.func @dequantize_scale(%q: tensor<4x16xi8>, %s: tensor<4x1xf32>) {
+  // expected-error @+1 {{scale must be 'tensor<4x2xf32>' for block_size 8 along axis 1, got 'tensor<4x1xf32>'}}
+  %0 = moe.dequantize %q, %s {axis = 1 : i64, block_size = 8 : i64} : (tensor<4x16xi8>, tensor<4x1xf32>) -> tensor<4x16xf32>
+  return
+}

@@ -340,5 +340,48 @@ TEST(RmsNorm, MatchesFloat64Reference) {
       }
 }
 
+// linear_q8 and dequantize against float64 on the dequantized weights, for
+// per-row scales, blocks that divide K and blocks that do not.
+TEST(LinearQ8, MatchesTheDequantizedReference) {
+  std::mt19937 rng(41);
+  std::uniform_int_distribution<int> qd(-127, 127);
+  std::uniform_real_distribution<float> sd(0.001f, 0.02f);
+  const index_t shapes[][3] = {{1, 1, 1}, {3, 7, 5}, {17, 33, 65}, {4, 64, 32}, {0, 5, 3}};
+  for (auto &shape : shapes)
+    for (index_t group : {0, 1, 4, 16})
+      for (bool withBias : {false, true}) {
+        const index_t M = shape[0], K = shape[1], N = shape[2];
+        const index_t g = group > 0 ? group : K, blocks = (K + g - 1) / g;
+        std::vector<int8_t> Q(N * K);
+        for (auto &q : Q)
+          q = static_cast<int8_t>(qd(rng));
+        std::vector<float> scales(N * blocks);
+        for (auto &v : scales)
+          v = sd(rng);
+        auto X = randomFloats(rng, M * K), b = randomFloats(rng, N);
+        std::vector<double> want(M * N);
+        for (index_t i = 0; i < M; ++i)
+          for (index_t j = 0; j < N; ++j) {
+            double acc = withBias ? b[j] : 0.0;
+            for (index_t k = 0; k < K; ++k)
+              acc += double(X[i * K + k]) * double(Q[j * K + k]) * scales[j * blocks + k / g];
+            want[i * N + j] = acc;
+          }
+        std::vector<float> Y(M * N, 12345.f);
+        moec_hk::linear_q8<float>(X.data(), Q.data(), scales.data(), group, withBias ? b.data() : nullptr,
+                                  Y.data(), M, K, N);
+        EXPECT_TRUE(closeToReference(Y, want, kRel))
+            << "M=" << M << " K=" << K << " N=" << N << " group=" << group << " bias=" << withBias;
+
+        std::vector<float> D(N * K);
+        moec_hk::dequantize<int8_t, float, float>(Q.data(), scales.data(), D.data(), N, K, 1, g);
+        std::vector<double> wantD(N * K);
+        for (index_t j = 0; j < N; ++j)
+          for (index_t k = 0; k < K; ++k)
+            wantD[j * K + k] = double(Q[j * K + k]) * scales[j * blocks + k / g];
+        EXPECT_TRUE(closeToReference(D, wantD, 1e-7)) << "dequantize, group=" << group;
+      }
+}
+
 } // namespace
 } // namespace moec_test

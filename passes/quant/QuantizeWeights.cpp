@@ -1,0 +1,213 @@
+//===- QuantizeWeights.cpp - weight-only integer quantization ---------------===//
+//
+// Decode reads every expert weight it uses once per token, so bytes per
+// weight set its cost. This pass stores the weights of moe.experts (fc1, fc2,
+// fc3) and of moe.linear as int8 with float32 scales, symmetric, one scale
+// per block of `group-size` elements along the reduction axis (0: one per
+// output row). The weight operand becomes a moe.dequantize of the two
+// constants, which the lowering hands to kernels that dequantize in
+// registers; nothing in the model changes meaning except the rounding.
+//
+// The arithmetic, exactly (the e2e tests reproduce it in numpy):
+//   scale = float32(max |w| over the block) / 127   (float32 division)
+//   q     = clamp(rint(w / scale), -127, 127)        (float32, ties to even)
+//   a block of zeros gets scale 0 and q 0.
+//
+// Left in float: linears whose only users select experts (moe.router, or
+// onnx Softmax/TopK on the logits) — routing decisions are discrete and
+// int8 logits could flip them — and weights that are not f32 constants.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/utils/ConstantData.h"
+#include "compiler/utils/OnnxOpAccess.h"
+#include "dialects/moe/MoEDialect.h"
+#include "dialects/onnx/ONNXDialect.h"
+#include "passes/quant/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace moec {
+#define GEN_PASS_DEF_MOECQUANTIZEWEIGHTS
+#include "passes/quant/Passes.h.inc"
+} // namespace moec
+
+using namespace mlir;
+namespace moe = moec::moe;
+
+namespace {
+
+// A weight as float32 values, row-major, or nullopt if it is not an f32
+// constant.
+std::optional<std::vector<float>> floatWeights(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.getElementType().isF32() || !type.hasStaticShape())
+    return std::nullopt;
+  ElementsAttr elements = moec::getConstantElements(v);
+  auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
+  if (!bytes)
+    return std::nullopt;
+  std::vector<float> values(bytes->size() / sizeof(float));
+  std::memcpy(values.data(), bytes->data(), bytes->size());
+  return values;
+}
+
+// A constant holding `bytes` as a dense resource of `type`.
+Value makeConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<char> bytes,
+                   const std::string &key) {
+  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(bytes);
+  return moec::onnx::ConstantOp::create(b, loc, type,
+                                        DenseResourceElementsAttr::get(type, key, std::move(blob)))
+      .getOutput();
+}
+
+struct Quantized {
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+};
+
+// Quantizes `w` viewed as [rows, cols] in blocks of `group` along cols.
+Quantized quantizeRows(const std::vector<float> &w, int64_t rows, int64_t cols, int64_t group) {
+  int64_t blocks = (cols + group - 1) / group;
+  Quantized out;
+  out.q.resize(w.size());
+  out.scales.resize(static_cast<size_t>(rows * blocks));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t bk = 0; bk < blocks; ++bk) {
+      int64_t begin = bk * group, end = std::min(cols, begin + group);
+      float amax = 0.f;
+      for (int64_t c = begin; c < end; ++c)
+        amax = std::max(amax, std::fabs(w[r * cols + c]));
+      float scale = amax / 127.f;
+      out.scales[r * blocks + bk] = scale;
+      for (int64_t c = begin; c < end; ++c) {
+        float v = scale > 0.f ? std::nearbyint(w[r * cols + c] / scale) : 0.f;
+        out.q[r * cols + c] = static_cast<int8_t>(std::clamp(v, -127.f, 127.f));
+      }
+    }
+  return out;
+}
+
+class Quantizer {
+public:
+  Quantizer(int64_t groupSize) : groupSize(groupSize) {}
+
+  // moe.dequantize of int8 `values` ([..., cols], row-major) quantized along
+  // the last axis; `name` keys the new resources.
+  Value quantize(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                 const std::vector<float> &values, const std::string &name) {
+    int64_t cols = shape.back();
+    int64_t rows = static_cast<int64_t>(values.size()) / std::max<int64_t>(cols, 1);
+    int64_t group = groupSize > 0 ? std::min(groupSize, cols) : cols;
+    Quantized qz = quantizeRows(values, rows, cols, group);
+    MLIRContext *ctx = b.getContext();
+    auto qType = RankedTensorType::get(shape, IntegerType::get(ctx, 8));
+    SmallVector<int64_t> scaleShape(shape);
+    scaleShape.back() = (cols + group - 1) / group;
+    auto sType = RankedTensorType::get(scaleShape, Float32Type::get(ctx));
+    Value q = makeConstant(b, loc, qType,
+                           ArrayRef<char>(reinterpret_cast<const char *>(qz.q.data()), qz.q.size()),
+                           name + ".int8");
+    Value s = makeConstant(b, loc, sType,
+                           ArrayRef<char>(reinterpret_cast<const char *>(qz.scales.data()),
+                                          qz.scales.size() * sizeof(float)),
+                           name + ".int8_scale");
+    auto fType = RankedTensorType::get(shape, Float32Type::get(ctx));
+    return moe::DequantizeOp::create(b, loc, fType, q, s, Value(),
+                                     b.getI64IntegerAttr(static_cast<int64_t>(shape.size()) - 1),
+                                     b.getI64IntegerAttr(group));
+  }
+
+  static std::string nameOf(Value v, StringRef fallback) {
+    if (auto loc = dyn_cast<NameLoc>(v.getLoc()))
+      return loc.getName().str();
+    if (auto c = v.getDefiningOp<moec::onnx::ConstantOp>())
+      if (auto r = dyn_cast<DenseResourceElementsAttr>(c.getValue()))
+        return r.getRawHandle().getKey().str();
+    return fallback.str();
+  }
+
+  void linear(moe::LinearOp op) {
+    // Routers keep their logits exact.
+    bool routes = !op->use_empty() && llvm::all_of(op->getUsers(), [](Operation *u) {
+      StringRef name = u->getName().getStringRef();
+      return isa<moe::RouterOp>(u) || name == "onnx.Softmax" || name == "onnx.TopK";
+    });
+    if (routes)
+      return;
+    auto w = floatWeights(op.getWeight());
+    if (!w)
+      return;
+    auto type = cast<RankedTensorType>(op.getWeight().getType());
+    int64_t d0 = type.getDimSize(0), d1 = type.getDimSize(1);
+    // Kernels reduce along contiguous rows: store [N, K].
+    std::vector<float> nk = *w;
+    if (!op.getTransposeWeight()) {
+      for (int64_t k = 0; k < d0; ++k)
+        for (int64_t n = 0; n < d1; ++n)
+          nk[n * d0 + k] = (*w)[k * d1 + n];
+      std::swap(d0, d1);
+    }
+    OpBuilder b(op);
+    Value dq = quantize(b, op.getWeight().getLoc(), {d0, d1}, nk,
+                        nameOf(op.getWeight(), "linear.weight"));
+    op.getWeightMutable().assign(dq);
+    op.setTransposeWeight(true);
+  }
+
+  void experts(moe::ExpertsOp op) {
+    OpBuilder b(op);
+    auto one = [&](OpOperand &operand, StringRef fallback) {
+      auto w = floatWeights(operand.get());
+      if (!w)
+        return;
+      auto type = cast<RankedTensorType>(operand.get().getType());
+      operand.set(quantize(b, operand.get().getLoc(), type.getShape(), *w,
+                           nameOf(operand.get(), fallback)));
+    };
+    one(op.getFc1Mutable(), "fc1");
+    one(op.getFc2Mutable(), "fc2");
+    if (op.getFc3())
+      one(op.getFc3Mutable()[0], "fc3");
+  }
+
+private:
+  int64_t groupSize;
+};
+
+struct QuantizeWeightsPass : moec::impl::MoecQuantizeWeightsBase<QuantizeWeightsPass> {
+  using MoecQuantizeWeightsBase::MoecQuantizeWeightsBase;
+  void runOnOperation() override {
+    if (format != "int8") {
+      getOperation().emitError() << "moec-quantize-weights: format must be int8, got '"
+                                 << format << "' (int4 and fp8 are not implemented yet)";
+      return signalPassFailure();
+    }
+    if (groupSize < 0) {
+      getOperation().emitError() << "moec-quantize-weights: group-size must be >= 0 (0: one "
+                                    "scale per output row), got "
+                                 << groupSize;
+      return signalPassFailure();
+    }
+    Quantizer quantizer(groupSize);
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<moe::LinearOp, moe::ExpertsOp>(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      if (auto l = dyn_cast<moe::LinearOp>(op))
+        quantizer.linear(l);
+      else
+        quantizer.experts(cast<moe::ExpertsOp>(op));
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Weight-only int8 (`moec compile --quantize int8 [--group-size G]`), host target.
+
+Two references per fixture, on fresh random inputs at several T:
+
+1. Exact arithmetic: the fixture with every weight moec quantizes replaced by its
+   dequantized value, computed here in numpy by the rule moec-quantize-weights documents
+   (scale = float32(max|w| of the block) / 127, q = clamp(rint(w / scale), -127, 127), one
+   block per `group` elements along the reduction axis), run by onnxruntime. moec must match
+   it at the suite's float32 tolerance (e2e_common.REL_TOL = 1e-4 of the output scale): the
+   only difference left is the order of float32 additions. A wrong scale, layout, block or
+   rounding shows here.
+2. Quality: the original float fixture. int8 rounding moves each weight by at most half a
+   step (max|w| / 254 of its block); through two GEMMs and the activation that gives output
+   errors of a few 1e-3 of the output scale for these O(1) fixtures, so the bound is 2e-2
+   of the output scale (measured values are printed with -v).
+
+Also: the artifact shrinks by at least 70% of the float32 bytes of the weights quantized
+(int8 is 1/4 of them, plus one float32 scale per block), and GPU targets refuse the flag.
+"""
+
+import os
+import unittest
+import zlib
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+import e2e_common as common
+
+QUALITY_TOL = 2e-2
+TOKEN_COUNTS = (1, 7, 64)
+# Fixtures with weights moec quantizes and an onnxruntime reference.
+FIXTURES = ("mixtral_moe_node.onnx", "moe_node_variants/odd_sizes.onnx",
+            "moe_node_variants/gelu_bias.onnx", "rmsnorm/opset23.onnx")
+GROUPS = (0, 16)
+
+
+def _seed(*parts):
+    return zlib.crc32("/".join(str(p) for p in parts).encode())
+
+
+def quantize_rows(w, group):
+    """Dequantized copy of w (float32, quantized along its last axis), moec's rule."""
+    w = np.asarray(w, dtype=np.float32)
+    cols = w.shape[-1]
+    g = cols if group <= 0 else min(group, cols)
+    out = np.empty_like(w)
+    for b0 in range(0, cols, g):
+        block = w[..., b0:b0 + g]
+        amax = np.abs(block).max(axis=-1, keepdims=True).astype(np.float32)
+        scale = (amax / np.float32(127)).astype(np.float32)
+        safe = np.where(scale > 0, scale, np.float32(1))
+        q = np.clip(np.rint(block / safe), -127, 127)
+        q = np.where(scale > 0, q, 0).astype(np.float32)
+        out[..., b0:b0 + g] = q * scale
+    return out
+
+
+def quantized_weights(model):
+    """{initializer name: how moec quantizes it}: the MoE node's fc weights along their last
+    axis; MatMul weights [K, N] per output column (moec stores them [N, K]), except the
+    router's, which stays float."""
+    plan = {}
+    for node in model.graph.node:
+        if node.op_type == "MoE":
+            for slot in (2, 4, 6):
+                if len(node.input) > slot and node.input[slot]:
+                    plan[node.input[slot]] = "last"
+        elif node.op_type == "MatMul" and node.input[1] != "router.weight":
+            plan[node.input[1]] = "columns"
+    return plan
+
+
+def dequantized_model(model, group):
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    plan = quantized_weights(out)
+    for init in out.graph.initializer:
+        how = plan.get(init.name)
+        if how is None:
+            continue
+        w = onnx.numpy_helper.to_array(init).astype(np.float32)
+        dq = quantize_rows(w, group) if how == "last" else quantize_rows(w.T, group).T
+        init.CopyFrom(onnx.numpy_helper.from_array(np.ascontiguousarray(dq), init.name))
+    return out
+
+
+class Int8(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        common.require_tools()
+        cls.dir = common.work_dir("quantized")
+
+    def _compile(self, rel, tag, *extra):
+        path = os.path.join(self.dir, f"{tag}.moe")
+        result = common.compile_model(common.model_path(rel), path, *extra)
+        self.assertEqual(result.returncode, 0, common.describe(result))
+        return path
+
+    def test_matches_exact_dequantized_reference_and_stays_close_to_float(self):
+        for rel in FIXTURES:
+            model = onnx.load(common.model_path(rel))
+            for group in GROUPS:
+                tag = f"{rel.replace('/', '_')}_g{group}"
+                artifact = self._compile(rel, tag, "--quantize", "int8",
+                                         "--group-size", str(group))
+                exact = ort.InferenceSession(
+                    dequantized_model(model, group).SerializeToString(),
+                    providers=["CPUExecutionProvider"])
+                for tokens in TOKEN_COUNTS:
+                    with self.subTest(fixture=rel, group=group, tokens=tokens):
+                        x = common.make_inputs(model, tokens, _seed(rel, group, tokens))
+                        x_path = os.path.join(self.dir, f"{tag}_x{tokens}.npy")
+                        y_path = os.path.join(self.dir, f"{tag}_y{tokens}.npy")
+                        np.save(x_path, x)
+                        run = common.run_model(artifact, [("input", x_path)],
+                                               [("output", y_path)])
+                        self.assertEqual(run.returncode, 0, common.describe(run))
+                        out = np.load(y_path)
+                        ref = exact.run(["output"], {"input": x})[0]
+                        ok, max_abs, scale = common.compare(out, ref)
+                        self.assertTrue(ok, f"vs dequantized reference: {max_abs:.3g} > "
+                                            f"{common.REL_TOL} * {scale:.3g}")
+                        float_ref = common.reference_output(rel, "onnxruntime", x)
+                        err = np.abs(out - float_ref).max() / np.abs(float_ref).max()
+                        self.assertLess(err, QUALITY_TOL, "int8 error vs the float model")
+
+    def test_artifact_shrinks_by_the_quantized_bytes(self):
+        rel = "mixtral_moe_node.onnx"
+        model = onnx.load(common.model_path(rel))
+        plan = quantized_weights(model)
+        float_bytes = sum(4 * int(np.prod(i.dims)) for i in model.graph.initializer
+                          if i.name in plan)
+        f32 = os.path.getsize(self._compile(rel, "size_f32"))
+        q8 = os.path.getsize(self._compile(rel, "size_q8", "--quantize", "int8"))
+        self.assertGreaterEqual(f32 - q8, 0.7 * float_bytes,
+                                f"float32 artifact {f32} B, int8 {q8} B, "
+                                f"quantized weights {float_bytes} B as float32")
+
+    def test_gpu_targets_refuse_the_flag(self):
+        result = common.run_tool([common.Config.moec, "compile",
+                                  common.model_path("mixtral_moe_node.onnx"), "--target",
+                                  "sm_90a", "--quantize", "int8", "-o",
+                                  os.path.join(self.dir, "gpu.moe")])
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(len(result.stderr.strip().splitlines()), 1, common.describe(result))
+        self.assertIn("--quantize int8 is implemented for --target host only", result.stderr)
+
+    def test_bad_values_are_refused(self):
+        for flags, message in ((["--quantize", "int3"], "--quantize must be none or int8"),
+                               (["--quantize", "int8", "--group-size", "-4"],
+                                "--group-size must be >= 0")):
+            result = common.run_tool([common.Config.moec, "compile",
+                                      common.model_path("mixtral_moe_node.onnx"), *flags,
+                                      "-o", os.path.join(self.dir, "bad.moe")])
+            self.assertEqual(result.returncode, 1, common.describe(result))
+            self.assertIn(message, result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=common.parse_args())
