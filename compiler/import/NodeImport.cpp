@@ -86,6 +86,7 @@ const OpInfo kAiOnnxOps[] = {
     {"Constant", "Constant", 0, 0, 1},
     {"ConstantOfShape", "ConstantOfShape", 1, 1, 1},
     {"RMSNormalization", "RMSNormalization", 2, 2, 1},
+    {"DequantizeLinear", "DequantizeLinear", 2, 3, 1},
     // onnxruntime registers this contrib op in the ai.onnx domain.
     {"SimplifiedLayerNormalization", "SimplifiedLayerNormalization", 2, 2, kVariadic},
 };

@@ -29,6 +29,7 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stop
     return;
   bool cuda = isCudaTarget(options.target);
   OpPassManager &funcPm = pm.nest<func::FuncOp>();
+  funcPm.addPass(createMoecRaiseDequantize());
   funcPm.addPass(createMoecRaiseRmsNorm());
   funcPm.addPass(createMoecConvertOnnxToMoe());
   if (options.quantize != "none") {

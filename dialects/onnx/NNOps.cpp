@@ -127,4 +127,52 @@ LogicalResult SimplifiedLayerNormalizationOp::inferShapes() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// DequantizeLinear
+//===----------------------------------------------------------------------===//
+
+LogicalResult DequantizeLinearOp::verify() {
+  auto x = getRankedType(getX());
+  auto scale = getRankedType(getXScale());
+  if (!x || !scale)
+    return success();
+  if (!isa<IntegerType>(x.getElementType()))
+    return emitOpError() << "x must be an integer tensor, got " << x;
+  if (!isa<FloatType>(scale.getElementType()))
+    return emitOpError() << "x_scale must be a float tensor, got " << scale;
+  int64_t block = static_cast<int64_t>(getBlockSize());
+  if (block < 0)
+    return emitOpError() << "block_size must be >= 0, got " << block;
+  if (scale.getRank() > 0 || block > 0) {
+    auto axis = normalizeAxis(static_cast<int64_t>(getAxis()), std::max<int64_t>(x.getRank(), 1));
+    if (!axis)
+      return emitOpError() << "axis " << static_cast<int64_t>(getAxis())
+                           << " is out of range for rank " << x.getRank();
+    if (block == 0 && (scale.getRank() != 1 || scale.getDimSize(0) != x.getDimSize(*axis)))
+      return emitOpError() << "x_scale " << scale << " must be a scalar or 1-D of size "
+                           << x.getDimSize(*axis) << " (per axis " << *axis << ")";
+    if (block > 0) {
+      SmallVector<int64_t> want(x.getShape());
+      if (!ShapedType::isDynamic(want[*axis]))
+        want[*axis] = (want[*axis] + block - 1) / block;
+      if (scale.getShape() != ArrayRef<int64_t>(want))
+        return emitOpError() << "x_scale " << scale << " must have shape "
+                             << RankedTensorType::get(want, scale.getElementType())
+                             << " for block_size " << block << " along axis " << *axis;
+    }
+  }
+  if (auto zp = getRankedType(getXZeroPoint()))
+    if (zp.getShape() != scale.getShape() || zp.getElementType() != x.getElementType())
+      return emitOpError() << "x_zero_point " << zp << " must have x_scale's shape and x's type";
+  return success();
+}
+
+LogicalResult DequantizeLinearOp::inferShapes() {
+  auto x = requireRanked(*this, getX(), "x");
+  auto scale = requireRanked(*this, getXScale(), "x_scale");
+  if (failed(x) || failed(scale))
+    return failure();
+  return setResultType(*this, 0, x->getShape(), scale->getElementType());
+}
+
 } // namespace moec::onnx

@@ -79,4 +79,27 @@ def ONNX_SimplifiedLayerNormalizationOp : ONNX_Op<"SimplifiedLayerNormalization"
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+def ONNX_DequantizeLinearOp : ONNX_Op<"DequantizeLinear"> {
+  let summary = "y = (x - x_zero_point) * x_scale, per tensor, per axis or blocked";
+  let description = [{
+    x_scale is a scalar (per tensor), 1-D along `axis` (per axis), or, with
+    `block_size` > 0 (opset 21), x's shape with ceil(D / block_size) along
+    `axis`. x_zero_point, when present, has x_scale's shape and x's type. The
+    result has x's shape and x_scale's element type.
+
+    ```mlir
+    %w = onnx.DequantizeLinear %q, %s {axis = 1 : i64}
+        : (tensor<16x8xi8>, tensor<8xf32>) -> tensor<16x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$x, AnyTensor:$x_scale, Optional<AnyTensor>:$x_zero_point,
+                   ONNX_DefaultI64<"1">:$axis, ONNX_DefaultI64<"0">:$block_size);
+  let results = (outs AnyTensor:$y);
+  let hasVerifier = 1;
+}
+
 #endif // MOEC_DIALECTS_ONNX_ONNXNNOPS_TD

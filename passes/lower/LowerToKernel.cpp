@@ -19,6 +19,7 @@
 #include "compiler/utils/OnnxOpAccess.h"
 #include "dialects/kernel/KernelDialect.h"
 #include "dialects/moe/MoEDialect.h"
+#include "dialects/onnx/ONNXDialect.h"
 #include "moec_host_kernels.h"
 #include "passes/lower/Passes.h"
 
@@ -130,6 +131,8 @@ public:
   Lowering(func::FuncOp func, bool cuda) : func(func), cuda(cuda) {}
 
   LogicalResult run() {
+    if (cuda && failed(foldDequantize()))
+      return failure();
     llvm::SetVector<Operation *> dataOps = findDataOps(func);
     SmallVector<Operation *> ordered;
     for (Operation &op : func.getBody().front().without_terminator())
@@ -198,7 +201,7 @@ private:
     if (auto linear = dyn_cast<moe::LinearOp>(op)) {
       if (cuda)
         return lowerLinearCuda(linear);
-      auto quant = linear.getTransposeWeight() ? quantWeight(linear.getWeight()) : std::nullopt;
+      auto quant = quantWeightNK(linear);
       if (quant) {
         SmallVector<Value> inputs{linear.getInput(), quant->q};
         if (linear.getBias())
@@ -331,6 +334,8 @@ private:
   }
 
   LogicalResult materializeDequantize();
+  LogicalResult foldDequantize();
+  std::optional<QuantWeight> quantWeightNK(moe::LinearOp linear);
   LogicalResult lowerLinearCuda(moe::LinearOp linear);
   LogicalResult lowerRouterCuda(moe::RouterOp router);
   FailureOr<Value> weightNK(moe::LinearOp linear);
@@ -384,6 +389,99 @@ private:
     }
   }
 };
+
+// The int8 weight of a linear as the host kernel reads it: [N, K] with blocks
+// along K. A [K, N] weight blocked along K (per-output-channel QDQ weights)
+// is transposed here, once; other layouts are read as floats.
+std::optional<QuantWeight> Lowering::quantWeightNK(moe::LinearOp linear) {
+  if (linear.getTransposeWeight())
+    return quantWeight(linear.getWeight());
+  auto dq = linear.getWeight().getDefiningOp<moe::DequantizeOp>();
+  if (!dq || dq.getAxis() != 0 || dq.getZeroPoint() ||
+      !cast<ShapedType>(dq.getInput().getType()).getElementType().isInteger(8) ||
+      !cast<ShapedType>(dq.getScale().getType()).getElementType().isF32())
+    return std::nullopt;
+  auto quant = std::optional<QuantWeight>(
+      QuantWeight{dq.getInput(), dq.getScale(), static_cast<int64_t>(dq.getBlockSize())});
+  auto transpose2d = [&](Value v, StringRef suffix) -> Value {
+    auto type = cast<RankedTensorType>(v.getType());
+    ElementsAttr elements = moec::getConstantElements(v);
+    auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
+    if (!bytes)
+      return {};
+    int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+    int64_t width = moec::storageBytes(type.getElementType());
+    std::vector<char> out(bytes->size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        std::memcpy(&out[(c * rows + r) * width], &(*bytes)[(r * cols + c) * width], width);
+    auto newType = RankedTensorType::get({cols, rows}, type.getElementType());
+    auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<char>(out));
+    OpBuilder b(linear);
+    std::string key = "weight";
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(elements))
+      key = resource.getRawHandle().getKey().str();
+    return kernel::ConstantOp::create(
+        b, v.getLoc(), newType,
+        DenseResourceElementsAttr::get(newType, key + suffix.str(), std::move(blob)),
+        StringAttr());
+  };
+  Value q = transpose2d(quant->q, ".nk"), scale = transpose2d(quant->scale, ".nk");
+  if (!q || !scale)
+    return std::nullopt;
+  return QuantWeight{q, scale, quant->group};
+}
+
+// The GPU kernels read 16-bit (or f32) weights: a moe.dequantize of constants
+// becomes the constant of its exact values, rounded once to the result's
+// element type (as any float weight is for the GPU).
+LogicalResult Lowering::foldDequantize() {
+  SmallVector<moe::DequantizeOp> ops;
+  func.walk([&](moe::DequantizeOp op) { ops.push_back(op); });
+  for (moe::DequantizeOp op : ops) {
+    auto qType = cast<RankedTensorType>(op.getInput().getType());
+    auto yType = cast<RankedTensorType>(op.getOutput().getType());
+    ElementsAttr qe = moec::getConstantElements(op.getInput());
+    ElementsAttr se = moec::getConstantElements(op.getScale());
+    auto qb = qe ? moec::getConstantBytes(qe) : std::nullopt;
+    auto sb = se ? moec::getConstantBytes(se) : std::nullopt;
+    auto floatType = dyn_cast<FloatType>(yType.getElementType());
+    if (!qb || !sb || op.getZeroPoint() || !qType.getElementType().isInteger(8) ||
+        !cast<ShapedType>(op.getScale().getType()).getElementType().isF32() || !floatType)
+      return op.emitError("this quantized weight cannot be read by the cuda target");
+    ArrayRef<int64_t> shape = qType.getShape();
+    int64_t axis = op.getAxis(), block = op.getBlockSize(), rank = qType.getRank();
+    int64_t count = qType.getNumElements();
+    SmallVector<int64_t> strides(rank, 1), sShape(shape);
+    for (int64_t d = rank - 2; d >= 0; --d)
+      strides[d] = strides[d + 1] * shape[d + 1];
+    sShape[axis] = (shape[axis] + block - 1) / block;
+    int64_t width = moec::storageBytes(floatType);
+    std::vector<char> out(static_cast<size_t>(count * width));
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t slot = 0;
+      for (int64_t d = 0; d < rank; ++d) {
+        int64_t c = (i / strides[d]) % shape[d];
+        slot = slot * sShape[d] + (d == axis ? c / block : c);
+      }
+      float scale;
+      std::memcpy(&scale, sb->data() + slot * 4, 4);
+      float value = static_cast<float>(static_cast<int8_t>((*qb)[i])) * scale;
+      APFloat f(value);
+      bool lost;
+      f.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
+      uint64_t bits = f.bitcastToAPInt().getZExtValue();
+      std::memcpy(&out[i * width], &bits, width); // little-endian low bytes
+    }
+    OpBuilder b(op);
+    auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<char>(out));
+    Value folded = moec::onnx::ConstantOp::create(
+        b, op.getLoc(), yType, DenseResourceElementsAttr::get(yType, "dequantized", std::move(blob)));
+    op.getOutput().replaceAllUsesWith(folded);
+    op.erase();
+  }
+  return success();
+}
 
 // A moe.dequantize that some launch still reads as floats becomes a launch
 // computing them (host), placed where the op was, before its users.

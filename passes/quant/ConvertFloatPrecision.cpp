@@ -189,7 +189,10 @@ struct ConvertFloatPrecisionPass
     StringRef name = op->getName().getStringRef();
     if ((name == "onnx.Constant" || name == "arith.constant") &&
         isF32Tensor(op->getResult(0).getType())) {
-      auto isKept = [&](OpOperand &use) { return kept.contains(use.getOwner()); };
+      auto isKept = [&](OpOperand &use) {
+        // Quantization scales stay f32: they are part of the weight's encoding.
+        return kept.contains(use.getOwner()) || isa<moe::DequantizeOp>(use.getOwner());
+      };
       if (llvm::all_of(op->getResult(0).getUses(), isKept))
         return success();
       if (llvm::any_of(op->getResult(0).getUses(), isKept)) {

@@ -258,13 +258,18 @@ LogicalResult convertElementwise(Operation *op) {
   return success();
 }
 
+// A weight: a constant, or a quantized constant (moe.dequantize).
+bool isWeight(Value v) {
+  return moec::getConstantElements(v) || v.getDefiningOp<moe::DequantizeOp>();
+}
+
 // MatMul(A, B): a constant rank-2 B is a linear layer's weight.
 void convertMatMul(Operation *op) {
   OpBuilder builder(op);
   Value a = op->getOperand(0), b = op->getOperand(1);
   auto bType = cast<ShapedType>(b.getType());
   Value result;
-  if (moec::getConstantElements(b) && bType.getRank() == 2)
+  if (isWeight(b) && bType.getRank() == 2)
     result = moe::LinearOp::create(builder, op->getLoc(), op->getResult(0).getType(),
                                            a, b, Value(), false);
   else
@@ -282,7 +287,7 @@ LogicalResult convertGemm(Operation *op) {
   double beta = moec::getFloatAttr(op, "beta", 1.0);
   bool transA = moec::getIntAttr(op, "transA", 0) != 0;
   bool transB = moec::getIntAttr(op, "transB", 0) != 0;
-  if (transA || !moec::getConstantElements(b))
+  if (transA || !isWeight(b))
     return op->emitError() << "op 'Gemm' with transA = 1 or a non-constant B is "
                               "not supported yet";
   OpBuilder builder(op);
@@ -336,7 +341,7 @@ LogicalResult convertMoE(Operation *op) {
     return fail("an input of rank " + Twine(inputType.getRank()) +
                 " is not supported yet; moec expects (tokens, hidden)");
   for (Value w : {fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias})
-    if (w && !moec::getConstantElements(w))
+    if (w && !isWeight(w))
       return fail("expert weights and biases must be initializers (compile-time constants)");
   int64_t hidden = inputType.getDimSize(1);
   auto fc1Type = cast<RankedTensorType>(fc1.getType());

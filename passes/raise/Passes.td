@@ -33,4 +33,16 @@ def MoecRaiseRmsNorm : Pass<"moec-raise-rms-norm", "mlir::func::FuncOp"> {
   let dependentDialects = ["moec::moe::MoEDialect"];
 }
 
+def MoecRaiseDequantize : Pass<"moec-raise-dequantize", "mlir::func::FuncOp"> {
+  let summary = "Keeps QDQ weights quantized: DequantizeLinear of int8 weights to moe.dequantize";
+  let description = [{
+    DequantizeLinear of an int8 initializer with a float32 scale and no (or a
+    zero) zero point becomes moe.dequantize in the blocked form kernels read:
+    blocked (opset 21) as is, per axis as one block across another axis, per
+    tensor as one block per row. Other types and nonzero zero points fold to
+    the exact float values. Dequantizing run-time values is refused.
+  }];
+  let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
+}
+
 #endif // MOEC_PASSES_RAISE_PASSES_TD

@@ -415,6 +415,97 @@ def rmsnorm_opset23():
                   ir_version=11)
 
 
+# --- pre-quantized (QDQ) models ------------------------------------------------------------------
+
+def _int8_per_axis(w, axis):
+    """Symmetric int8 of w with one scale per index of `axis` (the per-axis QDQ form)."""
+    reduce_axes = tuple(a for a in range(w.ndim) if a != axis)
+    scale = (np.abs(w).max(axis=reduce_axes) / 127.0).astype(np.float32)
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def _int8_blocked(w, axis, block):
+    """Symmetric int8 of w with one scale per `block` elements along `axis` (opset 21 form)."""
+    moved = np.moveaxis(w, axis, -1)
+    n = moved.shape[-1]
+    blocks = -(-n // block)
+    padded = np.zeros(moved.shape[:-1] + (blocks * block,), np.float32)
+    padded[..., :n] = moved
+    grouped = padded.reshape(moved.shape[:-1] + (blocks, block))
+    scale = (np.abs(grouped).max(axis=-1) / 127.0).astype(np.float32)
+    q = np.clip(np.rint(grouped / scale[..., None]), -127, 127).reshape(padded.shape)[..., :n]
+    return (np.moveaxis(q.astype(np.int8), -1, axis),
+            np.ascontiguousarray(np.moveaxis(scale, -1, axis)))
+
+
+def qdq_linears():
+    """Two QDQ linears as quantization tools write them (opset 17): a per-output-channel int8
+    weight (DequantizeLinear axis=1 feeding MatMul), Relu, a per-tensor int8 weight feeding
+    Gemm with transB, and an asymmetric uint8 weight with a zero point (moec folds that one
+    to floats)."""
+    rng = np.random.default_rng(6001)
+    hidden, inner = 24, 40
+    w1 = _weights(rng, (hidden, inner), hidden)
+    q1, s1 = _int8_per_axis(w1, 1)
+    w2 = _weights(rng, (hidden, inner), inner)  # Gemm transB: [N, K]
+    s2 = np.array(np.abs(w2).max() / 127.0, np.float32)
+    q2 = np.clip(np.rint(w2 / s2), -127, 127).astype(np.int8)
+    w3 = _weights(rng, (hidden, hidden), hidden)
+    s3 = ((w3.max(axis=0) - w3.min(axis=0)) / 255.0).astype(np.float32)
+    z3 = np.clip(np.rint(-w3.min(axis=0) / s3), 0, 255).astype(np.uint8)
+    q3 = np.clip(np.rint(w3 / s3) + z3, 0, 255).astype(np.uint8)
+    inits = [numpy_helper.from_array(v, n) for v, n in (
+        (q1, "up.weight_quantized"), (s1, "up.weight_scale"),
+        (q2, "down.weight_quantized"), (s2, "down.weight_scale"),
+        (q3, "out.weight_quantized"), (s3, "out.weight_scale"), (z3, "out.weight_zero_point"))]
+    nodes = [
+        helper.make_node("DequantizeLinear", ["up.weight_quantized", "up.weight_scale"],
+                         ["up.weight"], axis=1, name="/up/DequantizeLinear"),
+        helper.make_node("MatMul", ["input", "up.weight"], ["up"], name="/up/MatMul"),
+        helper.make_node("Relu", ["up"], ["act"], name="/act"),
+        helper.make_node("DequantizeLinear", ["down.weight_quantized", "down.weight_scale"],
+                         ["down.weight"], name="/down/DequantizeLinear"),
+        helper.make_node("Gemm", ["act", "down.weight"], ["down"], transB=1, name="/down/Gemm"),
+        helper.make_node("DequantizeLinear",
+                         ["out.weight_quantized", "out.weight_scale", "out.weight_zero_point"],
+                         ["out.weight"], axis=1, name="/out/DequantizeLinear"),
+        helper.make_node("MatMul", ["down", "out.weight"], ["output"], name="/out/MatMul"),
+    ]
+    return _model(nodes, inits, hidden, "qdq_linears", extra_opsets=())
+
+
+def qdq_moe_blocked():
+    """com.microsoft.MoE whose expert weights are block-quantized int8 (DequantizeLinear of
+    opset 21, block_size 16 along the reduction axis), SwiGLU interleaved, renormalized."""
+    spec = MoESpec(6002, 32, 40, 4, 2, "swiglu", normalize=1, swiglu_fusion=1)
+    rng = np.random.default_rng(spec.seed)
+    h, i, e = spec.hidden, spec.inter, spec.experts
+    router = _weights(rng, (h, e), h, spec.router_gain)
+    fc1 = _weights(rng, (e, 2 * i, h), h)
+    fc2 = _weights(rng, (e, h, i), i)
+    q1, s1 = _int8_blocked(fc1, 2, 16)
+    q2, s2 = _int8_blocked(fc2, 2, 16)
+    inits = [numpy_helper.from_array(v, n) for v, n in (
+        (router, "router.weight"), (q1, "fc1_quantized"), (s1, "fc1_scale"),
+        (q2, "fc2_quantized"), (s2, "fc2_scale"))]
+    nodes = [
+        helper.make_node("DequantizeLinear", ["fc1_quantized", "fc1_scale"],
+                         ["fc1_experts_weights"], axis=2, block_size=16, name="/fc1/Dequantize"),
+        helper.make_node("DequantizeLinear", ["fc2_quantized", "fc2_scale"],
+                         ["fc2_experts_weights"], axis=2, block_size=16, name="/fc2/Dequantize"),
+        helper.make_node("MatMul", ["input", "router.weight"], ["router_logits"],
+                         name="/block/router/MatMul"),
+        helper.make_node("MoE", ["input", "router_logits", "fc1_experts_weights", "",
+                                 "fc2_experts_weights"], ["output"], name="/block/moe/MoE",
+                         domain=MS_DOMAIN, k=spec.k, activation_type="swiglu",
+                         normalize_routing_weights=1, swiglu_fusion=1),
+    ]
+    return _model(nodes, inits, h, "qdq_moe_blocked", opset=21, ir_version=10)
+
+
 # --- writing -----------------------------------------------------------------------------------
 
 def build_all():
@@ -466,6 +557,17 @@ def build_all():
                 {"reference": "onnxruntime", "hidden": 20, "opset": 23,
                  "exercises": "ONNX RMSNormalization (opset 23, IR 11) between two linears, "
                               "mean square of its input near epsilon so epsilon matters"},
+                None))
+    out.append(("qdq/linears.onnx", qdq_linears(),
+                {"reference": "onnxruntime", "hidden": 24,
+                 "exercises": "QDQ int8 weights: per-output-channel DequantizeLinear feeding "
+                              "MatMul, per-tensor feeding Gemm transB, and an asymmetric uint8 "
+                              "weight with a zero point"},
+                None))
+    out.append(("qdq/moe_blocked.onnx", qdq_moe_blocked(),
+                {"reference": "onnxruntime", "hidden": 32, "opset": 21,
+                 "exercises": "com.microsoft.MoE with int8 expert weights dequantized block-wise "
+                              "(opset 21, block_size 16 along the reduction axis)"},
                 None))
     out.append(("invalid/nonzero.onnx", invalid_nonzero(), None, None))
     out.append(("invalid/custom_domain_op.onnx", invalid_custom_domain(), None, None))

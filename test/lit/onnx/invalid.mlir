@@ -493,3 +493,21 @@ func.func @skip_shape(%x: tensor<?x16xf32>, %r: tensor<?x8xf32>, %w: tensor<16xf
   %0 = onnx.ms.SkipSimplifiedLayerNormalization %x, %r, %w : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<16xf32>) -> tensor<?x16xf32>
   return
 }
+
+// -----
+
+// Tests that a per-axis scale must match the axis' size.
+func.func @dq_per_axis(%q: tensor<16x8xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{x_scale 'tensor<16xf32>' must be a scalar or 1-D of size 8 (per axis 1)}}
+  %0 = onnx.DequantizeLinear %q, %s : (tensor<16x8xi8>, tensor<16xf32>) -> tensor<16x8xf32>
+  return
+}
+
+// -----
+
+// Tests that a blocked scale must have ceil(D / block_size) along the axis.
+func.func @dq_blocked(%q: tensor<16x8xi8>, %s: tensor<16x3xf32>) {
+  // expected-error @+1 {{x_scale 'tensor<16x3xf32>' must have shape 'tensor<16x2xf32>' for block_size 4 along axis 1}}
+  %0 = onnx.DequantizeLinear %q, %s {axis = 1 : i64, block_size = 4 : i64} : (tensor<16x8xi8>, tensor<16x3xf32>) -> tensor<16x8xf32>
+  return
+}

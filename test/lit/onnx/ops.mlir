@@ -158,3 +158,12 @@ func.func @norms(%x: tensor<?x16xf32>, %r: tensor<?x16xf32>, %w: tensor<16xf32>)
   %2:4 = onnx.ms.SkipSimplifiedLayerNormalization %x, %r, %w : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<16xf32>) -> (tensor<?x16xf32>, tensor<?x1xf32>, tensor<?x1xf32>, tensor<?x16xf32>)
   return
 }
+
+// CHECK-LABEL: func.func @quantization
+func.func @quantization(%q: tensor<16x8xi8>, %s: tensor<8xf32>, %b: tensor<16x2xf32>) {
+  // CHECK: onnx.DequantizeLinear {{.*}} : (tensor<16x8xi8>, tensor<8xf32>) -> tensor<16x8xf32>
+  %0 = onnx.DequantizeLinear %q, %s : (tensor<16x8xi8>, tensor<8xf32>) -> tensor<16x8xf32>
+  // CHECK: onnx.DequantizeLinear {{.*}} {block_size = 4 : i64}
+  %1 = onnx.DequantizeLinear %q, %b {axis = 1 : i64, block_size = 4 : i64} : (tensor<16x8xi8>, tensor<16x2xf32>) -> tensor<16x8xf32>
+  return
+}

@@ -1,0 +1,51 @@
+// RUN: moec-opt %s --split-input-file --moec-raise-dequantize | FileCheck %s
+// RUN: moec-opt %s --split-input-file --moec-raise-dequantize --mlir-print-elementsattrs-with-hex-if-larger=1 | FileCheck %s --check-prefix=HEX
+
+// Tests that a per-axis int8 weight [K, N] with axis = 1 (one scale per output
+// column) becomes blocks along K spanning it: scale [1, N], the int8 data
+// untouched.
+// CHECK-LABEL: func.func @per_axis
+// CHECK: %[[Q:.+]] = onnx.Constant {value = dense<{{.+}}> : tensor<3x2xi8>}
+// CHECK: %[[S:.+]] = onnx.Constant {value = dense_resource<"/dq.scale"> : tensor<1x2xf32>}
+// CHECK: moe.dequantize %[[Q]], %[[S]] {axis = 0 : i64, block_size = 3 : i64} : (tensor<3x2xi8>, tensor<1x2xf32>) -> tensor<3x2xf32>
+func.func @per_axis(%x: tensor<?x3xf32>) -> tensor<?x2xf32> {
+  %q = "onnx.Constant"() {value = dense<[[1, 2], [3, 4], [5, 6]]> : tensor<3x2xi8>} : () -> tensor<3x2xi8>
+  %s = "onnx.Constant"() {value = dense<[0.5, 0.25]> : tensor<2xf32>} : () -> tensor<2xf32>
+  %w = "onnx.DequantizeLinear"(%q, %s) {axis = 1 : i64} : (tensor<3x2xi8>, tensor<2xf32>) -> tensor<3x2xf32> loc("/dq")
+  %y = "onnx.MatMul"(%x, %w) : (tensor<?x3xf32>, tensor<3x2xf32>) -> tensor<?x2xf32>
+  return %y : tensor<?x2xf32>
+}
+
+// -----
+
+// Tests that the blocked form (opset 21) keeps its axis and block size, and a
+// per-tensor scale becomes one block per row of the last axis.
+// CHECK-LABEL: func.func @blocked_and_per_tensor
+// CHECK: moe.dequantize {{.+}} {axis = 2 : i64, block_size = 2 : i64} : (tensor<2x3x4xi8>, tensor<2x3x2xf32>) -> tensor<2x3x4xf32>
+// CHECK: moe.dequantize {{.+}} {axis = 1 : i64, block_size = 4 : i64} : (tensor<3x4xi8>, tensor<3x1xf32>) -> tensor<3x4xf32>
+func.func @blocked_and_per_tensor() -> (tensor<2x3x4xf32>, tensor<3x4xf32>) {
+  %q = "onnx.Constant"() {value = dense<7> : tensor<2x3x4xi8>} : () -> tensor<2x3x4xi8>
+  %s = "onnx.Constant"() {value = dense<0.5> : tensor<2x3x2xf32>} : () -> tensor<2x3x2xf32>
+  %w = "onnx.DequantizeLinear"(%q, %s) {axis = 2 : i64, block_size = 2 : i64} : (tensor<2x3x4xi8>, tensor<2x3x2xf32>) -> tensor<2x3x4xf32>
+  %q2 = "onnx.Constant"() {value = dense<7> : tensor<3x4xi8>} : () -> tensor<3x4xi8>
+  %s2 = "onnx.Constant"() {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %w2 = "onnx.DequantizeLinear"(%q2, %s2) : (tensor<3x4xi8>, tensor<f32>) -> tensor<3x4xf32>
+  return %w, %w2 : tensor<2x3x4xf32>, tensor<3x4xf32>
+}
+
+// -----
+
+// Tests that a nonzero zero point (asymmetric uint8) folds to the exact
+// floats (q - zp) * scale: [10, 20] with zp 12 and scale 0.5 -> [-1.0, 4.0].
+// CHECK-LABEL: func.func @zero_point_folds
+// CHECK-NOT: moe.dequantize
+// CHECK: onnx.Constant {value = dense_resource<"/zp.dequantized"> : tensor<1x2xf32>}
+// HEX-LABEL: func.func @zero_point_folds
+// HEX: "/zp.dequantized": "0x{{[0-9A-F]+}}000080BF00008040"
+func.func @zero_point_folds() -> tensor<1x2xf32> {
+  %q = "onnx.Constant"() {value = dense<[[10, 20]]> : tensor<1x2xui8>} : () -> tensor<1x2xui8>
+  %s = "onnx.Constant"() {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+  %z = "onnx.Constant"() {value = dense<12> : tensor<ui8>} : () -> tensor<ui8>
+  %w = "onnx.DequantizeLinear"(%q, %s, %z) : (tensor<1x2xui8>, tensor<f32>, tensor<ui8>) -> tensor<1x2xf32> loc("/zp")
+  return %w : tensor<1x2xf32>
+}
