@@ -96,6 +96,7 @@ const OpInfo kMicrosoftOps[] = {
     {"SimplifiedLayerNormalization", "SimplifiedLayerNormalization", 2, 2, kVariadic},
     {"SkipSimplifiedLayerNormalization", "ms.SkipSimplifiedLayerNormalization", 3, 4,
      kVariadic},
+    {"MatMulNBits", "ms.MatMulNBits", 3, 6, 1, 6, 0b111000},
 };
 
 const OpInfo *findOp(StringRef domain, StringRef type) {

@@ -106,4 +106,41 @@ LogicalResult MsSkipSimplifiedLayerNormalizationOp::inferShapes() {
   return success();
 }
 
+LogicalResult MsMatMulNBitsOp::verify() {
+  int64_t k = static_cast<int64_t>(getK()), n = static_cast<int64_t>(getN());
+  int64_t bits = static_cast<int64_t>(getBits()), block = static_cast<int64_t>(getBlockSize());
+  if (bits != 4 && bits != 8)
+    return emitOpError() << "bits must be 4 or 8, got " << bits;
+  if (block < 16 || (block & (block - 1)) != 0)
+    return emitOpError() << "block_size must be a power of 2 >= 16, got " << block;
+  if (k < 1 || n < 1)
+    return emitOpError() << "K and N must be positive, got K = " << k << ", N = " << n;
+  int64_t blocks = (k + block - 1) / block;
+  if (auto b = getRankedType(getB())) {
+    SmallVector<int64_t> want{n, blocks, block * bits / 8};
+    if (!b.getElementType().isUnsignedInteger(8) || b.getShape() != ArrayRef<int64_t>(want))
+      return emitOpError() << "B must be uint8 [" << n << ", " << blocks << ", "
+                           << block * bits / 8 << "], got " << b;
+  }
+  if (auto a = getRankedType(getA()); a && a.getRank() >= 1 && a.getShape().back() != k)
+    return emitOpError() << "A's last dimension " << a.getShape().back() << " is not K = " << k;
+  if (auto s = getRankedType(getScales()); s && s.hasStaticShape() && s.getNumElements() != n * blocks)
+    return emitOpError() << "scales must hold N * k_blocks = " << n * blocks << " values, got "
+                         << s;
+  if (auto bias = getRankedType(getBias()); bias && bias.getShape() != ArrayRef<int64_t>{n})
+    return emitOpError() << "bias must be [" << n << "], got " << bias;
+  return success();
+}
+
+LogicalResult MsMatMulNBitsOp::inferShapes() {
+  auto a = requireRanked(*this, getA(), "A");
+  if (failed(a))
+    return failure();
+  if (a->getRank() < 1)
+    return emitOpError() << "A must have rank >= 1";
+  SmallVector<int64_t> shape(a->getShape());
+  shape.back() = static_cast<int64_t>(getN());
+  return setResultType(*this, 0, shape, a->getElementType());
+}
+
 } // namespace moec::onnx

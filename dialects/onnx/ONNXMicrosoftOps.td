@@ -66,4 +66,27 @@ def ONNX_MsSkipSimplifiedLayerNormalizationOp
   let hasVerifier = 1;
 }
 
+def ONNX_MsMatMulNBitsOp : ONNX_Op<"ms.MatMulNBits", [AttrSizedOperandSegments]> {
+  let summary = "com.microsoft: A x dequantize(B)^T with 4- or 8-bit block-quantized B";
+  let description = [{
+    B is uint8 [N, k_blocks, block_size * bits / 8], 4-bit values packed two
+    per byte (low nibble first). Element (n, k) is (q - zero_point) * scale of
+    its block k / block_size; zero_points default to 2^(bits - 1) and, for 4
+    bits, are packed two per byte; scales are [N * k_blocks]. Y is
+    A [..., K] x W^T (+ bias [N]) -> [..., N].
+
+    ```mlir
+    %y = onnx.ms.MatMulNBits %a, %b, %s {K = 32 : i64, N = 8 : i64, bits = 4 : i64, block_size = 16 : i64}
+        : (tensor<?x32xf32>, tensor<8x2x8xui8>, tensor<16xf32>) -> tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$A, AnyTensor:$B, AnyTensor:$scales,
+                   Optional<AnyTensor>:$zero_points, Optional<AnyTensor>:$g_idx,
+                   Optional<AnyTensor>:$bias,
+                   I64Attr:$K, I64Attr:$N, ONNX_DefaultI64<"4">:$bits, I64Attr:$block_size,
+                   ONNX_DefaultI64<"0">:$accuracy_level);
+  let results = (outs AnyTensor:$Y);
+  let hasVerifier = 1;
+}
+
 #endif // MOEC_DIALECTS_ONNX_ONNXMICROSOFTOPS_TD

@@ -41,6 +41,9 @@ def MoecRaiseDequantize : Pass<"moec-raise-dequantize", "mlir::func::FuncOp"> {
     blocked (opset 21) as is, per axis as one block across another axis, per
     tensor as one block per row. Other types and nonzero zero points fold to
     the exact float values. Dequantizing run-time values is refused.
+    com.microsoft.MatMulNBits (4 or 8 bits, block-quantized, packed) becomes
+    moe.linear of a moe.dequantize holding q - zero_point as int8 [N, K] with
+    the op's block scales (exact).
   }];
   let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
 }

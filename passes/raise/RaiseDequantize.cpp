@@ -1,4 +1,4 @@
-//===- RaiseDequantize.cpp - QDQ weights to moe.dequantize -----------------===//
+//===- RaiseDequantize.cpp - quantized weights to moe.dequantize -----------===//
 //
 // Pre-quantized models (QDQ form) carry their weights as
 // DequantizeLinear(int8 initializer, scale[, zero point]) feeding MatMul or
@@ -13,7 +13,8 @@
 // A DequantizeLinear with a nonzero zero point, or of a type other than
 // int8, is folded to its exact float values instead (the kernels read
 // symmetric int8 only). One of run-time values is refused at the node: moec
-// quantizes weights, not activations.
+// quantizes weights, not activations. com.microsoft.MatMulNBits becomes a
+// moe.linear of such a weight (see raiseMatMulNBits).
 //
 //===----------------------------------------------------------------------===//
 
@@ -70,8 +71,17 @@ std::optional<std::vector<double>> constantValues(Value v) {
     read(int16_t());
   else if (t.isInteger(32))
     read(int32_t());
-  else
+  else if (t.isF16() || t.isBF16()) {
+    const llvm::fltSemantics &semantics =
+        t.isF16() ? APFloat::IEEEhalf() : APFloat::BFloat();
+    for (int64_t i = 0; i < n; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, p + 2 * i, 2);
+      out[i] = APFloat(semantics, APInt(16, bits)).convertToDouble();
+    }
+  } else {
     return std::nullopt;
+  }
   return out;
 }
 
@@ -191,17 +201,104 @@ LogicalResult raise(Operation *op) {
   return success();
 }
 
+// com.microsoft.MatMulNBits -> moe.linear of a moe.dequantize. The stored
+// values q - zero_point (4 bits: -15..15; 8 bits with the default zero point
+// 128: -128..127) fit int8 exactly, so the weight is kept as int8 [N, K]
+// with the op's own block scales: nothing is requantized. (Packed 4-bit
+// storage, half the bytes again, needs kernels that unpack nibbles.)
+LogicalResult raiseMatMulNBits(Operation *op) {
+  auto fail = [&](const Twine &what) {
+    return op->emitError() << "op 'MatMulNBits': " << what;
+  };
+  Value a = op->getOperand(0);
+  Value bValue = moec::getOnnxInput(op, 1), scalesValue = moec::getOnnxInput(op, 2);
+  Value zpValue = moec::getOnnxInput(op, 3), gIdx = moec::getOnnxInput(op, 4);
+  Value bias = moec::getOnnxInput(op, 5);
+  int64_t k = moec::getIntAttr(op, "K", 0), n = moec::getIntAttr(op, "N", 0);
+  int64_t bits = moec::getIntAttr(op, "bits", 4), block = moec::getIntAttr(op, "block_size", 0);
+  int64_t blocks = (k + block - 1) / block;
+  auto q = constantValues(bValue), scales = constantValues(scalesValue);
+  std::optional<std::vector<double>> zps;
+  if (zpValue)
+    zps = constantValues(zpValue);
+  if (!q || !scales || (zpValue && !zps))
+    return fail("B, scales and zero_points must be initializers");
+  if (gIdx) {
+    auto g = constantValues(gIdx);
+    if (!g)
+      return fail("g_idx must be an initializer");
+    for (int64_t i = 0; i < static_cast<int64_t>(g->size()); ++i)
+      if ((*g)[i] != static_cast<double>(i / block))
+        return fail("a g_idx that reorders the blocks (act-order) is not supported");
+  }
+  if (!cast<ShapedType>(scalesValue.getType()).getElementType().isF32() &&
+      !cast<ShapedType>(scalesValue.getType()).getElementType().isF16())
+    return fail("scales must be float32 or float16");
+  bool zpPacked = zpValue && cast<ShapedType>(zpValue.getType()).getElementType().isUnsignedInteger(8);
+  if (zpValue && !zpPacked)
+    return fail("float zero points are not supported");
+  int64_t blob = block * bits / 8;
+  // Zero point of (row, block).
+  auto zeroPoint = [&](int64_t row, int64_t b) -> int64_t {
+    if (!zpValue)
+      return int64_t(1) << (bits - 1);
+    if (bits == 8)
+      return static_cast<int64_t>((*zps)[row * blocks + b]);
+    int64_t perRow = (blocks + 1) / 2;
+    int64_t byte = static_cast<int64_t>((*zps)[row * perRow + b / 2]);
+    return b % 2 == 0 ? (byte & 0xF) : (byte >> 4);
+  };
+  std::vector<int8_t> values(static_cast<size_t>(n * k));
+  for (int64_t row = 0; row < n; ++row)
+    for (int64_t c = 0; c < k; ++c) {
+      int64_t b = c / block, within = c % block, stored;
+      double byte = (*q)[(row * blocks + b) * blob + (bits == 4 ? within / 2 : within)];
+      int64_t byteValue = static_cast<int64_t>(byte);
+      stored = bits == 4 ? (within % 2 == 0 ? (byteValue & 0xF) : (byteValue >> 4)) : byteValue;
+      int64_t v = stored - zeroPoint(row, b);
+      if (v < -128 || v > 127)
+        return fail("an 8-bit weight with a zero point other than 128 does not fit int8 (" +
+                    Twine(v) + "); not supported yet");
+      values[row * k + c] = static_cast<int8_t>(v);
+    }
+  std::vector<float> scale32(scales->begin(), scales->end());
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  MLIRContext *ctx = op->getContext();
+  auto qType = RankedTensorType::get({n, k}, IntegerType::get(ctx, 8));
+  auto sType = RankedTensorType::get({n, blocks}, Float32Type::get(ctx));
+  Value qConst = blobConstant(
+      b, loc, qType, ArrayRef<char>(reinterpret_cast<const char *>(values.data()), values.size()),
+      keyOf(op) + ".int8");
+  Value sConst = blobConstant(
+      b, loc, sType,
+      ArrayRef<char>(reinterpret_cast<const char *>(scale32.data()), scale32.size() * 4),
+      keyOf(op) + ".scale");
+  Type floatType = cast<ShapedType>(a.getType()).getElementType();
+  Value dq = moe::DequantizeOp::create(b, loc, RankedTensorType::get({n, k}, floatType), qConst,
+                                       sConst, Value(), b.getI64IntegerAttr(1),
+                                       b.getI64IntegerAttr(block));
+  Value y = moe::LinearOp::create(b, loc, op->getResult(0).getType(), a, dq, bias,
+                                  /*transpose_weight=*/true);
+  op->getResult(0).replaceAllUsesWith(y);
+  op->erase();
+  return success();
+}
+
 struct RaiseDequantizePass : moec::impl::MoecRaiseDequantizeBase<RaiseDequantizePass> {
   using MoecRaiseDequantizeBase::MoecRaiseDequantizeBase;
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (op->getName().getStringRef() == "onnx.DequantizeLinear")
+      StringRef name = op->getName().getStringRef();
+      if (name == "onnx.DequantizeLinear" || name == "onnx.ms.MatMulNBits")
         ops.push_back(op);
     });
-    for (Operation *op : ops)
-      if (failed(raise(op)))
+    for (Operation *op : ops) {
+      bool nbits = op->getName().getStringRef() == "onnx.ms.MatMulNBits";
+      if (failed(nbits ? raiseMatMulNBits(op) : raise(op)))
         return signalPassFailure();
+    }
   }
 };
 

@@ -506,6 +506,60 @@ def qdq_moe_blocked():
     return _model(nodes, inits, h, "qdq_moe_blocked", opset=21, ir_version=10)
 
 
+def _nbits(w, bits, block, zero_points):
+    """MatMulNBits tensors for w [K, N]: B uint8 [N, k_blocks, block * bits / 8] (4-bit values
+    two per byte, low nibble first), scales [N * k_blocks], and (with zero_points) asymmetric
+    zero points (4-bit: packed two per byte per row) -- the layout onnxruntime reads."""
+    k, n = w.shape
+    blocks = -(-k // block)
+    padded = np.zeros((n, blocks * block), np.float32)
+    padded[:, :k] = w.T
+    grouped = padded.reshape(n, blocks, block)
+    top = (1 << bits) - 1
+    if zero_points:
+        lo, hi = grouped.min(axis=-1), grouped.max(axis=-1)
+        scale = ((hi - lo) / top).astype(np.float32)
+        zp = np.clip(np.rint(-lo / scale), 0, top).astype(np.uint8)
+    else:
+        scale = (np.abs(grouped).max(axis=-1) / (top // 2)).astype(np.float32)
+        zp = np.full((n, blocks), 1 << (bits - 1), np.uint8)
+    q = np.clip(np.rint(grouped / scale[..., None]) + zp[..., None], 0, top).astype(np.uint8)
+    if bits == 4:
+        q = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+    tensors = {"B": q, "scales": scale.reshape(-1)}
+    if zero_points:
+        if bits == 4:
+            zpad = np.zeros((n, 2 * (-(-blocks // 2))), np.uint8)
+            zpad[:, :blocks] = zp
+            zp = (zpad[:, 0::2] | (zpad[:, 1::2] << 4)).astype(np.uint8)
+        tensors["zero_points"] = zp.reshape(-1)
+    return tensors
+
+
+def qdq_matmul_nbits():
+    """onnxruntime-genai style 4-bit weights: com.microsoft.MatMulNBits (bits 4, block 16, packed
+    asymmetric zero points), Relu, MatMulNBits (bits 8, default zero point, bias, K = 40 not a
+    multiple of the block)."""
+    rng = np.random.default_rng(6003)
+    hidden, inner = 32, 40
+    up = _nbits(_weights(rng, (hidden, inner), hidden), 4, 16, True)
+    down = _nbits(_weights(rng, (inner, hidden), inner), 8, 16, False)
+    bias = _weights(rng, (hidden,), 4)
+    inits = [numpy_helper.from_array(v, f"up.{k}") for k, v in up.items()]
+    inits += [numpy_helper.from_array(v, f"down.{k}") for k, v in down.items()]
+    inits.append(numpy_helper.from_array(bias, "down.bias"))
+    nodes = [
+        helper.make_node("MatMulNBits", ["input", "up.B", "up.scales", "up.zero_points"], ["up"],
+                         domain=MS_DOMAIN, K=hidden, N=inner, bits=4, block_size=16,
+                         name="/up/MatMulNBits"),
+        helper.make_node("Relu", ["up"], ["act"], name="/act"),
+        helper.make_node("MatMulNBits", ["act", "down.B", "down.scales", "", "", "down.bias"],
+                         ["output"], domain=MS_DOMAIN, K=inner, N=hidden, bits=8, block_size=16,
+                         name="/down/MatMulNBits"),
+    ]
+    return _model(nodes, inits, hidden, "qdq_matmul_nbits")
+
+
 # --- writing -----------------------------------------------------------------------------------
 
 def build_all():
@@ -568,6 +622,12 @@ def build_all():
                 {"reference": "onnxruntime", "hidden": 32, "opset": 21,
                  "exercises": "com.microsoft.MoE with int8 expert weights dequantized block-wise "
                               "(opset 21, block_size 16 along the reduction axis)"},
+                None))
+    out.append(("qdq/matmul_nbits.onnx", qdq_matmul_nbits(),
+                {"reference": "onnxruntime", "hidden": 32,
+                 "exercises": "com.microsoft.MatMulNBits: 4-bit with packed zero points, and "
+                              "8-bit with the default zero point, a bias and K = 40 (a partial "
+                              "last block)"},
                 None))
     out.append(("invalid/nonzero.onnx", invalid_nonzero(), None, None))
     out.append(("invalid/custom_domain_op.onnx", invalid_custom_domain(), None, None))
