@@ -100,7 +100,10 @@ LogicalResult FunctionWriter::body() {
     auto x = shapeOf(op.getInputs()[0]);
     auto y = shapeOf(op.getOutputs()[0]);
     bool bias = specBool("has_bias");
-    os << "  moec_hk::linear_q8<" << T << ">(in0, in1, in" << (bias ? 3 : 2) << ", "
+    bool int4 = op.getSpec().get("quant_bits") && specInt("quant_bits") == 4;
+    os << "  moec_hk::" << (int4 ? "linear_q4" : "linear_q8") << "<" << T << ">(in0, "
+       << (int4 ? "reinterpret_cast<const moec_hk::int4x2*>(in1)" : "in1") << ", in"
+       << (bias ? 3 : 2) << ", "
        << specInt("quant_group") << ", " << (bias ? "in2" : "nullptr") << ", out0, "
        << product(x.drop_back()).str() << ", " << x.back() << ", " << y.back()
        << ");\n  return 0;\n";
@@ -113,6 +116,14 @@ LogicalResult FunctionWriter::body() {
     auto st = elementType(op.getInputs()[1]);
     if (failed(qt) || failed(st))
       return failure();
+    if (op.getSpec().get("bits") && specInt("bits") == 4) {
+      auto y = shapeOf(op.getOutputs()[0]);
+      os << "  moec_hk::dequantize_int4<" << *st << ", " << T
+         << ">(reinterpret_cast<const moec_hk::int4x2*>(in0), in1, out0, "
+         << product(y.drop_back()).str() << ", " << y.back() << ", " << specInt("block_size")
+         << ");\n  return 0;\n";
+      return success();
+    }
     os << "  moec_hk::dequantize<" << *qt << ", " << *st << ", " << T << ">(in0, in1, out0, "
        << outerInnerAround(q, axis) << ", " << specInt("block_size") << ");\n  return 0;\n";
     return success();
@@ -259,12 +270,18 @@ LogicalResult FunctionWriter::moeExperts() {
   if (op.getSpec().get("quant_groups")) {
     ArrayRef<int64_t> groups = specInts("quant_groups");
     std::string s1 = take(true), s2 = take(true), s3 = take(specBool("has_fc3"));
-    weightType = "int8_t";
+    bool int4 = op.getSpec().get("quant_bits") && specInt("quant_bits") == 4;
+    weightType = int4 ? "moec_hk::int4x2" : "int8_t";
+    if (int4)
+      for (std::string *w : {&fc1, &fc2p, &fc3})
+        if (*w != "nullptr")
+          *w = "reinterpret_cast<const moec_hk::int4x2*>(" + *w + ")";
     quantArgs = ", " + s1 + ", " + s2 + ", " + s3 + ", " + std::to_string(groups[0]) + ", " +
                 std::to_string(groups[1]) + ", " + std::to_string(groups[2]);
   }
   os << "  moec_hk::MoEParams p;\n"
-     << "  p.hidden = " << fc2[1] << ";\n  p.inter = " << fc2[2] << ";\n"
+     << "  p.hidden = " << fc2[1] << ";\n  p.inter = "
+     << (op.getSpec().get("inter") ? specInt("inter") : fc2[2]) << ";\n"
      << "  p.experts = " << fc2[0] << ";\n  p.k = " << ids[1] << ";\n"
      << "  p.act = moec_hk::Activation::" << actEnum << ";\n"
      << "  p.swiglu_fusion = " << specInt("swiglu_fusion") << ";\n"

@@ -188,24 +188,40 @@ LogicalResult DequantizeOp::verify() {
     return emitOpError("input must be an integer tensor, got ") << q;
   if (!isa<FloatType>(scale.getElementType()) || !isa<FloatType>(y.getElementType()))
     return emitOpError("scale and result must be float tensors");
-  if (y.getShape() != q.getShape())
-    return emitOpError("the result must have the input's shape");
-  if (!q.hasStaticShape())
+  if (!q.hasStaticShape() || !y.hasStaticShape())
     return emitOpError("input must be static (a weight)");
+  int64_t bits = getBits();
+  if (bits != 8 && bits != 4)
+    return emitOpError("bits must be 8 or 4, got ") << bits;
+  SmallVector<int64_t> stored(y.getShape());
+  if (bits == 4) {
+    if (!q.getElementType().isInteger(8) || y.getRank() < 1)
+      return emitOpError("packed 4-bit values must be stored as i8");
+    stored.back() = (stored.back() + 1) / 2;
+  }
+  if (q.getShape() != ArrayRef<int64_t>(stored))
+    return emitOpError(bits == 4 ? "the input must have the result's shape with the last "
+                                   "dimension halved (two 4-bit values per byte)"
+                                 : "the result must have the input's shape");
   int64_t axis = getAxis(), block = getBlockSize();
-  if (axis < 0 || axis >= q.getRank())
-    return emitOpError("axis ") << axis << " is out of range for rank " << q.getRank();
+  if (axis < 0 || axis >= y.getRank())
+    return emitOpError("axis ") << axis << " is out of range for rank " << y.getRank();
+  if (bits == 4 && axis != y.getRank() - 1)
+    return emitOpError("packed 4-bit values must be blocked along the last axis");
   if (block < 1)
     return emitOpError("block_size must be >= 1, got ") << block;
-  SmallVector<int64_t> want(q.getShape());
+  SmallVector<int64_t> want(y.getShape());
   want[axis] = (want[axis] + block - 1) / block;
   if (scale.getShape() != ArrayRef<int64_t>(want))
     return emitOpError("scale must be ")
            << RankedTensorType::get(want, scale.getElementType()) << " for block_size " << block
            << " along axis " << axis << ", got " << scale;
-  if (auto zp = rankedType(getZeroPoint()))
+  if (auto zp = rankedType(getZeroPoint())) {
+    if (bits == 4)
+      return emitOpError("packed 4-bit values have no zero point");
     if (zp.getShape() != scale.getShape() || zp.getElementType() != q.getElementType())
       return emitOpError("zero_point must have the scale's shape and the input's type");
+  }
   return success();
 }
 

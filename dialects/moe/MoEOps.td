@@ -145,6 +145,10 @@ def MoE_DequantizeOp : MoE_Op<"dequantize", [Pure]> {
     axes (per-channel). `zero_point`, when present, has the scale's shape and
     q's element type; absent means 0 (symmetric).
 
+    `bits` = 4 packs two signed 4-bit values per byte along the last axis
+    (element 2j in the low nibble of byte j, 2j + 1 in the high one): q is
+    then i8 with the last dimension ceil(D / 2), and `axis` must be the last.
+
     Kernels read q and scale directly (dequantizing in registers); the
     lowering materializes the float tensor only for a consumer that cannot.
 
@@ -155,7 +159,8 @@ def MoE_DequantizeOp : MoE_Op<"dequantize", [Pure]> {
   }];
   let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$scale,
                        Optional<AnyRankedTensor>:$zero_point,
-                       I64Attr:$axis, I64Attr:$block_size);
+                       I64Attr:$axis, I64Attr:$block_size,
+                       DefaultValuedAttr<I64Attr, "8">:$bits);
   let results = (outs AnyRankedTensor:$output);
   let assemblyFormat = [{
     $input `,` $scale (`,` $zero_point^)? attr-dict `:` functional-type(operands, results)

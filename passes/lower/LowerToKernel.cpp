@@ -114,6 +114,7 @@ int64_t defaultOpset(Operation *op) {
 struct QuantWeight {
   Value q, scale;
   int64_t group;
+  int64_t bits = 8; // 4: packed two per byte along the reduction axis
 };
 std::optional<QuantWeight> quantWeight(Value w) {
   auto dq = w ? w.getDefiningOp<moe::DequantizeOp>() : moe::DequantizeOp();
@@ -123,7 +124,8 @@ std::optional<QuantWeight> quantWeight(Value w) {
   if (!qType.getElementType().isInteger(8) || dq.getAxis() != qType.getRank() - 1 ||
       !cast<ShapedType>(dq.getScale().getType()).getElementType().isF32())
     return std::nullopt;
-  return QuantWeight{dq.getInput(), dq.getScale(), static_cast<int64_t>(dq.getBlockSize())};
+  return QuantWeight{dq.getInput(), dq.getScale(), static_cast<int64_t>(dq.getBlockSize()),
+                     static_cast<int64_t>(dq.getBits())};
 }
 
 class Lowering {
@@ -210,7 +212,7 @@ private:
         replace(op, launch(op, "linear", inputs, op->getResultTypes(),
                            {boolean("transpose_weight", true),
                             boolean("has_bias", static_cast<bool>(linear.getBias())),
-                            i64("quant_group", quant->group)}));
+                            i64("quant_group", quant->group), i64("quant_bits", quant->bits)}));
         return success();
       }
       SmallVector<Value> inputs{linear.getInput(), linear.getWeight()};
@@ -271,7 +273,8 @@ private:
     // quantized; a mix reads the dequantized floats (materializeDequantize).
     auto q1 = quantWeight(experts.getFc1()), q2 = quantWeight(experts.getFc2());
     auto q3 = quantWeight(experts.getFc3());
-    bool quantized = q1 && q2 && (!experts.getFc3() || q3);
+    bool quantized = q1 && q2 && (!experts.getFc3() || q3) && q1->bits == q2->bits &&
+                     (!q3 || q3->bits == q1->bits);
     auto weight = [&](Value v, const std::optional<QuantWeight> &q) {
       return quantized && q ? q->q : v;
     };
@@ -294,6 +297,9 @@ private:
       if (q3)
         inputs.push_back(q3->scale);
       spec.push_back(ints("quant_groups", {q1->group, q2->group, q3 ? q3->group : 0}));
+      spec.push_back(i64("quant_bits", q1->bits));
+      // Packed int4 weights hide the inner size in their shape.
+      spec.push_back(i64("inter", experts.getInterSize()));
     }
 
     // The host kernel needs a workspace whose size it defines; it is affine
@@ -397,7 +403,7 @@ std::optional<QuantWeight> Lowering::quantWeightNK(moe::LinearOp linear) {
   if (linear.getTransposeWeight())
     return quantWeight(linear.getWeight());
   auto dq = linear.getWeight().getDefiningOp<moe::DequantizeOp>();
-  if (!dq || dq.getAxis() != 0 || dq.getZeroPoint() ||
+  if (!dq || dq.getAxis() != 0 || dq.getZeroPoint() || dq.getBits() != 8 ||
       !cast<ShapedType>(dq.getInput().getType()).getElementType().isInteger(8) ||
       !cast<ShapedType>(dq.getScale().getType()).getElementType().isF32())
     return std::nullopt;
@@ -449,9 +455,20 @@ LogicalResult Lowering::foldDequantize() {
     if (!qb || !sb || op.getZeroPoint() || !qType.getElementType().isInteger(8) ||
         !cast<ShapedType>(op.getScale().getType()).getElementType().isF32() || !floatType)
       return op.emitError("this quantized weight cannot be read by the cuda target");
-    ArrayRef<int64_t> shape = qType.getShape();
-    int64_t axis = op.getAxis(), block = op.getBlockSize(), rank = qType.getRank();
-    int64_t count = qType.getNumElements();
+    ArrayRef<int64_t> shape = yType.getShape();
+    int64_t axis = op.getAxis(), block = op.getBlockSize(), rank = yType.getRank();
+    int64_t count = yType.getNumElements();
+    bool int4 = op.getBits() == 4;
+    int64_t packedCols = (shape.back() + 1) / 2;
+    // Element i of the logical q (int4: unpacked from its nibble).
+    auto qAt = [&](int64_t i) -> int8_t {
+      if (!int4)
+        return static_cast<int8_t>((*qb)[i]);
+      int64_t row = i / shape.back(), col = i % shape.back();
+      int8_t byte = static_cast<int8_t>((*qb)[row * packedCols + col / 2]);
+      return col % 2 == 0 ? static_cast<int8_t>(static_cast<int8_t>(byte << 4) >> 4)
+                          : static_cast<int8_t>(byte >> 4);
+    };
     SmallVector<int64_t> strides(rank, 1), sShape(shape);
     for (int64_t d = rank - 2; d >= 0; --d)
       strides[d] = strides[d + 1] * shape[d + 1];
@@ -466,7 +483,7 @@ LogicalResult Lowering::foldDequantize() {
       }
       float scale;
       std::memcpy(&scale, sb->data() + slot * 4, 4);
-      float value = static_cast<float>(static_cast<int8_t>((*qb)[i])) * scale;
+      float value = static_cast<float>(qAt(i)) * scale;
       APFloat f(value);
       bool lost;
       f.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
@@ -498,7 +515,8 @@ LogicalResult Lowering::materializeDequantize() {
     if (op.getZeroPoint())
       return op.emitError("a dequantize with a zero point is not supported yet");
     auto l = launch(op, "dequantize", inputs, op->getResultTypes(),
-                    {i64("axis", op.getAxis()), i64("block_size", op.getBlockSize())});
+                    {i64("axis", op.getAxis()), i64("block_size", op.getBlockSize()),
+                     i64("bits", op.getBits())});
     op->replaceAllUsesWith(l->getResults());
   }
   return success();

@@ -29,17 +29,18 @@ def MoecConvertFloatPrecision
 }
 
 def MoecQuantizeWeights : Pass<"moec-quantize-weights", "mlir::func::FuncOp"> {
-  let summary = "Stores expert and linear weights as int8 with float32 block scales";
+  let summary = "Stores expert and linear weights as int8 or int4 with float32 block scales";
   let description = [{
-    Weight-only, symmetric int8: every f32 constant weight of moe.experts
-    (fc1, fc2, fc3) and moe.linear becomes moe.dequantize(q: i8, scale: f32)
+    Weight-only, symmetric int8 or int4 (packed two per byte): every f32
+    constant weight of moe.experts (fc1, fc2, fc3) and moe.linear becomes
+    moe.dequantize(q: i8, scale: f32, bits)
     with one scale per `group-size` elements along the reduction axis (0:
     per output row); linear weights are stored [N, K]. Linears whose only
     users select experts (moe.router, Softmax/TopK) stay float.
   }];
   let options = [
     Option<"format", "format", "std::string", /*default=*/"\"int8\"",
-           "Weight format (int8)">,
+           "Weight format: int8, or int4 (two values per byte)">,
     Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
            "Elements per scale along the reduction axis (0: one per output row)">,
   ];

@@ -2,15 +2,16 @@
 //
 // Decode reads every expert weight it uses once per token, so bytes per
 // weight set its cost. This pass stores the weights of moe.experts (fc1, fc2,
-// fc3) and of moe.linear as int8 with float32 scales, symmetric, one scale
-// per block of `group-size` elements along the reduction axis (0: one per
-// output row). The weight operand becomes a moe.dequantize of the two
+// fc3) and of moe.linear as int8 (or int4, two per byte) with float32
+// scales, symmetric, one scale per block of `group-size` elements along the
+// reduction axis (0: one per output row). The weight operand becomes a moe.dequantize of the two
 // constants, which the lowering hands to kernels that dequantize in
 // registers; nothing in the model changes meaning except the rounding.
 //
-// The arithmetic, exactly (the e2e tests reproduce it in numpy):
-//   scale = float32(max |w| over the block) / 127   (float32 division)
-//   q     = clamp(rint(w / scale), -127, 127)        (float32, ties to even)
+// The arithmetic, exactly (the e2e tests reproduce it in numpy), with
+// qmax = 127 for int8 and 7 for int4:
+//   scale = float32(max |w| over the block) / qmax   (float32 division)
+//   q     = clamp(rint(w / scale), -qmax, qmax)       (float32, ties to even)
 //   a block of zeros gets scale 0 and q 0.
 //
 // Left in float: linears whose only users select experts (moe.router, or
@@ -72,8 +73,10 @@ struct Quantized {
   std::vector<float> scales;
 };
 
-// Quantizes `w` viewed as [rows, cols] in blocks of `group` along cols.
-Quantized quantizeRows(const std::vector<float> &w, int64_t rows, int64_t cols, int64_t group) {
+// Quantizes `w` viewed as [rows, cols] in blocks of `group` along cols, to
+// integers in [-qmax, qmax] (127 for int8, 7 for int4).
+Quantized quantizeRows(const std::vector<float> &w, int64_t rows, int64_t cols, int64_t group,
+                       float qmax) {
   int64_t blocks = (cols + group - 1) / group;
   Quantized out;
   out.q.resize(w.size());
@@ -84,19 +87,33 @@ Quantized quantizeRows(const std::vector<float> &w, int64_t rows, int64_t cols, 
       float amax = 0.f;
       for (int64_t c = begin; c < end; ++c)
         amax = std::max(amax, std::fabs(w[r * cols + c]));
-      float scale = amax / 127.f;
+      float scale = amax / qmax;
       out.scales[r * blocks + bk] = scale;
       for (int64_t c = begin; c < end; ++c) {
         float v = scale > 0.f ? std::nearbyint(w[r * cols + c] / scale) : 0.f;
-        out.q[r * cols + c] = static_cast<int8_t>(std::clamp(v, -127.f, 127.f));
+        out.q[r * cols + c] = static_cast<int8_t>(std::clamp(v, -qmax, qmax));
       }
+    }
+  return out;
+}
+
+// Two signed 4-bit values per byte along the last axis: element 2j in the
+// low nibble of byte j, 2j + 1 in the high one (an odd last one pads with 0).
+std::vector<int8_t> packInt4(const std::vector<int8_t> &q, int64_t rows, int64_t cols) {
+  int64_t packedCols = (cols + 1) / 2;
+  std::vector<int8_t> out(static_cast<size_t>(rows * packedCols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < packedCols; ++j) {
+      uint8_t lo = static_cast<uint8_t>(q[r * cols + 2 * j]) & 0xF;
+      uint8_t hi = 2 * j + 1 < cols ? static_cast<uint8_t>(q[r * cols + 2 * j + 1]) & 0xF : 0;
+      out[r * packedCols + j] = static_cast<int8_t>(lo | (hi << 4));
     }
   return out;
 }
 
 class Quantizer {
 public:
-  Quantizer(int64_t groupSize) : groupSize(groupSize) {}
+  Quantizer(int64_t groupSize, int64_t bits) : groupSize(groupSize), bits(bits) {}
 
   // moe.dequantize of int8 `values` ([..., cols], row-major) quantized along
   // the last axis; `name` keys the new resources.
@@ -105,23 +122,28 @@ public:
     int64_t cols = shape.back();
     int64_t rows = static_cast<int64_t>(values.size()) / std::max<int64_t>(cols, 1);
     int64_t group = groupSize > 0 ? std::min(groupSize, cols) : cols;
-    Quantized qz = quantizeRows(values, rows, cols, group);
+    Quantized qz = quantizeRows(values, rows, cols, group, bits == 4 ? 7.f : 127.f);
     MLIRContext *ctx = b.getContext();
-    auto qType = RankedTensorType::get(shape, IntegerType::get(ctx, 8));
+    SmallVector<int64_t> storedShape(shape);
+    if (bits == 4) {
+      qz.q = packInt4(qz.q, rows, cols);
+      storedShape.back() = (cols + 1) / 2;
+    }
+    auto qType = RankedTensorType::get(storedShape, IntegerType::get(ctx, 8));
     SmallVector<int64_t> scaleShape(shape);
     scaleShape.back() = (cols + group - 1) / group;
     auto sType = RankedTensorType::get(scaleShape, Float32Type::get(ctx));
     Value q = makeConstant(b, loc, qType,
                            ArrayRef<char>(reinterpret_cast<const char *>(qz.q.data()), qz.q.size()),
-                           name + ".int8");
+                           name + (bits == 4 ? ".int4" : ".int8"));
     Value s = makeConstant(b, loc, sType,
                            ArrayRef<char>(reinterpret_cast<const char *>(qz.scales.data()),
                                           qz.scales.size() * sizeof(float)),
-                           name + ".int8_scale");
+                           name + (bits == 4 ? ".int4_scale" : ".int8_scale"));
     auto fType = RankedTensorType::get(shape, Float32Type::get(ctx));
     return moe::DequantizeOp::create(b, loc, fType, q, s, Value(),
                                      b.getI64IntegerAttr(static_cast<int64_t>(shape.size()) - 1),
-                                     b.getI64IntegerAttr(group));
+                                     b.getI64IntegerAttr(group), b.getI64IntegerAttr(bits));
   }
 
   static std::string nameOf(Value v, StringRef fallback) {
@@ -179,14 +201,15 @@ public:
 
 private:
   int64_t groupSize;
+  int64_t bits;
 };
 
 struct QuantizeWeightsPass : moec::impl::MoecQuantizeWeightsBase<QuantizeWeightsPass> {
   using MoecQuantizeWeightsBase::MoecQuantizeWeightsBase;
   void runOnOperation() override {
-    if (format != "int8") {
-      getOperation().emitError() << "moec-quantize-weights: format must be int8, got '"
-                                 << format << "' (int4 and fp8 are not implemented yet)";
+    if (format != "int8" && format != "int4") {
+      getOperation().emitError() << "moec-quantize-weights: format must be int8 or int4, got '"
+                                 << format << "' (fp8 is not implemented yet)";
       return signalPassFailure();
     }
     if (groupSize < 0) {
@@ -195,7 +218,7 @@ struct QuantizeWeightsPass : moec::impl::MoecQuantizeWeightsBase<QuantizeWeights
                                  << groupSize;
       return signalPassFailure();
     }
-    Quantizer quantizer(groupSize);
+    Quantizer quantizer(groupSize, format == "int4" ? 4 : 8);
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<moe::LinearOp, moe::ExpertsOp>(op))

@@ -195,7 +195,7 @@ LogicalResult raise(Operation *op) {
       keyOf(op) + ".scale");
   Value dq = moe::DequantizeOp::create(b, loc, yType, x, newScale, Value(),
                                        b.getI64IntegerAttr(blockAxis),
-                                       b.getI64IntegerAttr(blockSize));
+                                       b.getI64IntegerAttr(blockSize), b.getI64IntegerAttr(8));
   op->getResult(0).replaceAllUsesWith(dq);
   op->erase();
   return success();
@@ -277,7 +277,7 @@ LogicalResult raiseMatMulNBits(Operation *op) {
   Type floatType = cast<ShapedType>(a.getType()).getElementType();
   Value dq = moe::DequantizeOp::create(b, loc, RankedTensorType::get({n, k}, floatType), qConst,
                                        sConst, Value(), b.getI64IntegerAttr(1),
-                                       b.getI64IntegerAttr(block));
+                                       b.getI64IntegerAttr(block), b.getI64IntegerAttr(8));
   Value y = moe::LinearOp::create(b, loc, op->getResult(0).getType(), a, dq, bias,
                                   /*transpose_weight=*/true);
   op->getResult(0).replaceAllUsesWith(y);

@@ -57,9 +57,10 @@ cl::opt<std::string> gpuGemm("gpu-gemm",
                                       "only; experimental until validated on a GPU)"),
                              cl::init("mma"), cl::cat(moecCategory));
 cl::opt<std::string> quantize("quantize",
-                              cl::desc("Store expert and linear weights quantized: none (default) "
-                                       "or int8 (weight-only, symmetric, float32 scales; the "
-                                       "router stays float). Host target only for now"),
+                              cl::desc("Store expert and linear weights quantized: none (default), "
+                                       "int8, or int4 (two per byte; use with --group-size, e.g. "
+                                       "32). Weight-only, symmetric, float32 scales; the router "
+                                       "stays float. Host target only for now"),
                               cl::init("none"), cl::cat(moecCategory));
 cl::opt<int64_t> groupSize("group-size",
                            cl::desc("With --quantize: weights per scale along the reduction "
@@ -199,9 +200,9 @@ int compile() {
     return fail("--gpu-gemm must be mma or wgmma, got '" + gpuGemm + "'");
   if (gpuGemm == "wgmma" && target != "sm_90a")
     return fail("--gpu-gemm wgmma needs --target sm_90a (Hopper), not '" + target + "'");
-  if (quantize != "none" && quantize != "int8")
-    return fail("--quantize must be none or int8, got '" + quantize +
-                "' (int4 and fp8 are not implemented yet)");
+  if (quantize != "none" && quantize != "int8" && quantize != "int4")
+    return fail("--quantize must be none, int8 or int4, got '" + quantize +
+                "' (fp8 is not implemented yet)");
   if (groupSize < 0)
     return fail("--group-size must be >= 0, got " + std::to_string(groupSize));
   if (quantize != "none" && moec::isCudaTarget(target))

@@ -388,6 +388,86 @@ void linear(const T *X, const T *W, const T *bias, T *Y, index_t M, index_t K, i
     detail::gemm_nn(X, K, W, N, bias, Y, N, M, K, N);
 }
 
+// Two signed 4-bit weights in one byte: element 2j of a row in the low
+// nibble of byte j, element 2j + 1 in the high nibble (moec-quantize-weights,
+// format int4).
+struct int4x2 {
+  int8_t byte;
+};
+
+namespace detail {
+inline int8_t low_nibble(int8_t b) { return static_cast<int8_t>(static_cast<int8_t>(b << 4) >> 4); }
+inline int8_t high_nibble(int8_t b) { return static_cast<int8_t>(b >> 4); }
+// Row n of a packed [N, K] int4 weight as int8 values in `out` [K].
+inline void unpack_int4_row(const int4x2 *Q, index_t n, index_t K, int8_t *out) {
+  const int4x2 *row = Q + n * ((K + 1) / 2);
+  for (index_t k = 0; k + 1 < K; k += 2) {
+    out[k] = low_nibble(row[k / 2].byte);
+    out[k + 1] = high_nibble(row[k / 2].byte);
+  }
+  if (K % 2)
+    out[K - 1] = low_nibble(row[K / 2].byte);
+}
+} // namespace detail
+
+// Y[M,N] = X[M,K] * dequant(Q)^T + bias with Q packed int4 [N, ceil(K/2)]
+// bytes and float scales [N, ceil(K / group)]: each weight row is unpacked
+// once into int8 and reused for all M rows of X.
+template <class T>
+void linear_q4(const T *X, const int4x2 *Q, const float *scales, index_t group, const T *bias,
+               T *Y, index_t M, index_t K, index_t N) {
+  using Acc = detail::acc_t<T>;
+  if (M <= 0 || N <= 0)
+    return;
+  const index_t g = group > 0 ? group : std::max<index_t>(K, 1), blocks = (K + g - 1) / g;
+  std::vector<int8_t> row(static_cast<size_t>(std::max<index_t>(K, 1)));
+  for (index_t n = 0; n < N; ++n) {
+    detail::unpack_int4_row(Q, n, K, row.data());
+    index_t i = 0;
+    auto finish = [&](index_t r, Acc total) {
+      Y[r * N + n] = static_cast<T>(total + (bias ? static_cast<Acc>(bias[n]) : Acc(0)));
+    };
+    for (; i + 2 <= M; i += 2) {
+      Acc total[2] = {0, 0};
+      for (index_t b = 0; b < blocks; ++b) {
+        const index_t k0 = b * g, len = std::min(g, K - k0);
+        Acc part[2][1];
+        detail::dot_tile<2, 1>(X + i * K + k0, K, row.data() + k0, K, len, part);
+        const Acc s = static_cast<Acc>(scales[n * blocks + b]);
+        total[0] += part[0][0] * s;
+        total[1] += part[1][0] * s;
+      }
+      finish(i, total[0]);
+      finish(i + 1, total[1]);
+    }
+    for (; i < M; ++i) {
+      Acc total = 0;
+      for (index_t b = 0; b < blocks; ++b) {
+        const index_t k0 = b * g, len = std::min(g, K - k0);
+        Acc part[1][1];
+        detail::dot_tile<1, 1>(X + i * K + k0, K, row.data() + k0, K, len, part);
+        total += part[0][0] * static_cast<Acc>(scales[n * blocks + b]);
+      }
+      finish(i, total);
+    }
+  }
+}
+
+// out = q * scale for packed int4 q [rows, ceil(D/2)] blocked along the last
+// axis: element (r, d) uses scale (r, d / block) of scales [rows, ceil(D / block)].
+template <class TS, class TOut>
+void dequantize_int4(const int4x2 *q, const TS *scales, TOut *out, index_t rows, index_t D,
+                     index_t block) {
+  const index_t blocks = (D + block - 1) / block;
+  std::vector<int8_t> row(static_cast<size_t>(std::max<index_t>(D, 1)));
+  for (index_t r = 0; r < rows; ++r) {
+    detail::unpack_int4_row(q, r, D, row.data());
+    for (index_t d = 0; d < D; ++d)
+      out[r * D + d] = static_cast<TOut>(static_cast<float>(row[d]) *
+                                         static_cast<float>(scales[r * blocks + d / block]));
+  }
+}
+
 // Y[M,N] = X[M,K] * dequant(Q)^T + bias with Q int8 [N,K] and float scales
 // [N, ceil(K / group)] (weight-only int8, see moec-quantize-weights).
 template <class T>
@@ -1059,7 +1139,8 @@ template <class T> size_t moe_experts_scratch_bytes(index_t tokens, const MoEPar
 // Returns 1 if an expert id is outside [0, experts), 2 if the parameters are
 // inconsistent (negative sizes, SwiGLU fusion 0 without fc3, missing scratch).
 //
-// Weight-only int8 (W = int8_t): fc1/fc2/fc3 are int8 with float scales
+// Weight-only int8 (W = int8_t) or packed int4 (W = int4x2): fc1/fc2/fc3 are
+// quantized with float scales
 // fcN_scale [E, rows, ceil(cols / group)] and fcN_group elements per scale
 // along the reduction axis (see moec-quantize-weights); the expert GEMMs
 // dequantize in registers.
@@ -1102,6 +1183,10 @@ int moe_experts(const T *X, const T *weights, const int64_t *expert_ids,
     if constexpr (std::is_same<W, int8_t>::value) {
       const index_t g = group > 0 ? group : std::max<index_t>(K, 1);
       linear_q8(x, w + e * N * K, scale + e * N * ((K + g - 1) / g), g, bias, y, n, K, N);
+    } else if constexpr (std::is_same<W, int4x2>::value) {
+      const index_t g = group > 0 ? group : std::max<index_t>(K, 1);
+      linear_q4(x, w + e * N * ((K + 1) / 2), scale + e * N * ((K + g - 1) / g), g, bias, y, n,
+                K, N);
     } else {
       (void)scale;
       (void)group;

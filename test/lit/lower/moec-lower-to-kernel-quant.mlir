@@ -7,8 +7,8 @@
 // CHECK-LABEL: func.func @quantized
 // CHECK-DAG: %[[Q:.+]] = kernel.constant {{.*}} : tensor<8x16xi8>
 // CHECK-DAG: %[[S:.+]] = kernel.constant {{.*}} : tensor<8x2xf32>
-// CHECK: %[[D:.+]] = kernel.launch "dequantize"(%[[Q]], %[[S]]) {spec = {axis = 1 : i64, block_size = 8 : i64}} : (tensor<8x16xi8>, tensor<8x2xf32>) -> tensor<8x16xf32>
-// CHECK: kernel.launch "linear"(%{{.+}}, %[[Q]], %[[S]]) {spec = {has_bias = false, quant_group = 8 : i64, transpose_weight = true}}
+// CHECK: %[[D:.+]] = kernel.launch "dequantize"(%[[Q]], %[[S]]) {spec = {axis = 1 : i64, bits = 8 : i64, block_size = 8 : i64}} : (tensor<8x16xi8>, tensor<8x2xf32>) -> tensor<8x16xf32>
+// CHECK: kernel.launch "linear"(%{{.+}}, %[[Q]], %[[S]]) {spec = {has_bias = false, quant_bits = 8 : i64, quant_group = 8 : i64, transpose_weight = true}}
 // CHECK: kernel.launch "moe_experts"(%{{.+}}, %{{.+}}, %{{.+}}, %[[Q1:.+]], %[[Q2:.+]], %[[S1:.+]], %[[S2:.+]]) {{.*}}quant_groups = array<i64: 16, 8, 0>{{.*}} : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x8x16xi8>, tensor<4x16x8xi8>, tensor<4x8x1xf32>, tensor<4x16x1xf32>)
 // CHECK: kernel.launch "batch_matmul"(%{{.+}}, %[[D]])
 func.func @quantized(%x: tensor<?x16xf32>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi64>, %a: tensor<?x4x8xf32>) -> (tensor<?x8xf32>, tensor<?x16xf32>, tensor<?x4x16xf32>) {

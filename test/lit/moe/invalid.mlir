@@ -75,3 +75,12 @@ func.func @dequantize_scale(%q: tensor<4x16xi8>, %s: tensor<4x1xf32>) {
   %0 = moe.dequantize %q, %s {axis = 1 : i64, block_size = 8 : i64} : (tensor<4x16xi8>, tensor<4x1xf32>) -> tensor<4x16xf32>
   return
 }
+
+// -----
+
+// Tests that packed 4-bit values must halve the last dimension.
+func.func @dequantize_int4_shape(%q: tensor<4x16xi8>, %s: tensor<4x1xf32>) {
+  // expected-error @+1 {{the input must have the result's shape with the last dimension halved (two 4-bit values per byte)}}
+  %0 = moe.dequantize %q, %s {axis = 1 : i64, block_size = 16 : i64, bits = 4 : i64} : (tensor<4x16xi8>, tensor<4x1xf32>) -> tensor<4x16xf32>
+  return
+}

@@ -52,3 +52,17 @@ func.func @left_alone(%x: tensor<?x16xf32>, %b: tensor<16x4xf32>) -> (tensor<?x2
   %m = moe.matmul %x, %b : (tensor<?x16xf32>, tensor<16x4xf32>) -> tensor<?x4xf32>
   return %w, %ids, %p, %m : tensor<?x2xf32>, tensor<?x2xi64>, tensor<?x4xf32>, tensor<?x4xf32>
 }
+
+// -----
+
+// RUN: moec-opt %s --split-input-file --moec-quantize-weights="format=int4 group-size=8" | FileCheck %s --check-prefix=INT4
+// Tests that int4 packs two values per byte along the reduction axis (the
+// stored last dimension halves, rounded up for odd sizes) and records bits;
+// a group larger than the row is one block per row.
+// INT4-LABEL: func.func @int4_odd
+// INT4: moe.dequantize {{.+}} {axis = 1 : i64, bits = 4 : i64, block_size = 5 : i64} : (tensor<2x3xi8>, tensor<2x1xf32>) -> tensor<2x5xf32>
+func.func @int4_odd(%x: tensor<?x5xf32>) -> tensor<?x2xf32> {
+  %w = "onnx.Constant"() {value = dense<0.5> : tensor<5x2xf32>} : () -> tensor<5x2xf32>
+  %y = moe.linear %x, %w : (tensor<?x5xf32>, tensor<5x2xf32>) -> tensor<?x2xf32>
+  return %y : tensor<?x2xf32>
+}

@@ -383,5 +383,50 @@ TEST(LinearQ8, MatchesTheDequantizedReference) {
       }
 }
 
+// linear_q4 and dequantize_int4 (two signed 4-bit values per byte, low nibble
+// first, odd K padded) against float64 on the unpacked values.
+TEST(LinearQ4, MatchesTheDequantizedReference) {
+  std::mt19937 rng(43);
+  std::uniform_int_distribution<int> qd(-8, 7);
+  std::uniform_real_distribution<float> sd(0.01f, 0.2f);
+  const index_t shapes[][3] = {{1, 1, 1}, {3, 7, 5}, {17, 33, 65}, {4, 64, 32}, {0, 5, 3}};
+  for (auto &shape : shapes)
+    for (index_t group : {0, 2, 5, 16}) {
+      const index_t M = shape[0], K = shape[1], N = shape[2];
+      const index_t g = group > 0 ? group : K, blocks = (K + g - 1) / g, packed = (K + 1) / 2;
+      std::vector<int8_t> Q(N * K), P(N * packed, 0);
+      for (index_t n = 0; n < N; ++n)
+        for (index_t k = 0; k < K; ++k) {
+          Q[n * K + k] = static_cast<int8_t>(qd(rng));
+          uint8_t nibble = static_cast<uint8_t>(Q[n * K + k]) & 0xF;
+          P[n * packed + k / 2] = static_cast<int8_t>(
+              static_cast<uint8_t>(P[n * packed + k / 2]) | (k % 2 ? nibble << 4 : nibble));
+        }
+      std::vector<float> scales(N * blocks);
+      for (auto &v : scales)
+        v = sd(rng);
+      auto X = randomFloats(rng, M * K), b = randomFloats(rng, N);
+      std::vector<double> want(M * N), wantD(N * K);
+      for (index_t j = 0; j < N; ++j)
+        for (index_t k = 0; k < K; ++k)
+          wantD[j * K + k] = double(Q[j * K + k]) * scales[j * blocks + k / g];
+      for (index_t i = 0; i < M; ++i)
+        for (index_t j = 0; j < N; ++j) {
+          double acc = b[j];
+          for (index_t k = 0; k < K; ++k)
+            acc += double(X[i * K + k]) * wantD[j * K + k];
+          want[i * N + j] = acc;
+        }
+      const auto *packedQ = reinterpret_cast<const moec_hk::int4x2 *>(P.data());
+      std::vector<float> Y(M * N, 12345.f);
+      moec_hk::linear_q4<float>(X.data(), packedQ, scales.data(), group, b.data(), Y.data(), M, K, N);
+      EXPECT_TRUE(closeToReference(Y, want, kRel)) << "M=" << M << " K=" << K << " N=" << N
+                                                   << " group=" << group;
+      std::vector<float> D(N * K);
+      moec_hk::dequantize_int4<float, float>(packedQ, scales.data(), D.data(), N, K, g);
+      EXPECT_TRUE(closeToReference(D, wantD, 1e-7)) << "dequantize_int4, group=" << group;
+    }
+}
+
 } // namespace
 } // namespace moec_test
