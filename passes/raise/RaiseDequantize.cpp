@@ -201,11 +201,11 @@ LogicalResult raise(Operation *op) {
   return success();
 }
 
-// com.microsoft.MatMulNBits -> moe.linear of a moe.dequantize. The stored
-// values q - zero_point (4 bits: -15..15; 8 bits with the default zero point
-// 128: -128..127) fit int8 exactly, so the weight is kept as int8 [N, K]
-// with the op's own block scales: nothing is requantized. (Packed 4-bit
-// storage, half the bytes again, needs kernels that unpack nibbles.)
+// com.microsoft.MatMulNBits -> moe.linear of a moe.dequantize. The values
+// q - zero_point (4 bits: -15..15; 8 bits with the default zero point 128:
+// -128..127) fit int8 exactly, so the weight is kept as int8 [N, K] with the
+// op's own block scales: nothing is requantized. 4-bit weights whose values
+// fit [-8, 7] (the default zero point) stay packed int4.
 LogicalResult raiseMatMulNBits(Operation *op) {
   auto fail = [&](const Twine &what) {
     return op->emitError() << "op 'MatMulNBits': " << what;
@@ -262,14 +262,28 @@ LogicalResult raiseMatMulNBits(Operation *op) {
       values[row * k + c] = static_cast<int8_t>(v);
     }
   std::vector<float> scale32(scales->begin(), scales->end());
+  // 4-bit weights whose q - zero_point stays in [-8, 7] (always so with the
+  // default zero point 8) keep their 4 bits: packed two per byte.
+  bool packed = bits == 4 && llvm::all_of(values, [](int8_t v) { return v >= -8 && v <= 7; });
+  int64_t storedCols = packed ? (k + 1) / 2 : k;
+  std::vector<int8_t> stored = values;
+  if (packed) {
+    stored.assign(static_cast<size_t>(n * storedCols), 0);
+    for (int64_t row = 0; row < n; ++row)
+      for (int64_t c = 0; c < k; ++c) {
+        uint8_t nibble = static_cast<uint8_t>(values[row * k + c]) & 0xF;
+        int8_t &byte = stored[row * storedCols + c / 2];
+        byte = static_cast<int8_t>(static_cast<uint8_t>(byte) | (c % 2 ? nibble << 4 : nibble));
+      }
+  }
   OpBuilder b(op);
   Location loc = op->getLoc();
   MLIRContext *ctx = op->getContext();
-  auto qType = RankedTensorType::get({n, k}, IntegerType::get(ctx, 8));
+  auto qType = RankedTensorType::get({n, storedCols}, IntegerType::get(ctx, 8));
   auto sType = RankedTensorType::get({n, blocks}, Float32Type::get(ctx));
   Value qConst = blobConstant(
-      b, loc, qType, ArrayRef<char>(reinterpret_cast<const char *>(values.data()), values.size()),
-      keyOf(op) + ".int8");
+      b, loc, qType, ArrayRef<char>(reinterpret_cast<const char *>(stored.data()), stored.size()),
+      keyOf(op) + (packed ? ".int4" : ".int8"));
   Value sConst = blobConstant(
       b, loc, sType,
       ArrayRef<char>(reinterpret_cast<const char *>(scale32.data()), scale32.size() * 4),
@@ -277,7 +291,8 @@ LogicalResult raiseMatMulNBits(Operation *op) {
   Type floatType = cast<ShapedType>(a.getType()).getElementType();
   Value dq = moe::DequantizeOp::create(b, loc, RankedTensorType::get({n, k}, floatType), qConst,
                                        sConst, Value(), b.getI64IntegerAttr(1),
-                                       b.getI64IntegerAttr(block), b.getI64IntegerAttr(8));
+                                       b.getI64IntegerAttr(block),
+                                       b.getI64IntegerAttr(packed ? 4 : 8));
   Value y = moe::LinearOp::create(b, loc, op->getResult(0).getType(), a, dq, bias,
                                   /*transpose_weight=*/true);
   op->getResult(0).replaceAllUsesWith(y);

@@ -538,21 +538,27 @@ def _nbits(w, bits, block, zero_points):
 
 def qdq_matmul_nbits():
     """onnxruntime-genai style 4-bit weights: com.microsoft.MatMulNBits (bits 4, block 16, packed
-    asymmetric zero points), Relu, MatMulNBits (bits 8, default zero point, bias, K = 40 not a
-    multiple of the block)."""
+    asymmetric zero points), Relu, MatMulNBits (bits 4, default zero point: kept packed), Relu,
+    MatMulNBits (bits 8, default zero point, bias, K = 40 not a multiple of the block)."""
     rng = np.random.default_rng(6003)
     hidden, inner = 32, 40
     up = _nbits(_weights(rng, (hidden, inner), hidden), 4, 16, True)
     down = _nbits(_weights(rng, (inner, hidden), inner), 8, 16, False)
+    mid = _nbits(_weights(rng, (inner, inner), inner), 4, 16, False)
     bias = _weights(rng, (hidden,), 4)
     inits = [numpy_helper.from_array(v, f"up.{k}") for k, v in up.items()]
     inits += [numpy_helper.from_array(v, f"down.{k}") for k, v in down.items()]
+    inits += [numpy_helper.from_array(v, f"mid.{k}") for k, v in mid.items()]
     inits.append(numpy_helper.from_array(bias, "down.bias"))
     nodes = [
         helper.make_node("MatMulNBits", ["input", "up.B", "up.scales", "up.zero_points"], ["up"],
                          domain=MS_DOMAIN, K=hidden, N=inner, bits=4, block_size=16,
                          name="/up/MatMulNBits"),
-        helper.make_node("Relu", ["up"], ["act"], name="/act"),
+        helper.make_node("Relu", ["up"], ["act0"], name="/act0"),
+        helper.make_node("MatMulNBits", ["act0", "mid.B", "mid.scales"], ["mid"],
+                         domain=MS_DOMAIN, K=inner, N=inner, bits=4, block_size=16,
+                         name="/mid/MatMulNBits"),
+        helper.make_node("Relu", ["mid"], ["act"], name="/act"),
         helper.make_node("MatMulNBits", ["act", "down.B", "down.scales", "", "", "down.bias"],
                          ["output"], domain=MS_DOMAIN, K=inner, N=hidden, bits=8, block_size=16,
                          name="/down/MatMulNBits"),
@@ -625,9 +631,9 @@ def build_all():
                 None))
     out.append(("qdq/matmul_nbits.onnx", qdq_matmul_nbits(),
                 {"reference": "onnxruntime", "hidden": 32,
-                 "exercises": "com.microsoft.MatMulNBits: 4-bit with packed zero points, and "
-                              "8-bit with the default zero point, a bias and K = 40 (a partial "
-                              "last block)"},
+                 "exercises": "com.microsoft.MatMulNBits: 4-bit with packed zero points, "
+                              "4-bit with the default zero point (kept packed), and 8-bit with "
+                              "the default zero point, a bias and K = 40 (a partial last block)"},
                 None))
     out.append(("invalid/nonzero.onnx", invalid_nonzero(), None, None))
     out.append(("invalid/custom_domain_op.onnx", invalid_custom_domain(), None, None))

@@ -52,17 +52,17 @@ func.func @zero_point_folds() -> tensor<1x2xf32> {
 
 // -----
 
-// Tests that a 4-bit MatMulNBits becomes a linear over an int8 [N, K] weight
-// holding q - zero_point (default 8): the byte 0x2F packs k = 0 -> 15 and
-// k = 1 -> 2, i.e. 7 and -6, and 0x88 packs two 8s (0); the block scales
-// become [N, k_blocks].
+// Tests that a 4-bit MatMulNBits with the default zero point (8) becomes a
+// linear over a packed int4 [N, K] weight holding q - 8: the byte 0x2F packs
+// k = 0 -> 15 and k = 1 -> 2, i.e. 7 and -6, repacked as the nibbles 0x7 and
+// 0xA (0xA7); 0x88 packs two 8s (0). The block scales become [N, k_blocks].
 // CHECK-LABEL: func.func @matmul_nbits
-// CHECK: %[[Q:.+]] = onnx.Constant {value = dense_resource<"/mm.int8"> : tensor<1x16xi8>}
+// CHECK: %[[Q:.+]] = onnx.Constant {value = dense_resource<"/mm.int4"> : tensor<1x8xi8>}
 // CHECK: %[[S:.+]] = onnx.Constant {value = dense_resource<"/mm.scale"> : tensor<1x1xf32>}
-// CHECK: %[[W:.+]] = moe.dequantize %[[Q]], %[[S]] {axis = 1 : i64, block_size = 16 : i64}
+// CHECK: %[[W:.+]] = moe.dequantize %[[Q]], %[[S]] {axis = 1 : i64, bits = 4 : i64, block_size = 16 : i64}
 // CHECK: moe.linear %{{.+}}, %[[W]] {transpose_weight = true} : (tensor<?x16xf32>, tensor<1x16xf32>) -> tensor<?x1xf32>
 // HEX-LABEL: func.func @matmul_nbits
-// HEX: "/mm.int8": "0x{{[0-9A-F]+}}07FA0000000000000000000000000000"
+// HEX: "/mm.int4": "0x{{[0-9A-F]+}}A700000000000000"
 func.func @matmul_nbits(%x: tensor<?x16xf32>) -> tensor<?x1xf32> {
   %b = "onnx.Constant"() {value = dense<[[[47, 136, 136, 136, 136, 136, 136, 136]]]> : tensor<1x1x8xui8>} : () -> tensor<1x1x8xui8>
   %s = "onnx.Constant"() {value = dense<0.5> : tensor<1xf32>} : () -> tensor<1xf32>
