@@ -182,4 +182,26 @@ FailureOr<std::string> LaunchView::scatterReduction() {
          failure();
 }
 
+FailureOr<LaunchView::RmsNormArgs> LaunchView::rmsNormArgs(bool cuda) {
+  CodeFlavor flavor = cuda ? CodeFlavor::Cuda : CodeFlavor::Host;
+  auto x = shapeOf(op.getInputs()[0]);
+  int64_t axis = specInt("axis");
+  bool hasScale = specBool("has_scale");
+  auto type = [&](Value v) {
+    return cxxType(op, cast<ShapedType>(v.getType()).getElementType(), flavor);
+  };
+  auto in = type(op.getInputs()[0]), out = type(op.getOutputs()[0]);
+  auto scale = hasScale ? type(op.getInputs()[1]) : in;
+  if (failed(in) || failed(out) || failed(scale))
+    return failure();
+  RmsNormArgs args;
+  args.types = *in + ", " + *scale + ", " + *out;
+  args.arguments = "in0, " +
+                   (hasScale ? std::string("in1") : "static_cast<const " + *scale + "*>(nullptr)") +
+                   ", out0, " + product(x.take_front(axis)).str() + ", " +
+                   product(x.drop_front(axis)).str() + ", " +
+                   floatLiteral(specFloat("epsilon"), Float32Type::get(op.getContext()));
+  return args;
+}
+
 } // namespace moec::codegen

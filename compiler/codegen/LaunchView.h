@@ -56,6 +56,13 @@ public:
   ArrayArgs elementsArgs(llvm::StringRef indexType);
   // concat: inputs, lens, count, out, outer, inner (pointer array of `elementType`)
   ArrayArgs concatArgs(llvm::StringRef elementType, llvm::StringRef indexType);
+  // rms_norm: "<TIn>, <TScale>, <TOut>" template arguments, then the call's
+  // arguments "in0, <scale or typed null>, out0, rows, cols, epsilon".
+  struct RmsNormArgs {
+    std::string types;
+    std::string arguments;
+  };
+  mlir::FailureOr<RmsNormArgs> rmsNormArgs(bool cuda);
   // The ReduceKind / ScatterReduction enumerator for the spec.
   std::string reduceKind();
   mlir::FailureOr<std::string> scatterReduction();

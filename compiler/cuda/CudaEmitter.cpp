@@ -195,24 +195,12 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     return success();
   }
   if (k == "rms_norm") {
-    auto x = shapeOf(op.getInputs()[0]);
-    int64_t axis = specInt("axis");
-    auto in = elementType(op.getInputs()[0]);
-    if (failed(in))
+    auto args = rmsNormArgs(/*cuda=*/true);
+    if (failed(args))
       return failure();
-    std::string scaleType = *in;
-    if (specBool("has_scale")) {
-      auto st = elementType(op.getInputs()[1]);
-      if (failed(st))
-        return failure();
-      scaleType = *st;
-    }
-    SizeExpr rows = product(x.take_front(axis));
-    os << "  moec_ck::rms_norm<" << *in << ", " << scaleType << ", " << T << ", " << B()
-       << ">(in0, " << (specBool("has_scale") ? "in1" : "static_cast<const " + scaleType + "*>(nullptr)")
-       << ", out0, " << rows.str() << ", " << product(x.drop_front(axis)).str() << ", "
-       << f32Literal(specFloat("epsilon")) << ");\n";
-    gridX = cover(rows, kRowsPerBlock);
+    os << "  moec_ck::rms_norm<" << args->types << ", " << B() << ">(" << args->arguments
+       << ");\n";
+    gridX = cover(product(inputShape(0).take_front(specInt("axis"))), kRowsPerBlock);
     return success();
   }
   if (k == "softmax" || k == "topk") {

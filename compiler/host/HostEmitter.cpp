@@ -137,24 +137,10 @@ LogicalResult FunctionWriter::body() {
     return success();
   }
   if (k == "rms_norm") {
-    auto x = shapeOf(op.getInputs()[0]);
-    int64_t axis = specInt("axis");
-    auto in = elementType(op.getInputs()[0]);
-    if (failed(in))
+    auto args = rmsNormArgs(/*cuda=*/false);
+    if (failed(args))
       return failure();
-    std::string scaleType = *in;
-    if (specBool("has_scale")) {
-      auto st = elementType(op.getInputs()[1]);
-      if (failed(st))
-        return failure();
-      scaleType = *st;
-    }
-    os << "  moec_hk::rms_norm<" << *in << ", " << scaleType << ", " << T << ">(in0, "
-       << (specBool("has_scale") ? "in1" : "static_cast<const " + scaleType + "*>(nullptr)")
-       << ", out0, " << product(x.take_front(axis)).str() << ", "
-       << product(x.drop_front(axis)).str() << ", " << floatLiteral(specFloat("epsilon"),
-                                                                   Float32Type::get(op.getContext()))
-       << ");\n  return 0;\n";
+    os << "  moec_hk::rms_norm<" << args->types << ">(" << args->arguments << ");\n  return 0;\n";
     return success();
   }
   if (k == "softmax") {

@@ -5,6 +5,7 @@
 #include "dialects/onnx/ONNXDialect.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
 
@@ -99,6 +100,13 @@ std::optional<std::vector<int64_t>> getKnownInts(Value value) {
   if (!known)
     return std::nullopt;
   return std::vector<int64_t>(known->begin(), known->end());
+}
+
+Value createBlobConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<char> bytes,
+                         StringRef key) {
+  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(bytes);
+  return onnx::ConstantOp::create(b, loc, type, DenseResourceElementsAttr::get(type, key, std::move(blob)))
+      .getOutput();
 }
 
 } // namespace moec

@@ -12,6 +12,9 @@
 
 #include "mlir/IR/Operation.h"
 
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +38,13 @@ llvm::StringRef onnxOpType(mlir::Operation *op);
 // Compile-time int values of `value`: a constant, or a shape-like value the
 // onnx dialect can evaluate. T (the token count) is ShapedType::kDynamic.
 std::optional<std::vector<int64_t>> getKnownInts(mlir::Value value);
+
+// An onnx.Constant of `type` holding `bytes` (row-major, the type's storage
+// width) as a dense resource keyed `key`: how passes add weights they compute
+// (quantized data, scales) without copying them into the context's uniquer.
+mlir::Value createBlobConstant(mlir::OpBuilder &b, mlir::Location loc,
+                               mlir::RankedTensorType type, llvm::ArrayRef<char> bytes,
+                               llvm::StringRef key);
 
 } // namespace moec
 

@@ -59,15 +59,6 @@ std::optional<std::vector<float>> floatWeights(Value v) {
   return values;
 }
 
-// A constant holding `bytes` as a dense resource of `type`.
-Value makeConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<char> bytes,
-                   const std::string &key) {
-  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(bytes);
-  return moec::onnx::ConstantOp::create(b, loc, type,
-                                        DenseResourceElementsAttr::get(type, key, std::move(blob)))
-      .getOutput();
-}
-
 struct Quantized {
   std::vector<int8_t> q;
   std::vector<float> scales;
@@ -133,10 +124,10 @@ public:
     SmallVector<int64_t> scaleShape(shape);
     scaleShape.back() = (cols + group - 1) / group;
     auto sType = RankedTensorType::get(scaleShape, Float32Type::get(ctx));
-    Value q = makeConstant(b, loc, qType,
+    Value q = moec::createBlobConstant(b, loc, qType,
                            ArrayRef<char>(reinterpret_cast<const char *>(qz.q.data()), qz.q.size()),
                            name + (bits == 4 ? ".int4" : ".int8"));
-    Value s = makeConstant(b, loc, sType,
+    Value s = moec::createBlobConstant(b, loc, sType,
                            ArrayRef<char>(reinterpret_cast<const char *>(qz.scales.data()),
                                           qz.scales.size() * sizeof(float)),
                            name + (bits == 4 ? ".int4_scale" : ".int8_scale"));

@@ -85,13 +85,6 @@ std::optional<std::vector<double>> constantValues(Value v) {
   return out;
 }
 
-Value blobConstant(OpBuilder &b, Location loc, RankedTensorType type, ArrayRef<char> bytes,
-                   const std::string &key) {
-  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(bytes);
-  return moec::onnx::ConstantOp::create(b, loc, type,
-                                        DenseResourceElementsAttr::get(type, key, std::move(blob)))
-      .getOutput();
-}
 
 std::string keyOf(Operation *op) {
   if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
@@ -154,7 +147,7 @@ LogicalResult raise(Operation *op) {
     }
     if (!yType.getElementType().isF32())
       return op->emitError("op 'DequantizeLinear': only float32 scales are supported");
-    Value folded = blobConstant(
+    Value folded = moec::createBlobConstant(
         b, loc, yType,
         ArrayRef<char>(reinterpret_cast<const char *>(values.data()), values.size() * 4),
         keyOf(op) + ".dequantized");
@@ -189,7 +182,7 @@ LogicalResult raise(Operation *op) {
     scales[slot] = static_cast<float>((*s)[scaleIndex(i)]);
   }
   auto newScaleType = RankedTensorType::get(newScaleShape, sType.getElementType());
-  Value newScale = blobConstant(
+  Value newScale = moec::createBlobConstant(
       b, loc, newScaleType,
       ArrayRef<char>(reinterpret_cast<const char *>(scales.data()), scales.size() * 4),
       keyOf(op) + ".scale");
@@ -281,10 +274,10 @@ LogicalResult raiseMatMulNBits(Operation *op) {
   MLIRContext *ctx = op->getContext();
   auto qType = RankedTensorType::get({n, storedCols}, IntegerType::get(ctx, 8));
   auto sType = RankedTensorType::get({n, blocks}, Float32Type::get(ctx));
-  Value qConst = blobConstant(
+  Value qConst = moec::createBlobConstant(
       b, loc, qType, ArrayRef<char>(reinterpret_cast<const char *>(stored.data()), stored.size()),
       keyOf(op) + (packed ? ".int4" : ".int8"));
-  Value sConst = blobConstant(
+  Value sConst = moec::createBlobConstant(
       b, loc, sType,
       ArrayRef<char>(reinterpret_cast<const char *>(scale32.data()), scale32.size() * 4),
       keyOf(op) + ".scale");

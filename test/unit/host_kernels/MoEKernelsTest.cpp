@@ -280,14 +280,15 @@ TEST(MoEExperts, BadExpertIdsAndParametersAreReported) {
             2);
 }
 
-// Weight-only int8 experts: random int8 weights with random per-block scales
-// (group sizes 0 = per row, a divisor, a non-divisor) against the float
-// reference run on the dequantized weights. The kernel's only difference is
-// the order of float additions (per block, then scaled), so kRel holds.
-TEST(MoEExperts, Int8WeightsMatchTheDequantizedReference) {
-  std::mt19937 rng(509);
-  std::uniform_int_distribution<int> qd(-127, 127);
-  std::uniform_real_distribution<float> sd(0.001f, 0.01f);
+// Quantized experts: random integer weights (int8, or int4 packed two per
+// byte) with random per-block scales (group sizes 0 = per row, a divisor, a
+// non-divisor) against the float reference run on the dequantized weights.
+// The kernel's only difference is the order of float additions (per block,
+// then scaled), so kRel holds.
+void checkQuantizedExperts(int bits, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> qd(bits == 4 ? -8 : -127, bits == 4 ? 7 : 127);
+  std::uniform_real_distribution<float> sd(0.001f, bits == 4 ? 0.1f : 0.01f);
   for (index_t group : {0, 4, 5}) {
     MoEParams p{};
     p.hidden = 12;
@@ -335,86 +336,36 @@ TEST(MoEExperts, Int8WeightsMatchTheDequantizedReference) {
       }
     std::vector<unsigned char> scratch(moec_hk::moe_experts_scratch_bytes<float>(tokens, p));
     std::vector<float> Y(tokens * H);
-    ASSERT_EQ((moec_hk::moe_experts<float, int8_t>(
-                  X.data(), weights.data(), ids.data(), q1.data(), nullptr, q2.data(), nullptr,
-                  q3.data(), nullptr, Y.data(), scratch.data(), tokens, p, s1.data(), s2.data(),
-                  s3.data(), g1, g2, g3)),
-              0);
-    EXPECT_TRUE(closeToReference(Y, want, kRel)) << "group " << group;
+    int rc;
+    if (bits == 8) {
+      rc = moec_hk::moe_experts<float, int8_t>(
+          X.data(), weights.data(), ids.data(), q1.data(), nullptr, q2.data(), nullptr, q3.data(),
+          nullptr, Y.data(), scratch.data(), tokens, p, s1.data(), s2.data(), s3.data(), g1, g2, g3);
+    } else {
+      // Two values per byte along each row (rows of 12 and 10 values: even).
+      auto pack = [](const std::vector<int8_t> &q) {
+        std::vector<int8_t> out(q.size() / 2);
+        for (size_t i = 0; i < out.size(); ++i)
+          out[i] = static_cast<int8_t>((static_cast<uint8_t>(q[2 * i]) & 0xF) |
+                                       ((static_cast<uint8_t>(q[2 * i + 1]) & 0xF) << 4));
+        return out;
+      };
+      auto p1 = pack(q1), p2 = pack(q2), p3 = pack(q3);
+      using moec_hk::int4x2;
+      rc = moec_hk::moe_experts<float, int4x2>(
+          X.data(), weights.data(), ids.data(), reinterpret_cast<const int4x2 *>(p1.data()),
+          nullptr, reinterpret_cast<const int4x2 *>(p2.data()), nullptr,
+          reinterpret_cast<const int4x2 *>(p3.data()), nullptr, Y.data(), scratch.data(), tokens,
+          p, s1.data(), s2.data(), s3.data(), g1, g2, g3);
+    }
+    ASSERT_EQ(rc, 0);
+    EXPECT_TRUE(closeToReference(Y, want, kRel)) << bits << "-bit, group " << group;
   }
 }
 
-TEST(MoEExperts, PackedInt4WeightsMatchTheDequantizedReference) {
-  std::mt19937 rng(510);
-  std::uniform_int_distribution<int> qd(-8, 7);
-  std::uniform_real_distribution<float> sd(0.001f, 0.01f);
-  for (index_t group : {0, 4, 5}) {
-    MoEParams p{};
-    p.hidden = 12;
-    p.inter = 10;
-    p.experts = 3;
-    p.k = 2;
-    p.act = Activation::SwiGLU;
-    p.swiglu_fusion = 0;
-    p.alpha = 1.702f;
-    p.beta = 1.f;
-    p.limit = 7.f;
-    const index_t H = 12, I = 10, E = 3, tokens = 37;
-    auto quantized = [&](index_t rows, index_t cols, std::vector<int8_t> &q,
-                         std::vector<float> &scales, std::vector<float> &dq) {
-      const index_t g = group > 0 ? group : cols, blocks = (cols + g - 1) / g;
-      q.resize(E * rows * cols);
-      scales.resize(E * rows * blocks);
-      dq.resize(q.size());
-      for (auto &v : q)
-        v = static_cast<int8_t>(qd(rng));
-      for (auto &v : scales)
-        v = sd(rng);
-      for (index_t r = 0; r < E * rows; ++r)
-        for (index_t c = 0; c < cols; ++c)
-          dq[r * cols + c] = float(q[r * cols + c]) * scales[r * blocks + c / g];
-      return g;
-    };
-    std::vector<int8_t> q1, q2, q3;
-    std::vector<float> s1, s2, s3;
-    ExpertWeights w;
-    const index_t g1 = quantized(I, H, q1, s1, w.fc1), g2 = quantized(H, I, q2, s2, w.fc2),
-                  g3 = quantized(I, H, q3, s3, w.fc3);
-    auto X = randomFloats(rng, tokens * H);
-    auto weights = randomFloats(rng, tokens * 2);
-    std::vector<int64_t> ids(tokens * 2);
-    std::uniform_int_distribution<int64_t> e(0, E - 1);
-    for (auto &i : ids)
-      i = e(rng);
-    std::vector<double> want(tokens * H, 0.0);
-    for (index_t t = 0; t < tokens; ++t)
-      for (index_t j = 0; j < 2; ++j) {
-        auto y = referenceFFN(X.data() + t * H, ids[t * 2 + j], w, p, false);
-        for (index_t h = 0; h < H; ++h)
-          want[t * H + h] += double(weights[t * 2 + j]) * y[h];
-      }
-    std::vector<unsigned char> scratch(moec_hk::moe_experts_scratch_bytes<float>(tokens, p));
-    std::vector<float> Y(tokens * H);
-    // Two values per byte along each row (rows of 12 and 10: even).
-    auto pack = [](const std::vector<int8_t> &q, index_t cols) {
-      std::vector<int8_t> out(q.size() / 2);
-      for (size_t i = 0; i < out.size(); ++i)
-        out[i] = static_cast<int8_t>((static_cast<uint8_t>(q[2 * i]) & 0xF) |
-                                     ((static_cast<uint8_t>(q[2 * i + 1]) & 0xF) << 4));
-      (void)cols;
-      return out;
-    };
-    auto p1 = pack(q1, H), p2 = pack(q2, I), p3 = pack(q3, H);
-    using moec_hk::int4x2;
-    ASSERT_EQ((moec_hk::moe_experts<float, int4x2>(
-                  X.data(), weights.data(), ids.data(), reinterpret_cast<const int4x2 *>(p1.data()),
-                  nullptr, reinterpret_cast<const int4x2 *>(p2.data()), nullptr,
-                  reinterpret_cast<const int4x2 *>(p3.data()), nullptr, Y.data(), scratch.data(),
-                  tokens, p, s1.data(), s2.data(), s3.data(), g1, g2, g3)),
-              0);
-    EXPECT_TRUE(closeToReference(Y, want, kRel)) << "group " << group;
-  }
-}
+TEST(MoEExperts, Int8WeightsMatchTheDequantizedReference) { checkQuantizedExperts(8, 509); }
+
+TEST(MoEExperts, PackedInt4WeightsMatchTheDequantizedReference) { checkQuantizedExperts(4, 510); }
 
 } // namespace
 } // namespace moec_test
