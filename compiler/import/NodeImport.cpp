@@ -97,6 +97,8 @@ const OpInfo kMicrosoftOps[] = {
     {"SkipSimplifiedLayerNormalization", "ms.SkipSimplifiedLayerNormalization", 3, 4,
      kVariadic},
     {"MatMulNBits", "ms.MatMulNBits", 3, 6, 1, 6, 0b111000},
+    // Inputs after router_weights (fp4/fp8 scales) are not read by moec.
+    {"QMoE", "ms.QMoE", 6, 15, 1, 15, 0b111111111011000},
 };
 
 const OpInfo *findOp(StringRef domain, StringRef type) {

@@ -143,4 +143,6 @@ LogicalResult MsMatMulNBitsOp::inferShapes() {
   return setResultType(*this, 0, shape, a->getElementType());
 }
 
+LogicalResult MsQMoEOp::inferShapes() { return inferSameAsOperand(*this, getInput()); }
+
 } // namespace moec::onnx

@@ -89,4 +89,47 @@ def ONNX_MsMatMulNBitsOp : ONNX_Op<"ms.MatMulNBits", [AttrSizedOperandSegments]>
   let hasVerifier = 1;
 }
 
+def ONNX_MsQMoEOp : ONNX_Op<"ms.QMoE", [AttrSizedOperandSegments]> {
+  let summary = "com.microsoft.QMoE: MoE with integer-quantized expert weights";
+  let description = [{
+    com.microsoft.MoE whose fc weights are uint8 [E, rows, cols * bits / 8]
+    (4-bit values two per byte, low nibble first) with scales [E, rows] (one
+    per row) or [E, rows, cols / block_size], dequantized as
+    (q - zero_point) * scale, zero_point defaulting to 2^(bits - 1). Only the
+    inputs moec reads are listed (up to router_weights); the fp4/fp8 inputs are
+    refused by the importer.
+
+    ```mlir
+    %y = onnx.ms.QMoE %x, %logits, %fc1, %s1, %fc2, %s2 {k = 2 : i64, expert_weight_bits = 4 : i64, operandSegmentSizes = ...}
+    ```
+  }];
+  let arguments = (ins AnyTensor:$input, AnyTensor:$router_probs,
+                   AnyTensor:$fc1_experts_weights, Optional<AnyTensor>:$fc1_scales,
+                   Optional<AnyTensor>:$fc1_experts_bias,
+                   AnyTensor:$fc2_experts_weights, Optional<AnyTensor>:$fc2_scales,
+                   Optional<AnyTensor>:$fc2_experts_bias,
+                   Optional<AnyTensor>:$fc3_experts_weights, Optional<AnyTensor>:$fc3_scales,
+                   Optional<AnyTensor>:$fc3_experts_bias,
+                   Optional<AnyTensor>:$fc1_zero_points, Optional<AnyTensor>:$fc2_zero_points,
+                   Optional<AnyTensor>:$fc3_zero_points, Optional<AnyTensor>:$router_weights,
+                   DefaultValuedStrAttr<StrAttr, "relu">:$activation_type,
+                   ONNX_DefaultI64<"1">:$k,
+                   ONNX_DefaultI64<"0">:$normalize_routing_weights,
+                   ONNX_DefaultI64<"0">:$use_sparse_mixer,
+                   ONNX_DefaultI64<"4">:$expert_weight_bits,
+                   OptionalAttr<I64Attr>:$fc1_expert_weight_bits,
+                   OptionalAttr<I64Attr>:$fc2_expert_weight_bits,
+                   OptionalAttr<I64Attr>:$fc3_expert_weight_bits,
+                   OptionalAttr<I64Attr>:$block_size,
+                   DefaultValuedStrAttr<StrAttr, "int">:$quant_type,
+                   ONNX_DefaultI64<"0">:$swiglu_fusion,
+                   OptionalAttr<F32Attr>:$swiglu_limit,
+                   ONNX_DefaultI64<"0">:$swiglu_limit_after_activation,
+                   ONNX_DefaultF32<"1.0">:$activation_alpha,
+                   ONNX_DefaultF32<"0.0">:$activation_beta,
+                   ONNX_DefaultI64<"0">:$weights_prepacked,
+                   ONNX_DefaultI64<"0">:$accuracy_level);
+  let results = (outs AnyTensor:$output);
+}
+
 #endif // MOEC_DIALECTS_ONNX_ONNXMICROSOFTOPS_TD

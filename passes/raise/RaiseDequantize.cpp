@@ -14,7 +14,8 @@
 // int8, is folded to its exact float values instead (the kernels read
 // symmetric int8 only). One of run-time values is refused at the node: moec
 // quantizes weights, not activations. com.microsoft.MatMulNBits becomes a
-// moe.linear of such a weight (see raiseMatMulNBits).
+// moe.linear of such a weight (see raiseMatMulNBits), com.microsoft.QMoE a
+// com.microsoft.MoE over such weights (see raiseQMoE).
 //
 //===----------------------------------------------------------------------===//
 
@@ -293,18 +294,132 @@ LogicalResult raiseMatMulNBits(Operation *op) {
   return success();
 }
 
+// One QMoE expert weight [E, rows, cols * bits / 8] with scales [E, rows] or
+// [E, rows, cols / block] as a moe.dequantize of q - 2^(bits - 1): packed int4
+// for 4 bits (the default zero point keeps values in [-8, 7]), int8 for 8.
+FailureOr<Value> qmoeWeight(Operation *op, OpBuilder &b, Value weights, Value scales,
+                            int64_t bits, int64_t block, StringRef name) {
+  auto fail = [&](const Twine &what) -> FailureOr<Value> {
+    return op->emitError() << "op 'QMoE': " << what;
+  };
+  auto wType = cast<RankedTensorType>(weights.getType());
+  auto q = constantValues(weights);
+  auto s = scales ? constantValues(scales) : std::nullopt;
+  if (!q || !s || wType.getRank() != 3 || !wType.getElementType().isUnsignedInteger(8))
+    return fail(Twine(name) + " must be a uint8 [experts, rows, packed columns] initializer "
+                              "with its scales");
+  int64_t e = wType.getDimSize(0), rows = wType.getDimSize(1);
+  int64_t cols = wType.getDimSize(2) * 8 / bits;
+  int64_t g = block > 0 ? block : cols, blocks = (cols + g - 1) / g;
+  if (static_cast<int64_t>(s->size()) != e * rows * blocks)
+    return fail(Twine(name) + " scales must hold " + Twine(e * rows * blocks) + " values");
+  MLIRContext *ctx = op->getContext();
+  std::vector<int8_t> stored;
+  if (bits == 4) {
+    // q - 8 is the same nibble with its top bit flipped.
+    stored.resize(q->size());
+    for (size_t i = 0; i < q->size(); ++i)
+      stored[i] = static_cast<int8_t>(static_cast<uint8_t>((*q)[i]) ^ 0x88);
+  } else {
+    stored.resize(q->size());
+    for (size_t i = 0; i < q->size(); ++i)
+      stored[i] = static_cast<int8_t>(static_cast<int64_t>((*q)[i]) - 128);
+  }
+  std::vector<float> scale32(s->begin(), s->end());
+  Location loc = op->getLoc();
+  auto qType = RankedTensorType::get(wType.getShape(), IntegerType::get(ctx, 8));
+  auto sType = RankedTensorType::get({e, rows, blocks}, Float32Type::get(ctx));
+  std::string key = keyOf(op) + "." + name.str();
+  Value qConst = moec::createBlobConstant(
+      b, loc, qType, ArrayRef<char>(reinterpret_cast<const char *>(stored.data()), stored.size()),
+      key + (bits == 4 ? ".int4" : ".int8"));
+  Value sConst = moec::createBlobConstant(
+      b, loc, sType,
+      ArrayRef<char>(reinterpret_cast<const char *>(scale32.data()), scale32.size() * 4),
+      key + ".scale");
+  auto yType = RankedTensorType::get({e, rows, cols},
+                                     cast<ShapedType>(op->getOperand(0).getType()).getElementType());
+  return Value(moe::DequantizeOp::create(b, loc, yType, qConst, sConst, Value(),
+                                         b.getI64IntegerAttr(2), b.getI64IntegerAttr(g),
+                                         b.getI64IntegerAttr(bits)));
+}
+
+// com.microsoft.QMoE -> com.microsoft.MoE over moe.dequantize weights (which
+// moec-convert-onnx-to-moe then raises like any MoE node). Symmetric integer
+// weights with the default zero point, unpacked layout, router_probs only.
+LogicalResult raiseQMoE(Operation *op) {
+  auto fail = [&](const Twine &what) { return op->emitError() << "op 'QMoE': " << what; };
+  if (moec::getStringAttr(op, "quant_type", "int") != "int")
+    return fail("quant_type '" + moec::getStringAttr(op, "quant_type", "int") +
+                "' is not supported (only int)");
+  if (moec::getIntAttr(op, "weights_prepacked", 0) != 0)
+    return fail("prepacked weights (weights_prepacked != 0) are not supported");
+  for (unsigned slot : {11u, 12u, 13u})
+    if (moec::getOnnxInput(op, slot))
+      return fail("explicit zero points are not supported yet");
+  if (moec::getOnnxInput(op, 14))
+    return fail("router_weights (separate mixing weights) are not supported yet");
+  int64_t bits = moec::getIntAttr(op, "expert_weight_bits", 4);
+  int64_t block = moec::getIntAttr(op, "block_size", 0);
+  OpBuilder b(op);
+  SmallVector<Value> fcs;
+  const char *names[] = {"fc1", "fc2", "fc3"};
+  const unsigned weightSlot[] = {2, 5, 8};
+  for (int i = 0; i < 3; ++i) {
+    Value w = moec::getOnnxInput(op, weightSlot[i]);
+    if (!w) {
+      fcs.push_back(Value());
+      continue;
+    }
+    int64_t fcBits = moec::getIntAttr(op, (Twine(names[i]) + "_expert_weight_bits").str(), bits);
+    if (fcBits != 4 && fcBits != 8)
+      return fail(Twine(fcBits) + "-bit weights are not supported (4 or 8)");
+    auto v = qmoeWeight(op, b, w, moec::getOnnxInput(op, weightSlot[i] + 1), fcBits, block,
+                        names[i]);
+    if (failed(v))
+      return failure();
+    fcs.push_back(*v);
+  }
+  // The MoE node: input, router_probs, fc1, fc1_bias, fc2, fc2_bias, fc3, fc3_bias.
+  Value slots[8] = {op->getOperand(0), moec::getOnnxInput(op, 1), fcs[0],
+                    moec::getOnnxInput(op, 4), fcs[1], moec::getOnnxInput(op, 7), fcs[2],
+                    moec::getOnnxInput(op, 10)};
+  OperationState state(op->getLoc(), "onnx.ms.MoE");
+  SmallVector<int32_t> segments;
+  for (Value v : slots) {
+    segments.push_back(v ? 1 : 0);
+    if (v)
+      state.addOperands(v);
+  }
+  state.addTypes(op->getResultTypes());
+  for (StringRef attr : {"activation_type", "k", "normalize_routing_weights", "use_sparse_mixer",
+                         "swiglu_fusion", "swiglu_limit", "swiglu_limit_after_activation",
+                         "activation_alpha", "activation_beta"})
+    if (std::optional<Attribute> value = op->getInherentAttr(attr); value && *value)
+      state.addAttribute(attr, *value);
+  state.addAttribute("operandSegmentSizes", b.getDenseI32ArrayAttr(segments));
+  Operation *moe = b.create(state);
+  op->getResult(0).replaceAllUsesWith(moe->getResult(0));
+  op->erase();
+  return success();
+}
+
 struct RaiseDequantizePass : moec::impl::MoecRaiseDequantizeBase<RaiseDequantizePass> {
   using MoecRaiseDequantizeBase::MoecRaiseDequantizeBase;
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       StringRef name = op->getName().getStringRef();
-      if (name == "onnx.DequantizeLinear" || name == "onnx.ms.MatMulNBits")
+      if (name == "onnx.DequantizeLinear" || name == "onnx.ms.MatMulNBits" ||
+          name == "onnx.ms.QMoE")
         ops.push_back(op);
     });
     for (Operation *op : ops) {
-      bool nbits = op->getName().getStringRef() == "onnx.ms.MatMulNBits";
-      if (failed(nbits ? raiseMatMulNBits(op) : raise(op)))
+      StringRef name = op->getName().getStringRef();
+      LogicalResult result = name == "onnx.ms.MatMulNBits" ? raiseMatMulNBits(op)
+                             : name == "onnx.ms.QMoE"      ? raiseQMoE(op)
+                                                           : raise(op);
+      if (failed(result))
         return signalPassFailure();
     }
   }

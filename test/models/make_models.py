@@ -566,6 +566,50 @@ def qdq_matmul_nbits():
     return _model(nodes, inits, hidden, "qdq_matmul_nbits")
 
 
+def _qmoe_weight(w, bits, block):
+    """QMoE tensors for w [E, rows, cols]: uint8 [E, rows, cols * bits / 8] (4-bit two per byte,
+    low nibble first) around the default zero point 2^(bits - 1), and scales [E, rows] (block
+    0) or [E, rows, cols / block]."""
+    e, rows, cols = w.shape
+    g = block or cols
+    grouped = w.reshape(e, rows, cols // g, g)
+    qmax = (1 << (bits - 1)) - 1
+    scale = (np.abs(grouped).max(axis=-1) / qmax).astype(np.float32)
+    q = np.clip(np.rint(grouped / scale[..., None]), -qmax, qmax).astype(np.int64)
+    q = (q + (1 << (bits - 1))).astype(np.uint8).reshape(e, rows, cols)
+    if bits == 4:
+        q = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+    return q, (scale if block else scale[..., 0])
+
+
+def qmoe_model(name, seed, bits, block, activation, swiglu_fusion=0):
+    """com.microsoft.QMoE as onnxruntime-genai exports quantized MoE models: router MatMul, then
+    QMoE with expert weights quantized to `bits` (default zero points), per row or in blocks."""
+    spec = MoESpec(seed, 32, 32, 4, 2, activation, normalize=1, swiglu_fusion=swiglu_fusion)
+    rng = np.random.default_rng(seed)
+    h, i, e = spec.hidden, spec.inter, spec.experts
+    router = _weights(rng, (h, e), h, spec.router_gain)
+    q1, s1 = _qmoe_weight(_weights(rng, (e, spec.fc1_rows(), h), h), bits, block)
+    q2, s2 = _qmoe_weight(_weights(rng, (e, h, i), i), bits, block)
+    inits = [numpy_helper.from_array(v, n) for v, n in (
+        (router, "router.weight"), (q1, "fc1_q"), (s1, "fc1_scales"), (q2, "fc2_q"),
+        (s2, "fc2_scales"))]
+    attrs = {"k": spec.k, "activation_type": activation, "normalize_routing_weights": 1,
+             "expert_weight_bits": bits}
+    if block:
+        attrs["block_size"] = block
+    if activation == "swiglu":
+        attrs["swiglu_fusion"] = swiglu_fusion
+    nodes = [
+        helper.make_node("MatMul", ["input", "router.weight"], ["router_logits"],
+                         name="/block/router/MatMul"),
+        helper.make_node("QMoE", ["input", "router_logits", "fc1_q", "fc1_scales", "", "fc2_q",
+                                  "fc2_scales"], ["output"], name="/block/moe/QMoE",
+                         domain=MS_DOMAIN, **attrs),
+    ]
+    return _model(nodes, inits, h, name)
+
+
 # --- writing -----------------------------------------------------------------------------------
 
 def build_all():
@@ -634,6 +678,16 @@ def build_all():
                  "exercises": "com.microsoft.MatMulNBits: 4-bit with packed zero points, "
                               "4-bit with the default zero point (kept packed), and 8-bit with "
                               "the default zero point, a bias and K = 40 (a partial last block)"},
+                None))
+    out.append(("qdq/qmoe_int4_swiglu.onnx",
+                qmoe_model("qmoe_int4_swiglu", 6004, 4, 16, "swiglu", swiglu_fusion=1),
+                {"reference": "onnxruntime", "hidden": 32,
+                 "exercises": "com.microsoft.QMoE: 4-bit experts in blocks of 16 (default zero "
+                              "point), SwiGLU interleaved, renormalized"},
+                None))
+    out.append(("qdq/qmoe_int8_relu.onnx", qmoe_model("qmoe_int8_relu", 6005, 8, 0, "relu"),
+                {"reference": "onnxruntime", "hidden": 32,
+                 "exercises": "com.microsoft.QMoE: 8-bit experts, one scale per row, relu"},
                 None))
     out.append(("invalid/nonzero.onnx", invalid_nonzero(), None, None))
     out.append(("invalid/custom_domain_op.onnx", invalid_custom_domain(), None, None))

@@ -21,3 +21,15 @@ func.func @act_order(%x: tensor<?x32xf32>) -> tensor<?x1xf32> {
   %y = "onnx.ms.MatMulNBits"(%x, %b, %s, %g) {K = 32 : i64, N = 1 : i64, bits = 4 : i64, block_size = 16 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0>} : (tensor<?x32xf32>, tensor<1x2x8xui8>, tensor<2xf32>, tensor<32xi32>) -> tensor<?x1xf32>
   return %y : tensor<?x1xf32>
 }
+
+// -----
+
+// Tests that QMoE's float formats are refused by name rather than misread
+// as integers.
+func.func @qmoe_fp8(%x: tensor<?x4xf32>, %logits: tensor<?x2xf32>) -> tensor<?x4xf32> {
+  %w1 = "onnx.Constant"() {value = dense<159> : tensor<2x4x2xui8>} : () -> tensor<2x4x2xui8>
+  %s1 = "onnx.Constant"() {value = dense<0.5> : tensor<2x4xf32>} : () -> tensor<2x4xf32>
+  // expected-error @+1 {{op 'QMoE': quant_type 'fp8' is not supported (only int)}}
+  %y = "onnx.ms.QMoE"(%x, %logits, %w1, %s1, %w1, %s1) {quant_type = "fp8", operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0>} : (tensor<?x4xf32>, tensor<?x2xf32>, tensor<2x4x2xui8>, tensor<2x4xf32>, tensor<2x4x2xui8>, tensor<2x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}

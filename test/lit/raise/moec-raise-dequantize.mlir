@@ -69,3 +69,24 @@ func.func @matmul_nbits(%x: tensor<?x16xf32>) -> tensor<?x1xf32> {
   %y = "onnx.ms.MatMulNBits"(%x, %b, %s) {K = 16 : i64, N = 1 : i64, bits = 4 : i64, block_size = 16 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0>} : (tensor<?x16xf32>, tensor<1x1x8xui8>, tensor<1xf32>) -> tensor<?x1xf32> loc("/mm")
   return %y : tensor<?x1xf32>
 }
+
+// -----
+
+// Tests that QMoE becomes the MoE node over dequantized experts: 4-bit
+// weights (default zero point 8) stay packed, q - 8 being q with each
+// nibble's top bit flipped (0x9F -> 0x17: 15 -> 7, 9 -> 1); per-row scales
+// [E, rows] become [E, rows, 1]; the MoE attributes carry over.
+// CHECK-LABEL: func.func @qmoe
+// CHECK: %[[W1:.+]] = moe.dequantize %{{.+}}, %{{.+}} {axis = 2 : i64, bits = 4 : i64, block_size = 4 : i64} : (tensor<2x4x2xi8>, tensor<2x4x1xf32>) -> tensor<2x4x4xf32>
+// CHECK: %[[W2:.+]] = moe.dequantize %{{.+}}, %{{.+}} {axis = 2 : i64, bits = 4 : i64, block_size = 4 : i64} : (tensor<2x4x2xi8>, tensor<2x4x1xf32>) -> tensor<2x4x4xf32>
+// CHECK: onnx.ms.MoE %{{.+}}, %{{.+}}, %[[W1]], %[[W2]] {activation_type = "silu", k = 2 : i64, normalize_routing_weights = 1 : i64}
+// HEX-LABEL: func.func @qmoe
+// HEX: "/qmoe.fc1.int4": "0x{{[0-9A-F]+}}17171717171717171717171717171717"
+func.func @qmoe(%x: tensor<?x4xf32>, %logits: tensor<?x2xf32>) -> tensor<?x4xf32> {
+  %w1 = "onnx.Constant"() {value = dense<159> : tensor<2x4x2xui8>} : () -> tensor<2x4x2xui8>
+  %s1 = "onnx.Constant"() {value = dense<0.5> : tensor<2x4xf32>} : () -> tensor<2x4xf32>
+  %w2 = "onnx.Constant"() {value = dense<136> : tensor<2x4x2xui8>} : () -> tensor<2x4x2xui8>
+  %s2 = "onnx.Constant"() {value = dense<0.25> : tensor<2x4xf32>} : () -> tensor<2x4xf32>
+  %y = "onnx.ms.QMoE"(%x, %logits, %w1, %s1, %w2, %s2) {k = 2 : i64, activation_type = "silu", normalize_routing_weights = 1 : i64, expert_weight_bits = 4 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0>} : (tensor<?x4xf32>, tensor<?x2xf32>, tensor<2x4x2xui8>, tensor<2x4xf32>, tensor<2x4x2xui8>, tensor<2x4xf32>) -> tensor<?x4xf32> loc("/qmoe")
+  return %y : tensor<?x4xf32>
+}
