@@ -5,10 +5,16 @@
 // the step list with every argument resolved to (input | output | weight |
 // arena offset), and the compiled kernels. See docs/artifact-format.md.
 //
+// The FlatBuffer holds only the metadata and the kernel binary; the weight
+// bytes follow it in the weights segment. Weights are streamed to the file
+// one at a time straight from their MLIR resource blobs, so writing a 20 GB
+// model needs no second copy of it in memory.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/artifact/ArtifactWriter.h"
 
+#include "compiler/host/HostEmitter.h"
 #include "compiler/utils/ConstantData.h"
 #include "dialects/kernel/KernelDialect.h"
 #include "moert/artifact_generated.h"
@@ -23,9 +29,12 @@
 
 using namespace mlir;
 namespace fb = moert::fb;
+namespace format = moert::format;
 namespace kernel = moec::kernel;
 
 namespace {
+
+constexpr uint32_t kSchemaVersion = 2;
 
 FailureOr<fb::DType> dtypeOf(Location loc, Type t) {
   if (t.isF32()) return fb::DType_f32;
@@ -54,30 +63,79 @@ std::string argName(func::FuncOp f, unsigned i, bool result) {
   return name ? name.str() : (result ? "output" : "input") + std::to_string(i);
 }
 
-} // namespace
+uint64_t alignTo64(uint64_t value) { return (value + 63) / 64 * 64; }
 
-namespace moec {
+// One weight's place in the segment. Its bytes are read only when written.
+struct PlannedWeight {
+  kernel::ConstantOp op;
+  uint64_t offset = 0, size = 0;
+};
 
-FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *summary) {
+// The FlatBuffer (metadata and kernel binary) and where each weight goes.
+struct Plan {
+  flatbuffers::FlatBufferBuilder builder{1 << 20};
+  std::vector<PlannedWeight> weights;
+  uint64_t weightsSize = 0; // the segment, a multiple of 64
+  moec::ArtifactSummary summary;
+};
+
+// Bytes `op` stores: its value's elements, each storageBytes() wide.
+FailureOr<uint64_t> storedSize(kernel::ConstantOp op) {
+  auto type = cast<ShapedType>(op.getValue().getType());
+  if (!type.hasStaticShape() || !type.getElementType().isIntOrFloat())
+    return op.emitError("a weight must have a static shape and an integer or float type"),
+           failure();
+  return static_cast<uint64_t>(type.getNumElements()) *
+         static_cast<uint64_t>(moec::storageBytes(type.getElementType()));
+}
+
+// Calls `write` with the bytes of `weight`: the resource blob itself when the
+// weight is one (no copy: these are the large ones), else a decoded copy
+// (small constants, splats, bit-packed booleans).
+LogicalResult withWeightBytes(PlannedWeight weight,
+                              llvm::function_ref<void(ArrayRef<char>)> write) {
+  ElementsAttr value = weight.op.getValue();
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (blob && blob->getData().size() == weight.size) {
+      write(blob->getData());
+      return success();
+    }
+  }
+  auto bytes = moec::getConstantBytes(value);
+  if (!bytes || bytes->size() != weight.size)
+    return weight.op.emitError("cannot read this weight's data");
+  write(*bytes);
+  return success();
+}
+
+FailureOr<fb::Affine> offsetOf(kernel::LaunchOp l, unsigned result) {
+  auto offsets = l->getAttrOfType<DenseI64ArrayAttr>(kernel::kArenaOffsetsAttr);
+  if (!offsets || offsets.size() < 2 * (result + 1))
+    return l.emitError("launch without a memory placement for result ") << result, failure();
+  return fb::Affine(offsets[2 * result], offsets[2 * result + 1]);
+}
+
+// Builds the FlatBuffer of `module` and plans the weights segment.
+LogicalResult buildPlan(ModuleOp module, Plan &plan) {
   auto func = module.lookupSymbol<func::FuncOp>("main");
   if (!func)
-    return emitError(module.getLoc()) << "no function @main to package", failure();
+    return emitError(module.getLoc()) << "no function @main to package";
   auto arena = func->getAttrOfType<DenseI64ArrayAttr>(kernel::kArenaSizeAttr);
   auto targetAttr = module->getAttrOfType<StringAttr>(kernel::kTargetAttr);
   std::string targetName = targetAttr ? targetAttr.str() : "host";
   bool gpu = targetName != "host";
   auto binaryAttr = module->getAttrOfType<DenseResourceElementsAttr>(
       gpu ? kernel::kCudaBinaryAttr : kernel::kHostBinaryAttr);
-  if (!arena || !binaryAttr)
+  if (!arena || arena.size() != 2 || !binaryAttr)
     return emitError(module.getLoc())
-               << "the module has no memory plan or no compiled kernels "
-                  "(run moec-plan-memory and moec-emit-host or moec-emit-cuda first)",
-           failure();
+           << "the module has no memory plan or no compiled kernels "
+              "(run moec-plan-memory and moec-emit-host or moec-emit-cuda first)";
   AsmResourceBlob *blob = binaryAttr.getRawHandle().getBlob();
   if (!blob)
-    return emitError(module.getLoc()) << "the compiled kernels were dropped", failure();
+    return emitError(module.getLoc()) << "the compiled kernels were dropped";
 
-  flatbuffers::FlatBufferBuilder builder(1 << 20);
+  flatbuffers::FlatBufferBuilder &builder = plan.builder;
   Block &body = func.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
 
@@ -103,38 +161,38 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
     outputIndex[v] = i;
   }
 
-  // Weights, 64-byte aligned inside one data block.
-  std::vector<uint8_t> weightData;
+  // Weights: only their place in the segment now, one after another at
+  // 64-byte boundaries; the bytes are written later.
   std::vector<flatbuffers::Offset<fb::Weight>> weights;
   llvm::DenseMap<Value, unsigned> weightIndex;
   for (auto c : func.getOps<kernel::ConstantOp>()) {
     auto type = cast<ShapedType>(c.getType());
-    auto bytes = getConstantBytes(c.getValue());
     auto dtype = dtypeOf(c.getLoc(), type.getElementType());
-    if (!bytes || failed(dtype))
-      return c.emitError("cannot read this weight's data"), failure();
-    size_t offset = (weightData.size() + 63) / 64 * 64;
-    weightData.resize(offset);
-    weightData.insert(weightData.end(), bytes->begin(), bytes->end());
+    auto size = storedSize(c);
+    if (failed(dtype) || failed(size))
+      return failure();
+    uint64_t expected = static_cast<uint64_t>(type.getNumElements()) *
+                        static_cast<uint64_t>(moec::storageBytes(type.getElementType()));
+    if (*size != expected)
+      return c.emitError("the weight's data holds ")
+             << *size << " bytes but its type needs " << expected;
+    uint64_t offset = alignTo64(plan.weightsSize);
+    plan.weightsSize = offset + *size;
     auto dims = dimsOf(type);
     std::string name = c.getName() ? c.getName()->str() : "weight" + std::to_string(weights.size());
     weightIndex[c.getOutput()] = weights.size();
-    weights.push_back(fb::CreateWeightDirect(builder, name.c_str(), *dtype, &dims, offset,
-                                             bytes->size()));
+    weights.push_back(fb::CreateWeightDirect(builder, name.c_str(), *dtype, &dims, offset, *size));
+    plan.weights.push_back({c, offset, *size});
   }
-  weightData.resize((weightData.size() + 63) / 64 * 64);
+  plan.weightsSize = alignTo64(plan.weightsSize);
 
   // Steps.
   std::vector<flatbuffers::Offset<fb::Kernel>> kernels;
   std::vector<flatbuffers::Offset<fb::Step>> steps;
-  auto offsetOf = [](kernel::LaunchOp l, unsigned result) {
-    auto offsets = l->getAttrOfType<DenseI64ArrayAttr>(kernel::kArenaOffsetsAttr);
-    return fb::Affine(offsets[2 * result], offsets[2 * result + 1]);
-  };
   for (auto l : func.getOps<kernel::LaunchOp>()) {
     auto symbol = l->getAttrOfType<StringAttr>(kernel::kSymbolAttr);
     if (!symbol || !l->hasAttr(kernel::kArenaOffsetsAttr))
-      return l.emitError("launch without a symbol or memory placement"), failure();
+      return l.emitError("launch without a symbol or memory placement");
     std::vector<flatbuffers::Offset<fb::Arg>> args;
     auto addValue = [&](Value v) -> LogicalResult {
       if (auto arg = dyn_cast<BlockArgument>(v)) {
@@ -152,8 +210,10 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
       auto producer = dyn_cast_or_null<kernel::LaunchOp>(v.getDefiningOp());
       if (!producer)
         return l.emitError("operand is not an input, weight or kernel result");
-      fb::Affine offset = offsetOf(producer, cast<OpResult>(v).getResultNumber());
-      args.push_back(fb::CreateArg(builder, fb::ArgKind_arena, 0, &offset));
+      auto offset = offsetOf(producer, cast<OpResult>(v).getResultNumber());
+      if (failed(offset))
+        return failure();
+      args.push_back(fb::CreateArg(builder, fb::ArgKind_arena, 0, &*offset));
       return success();
     };
     for (Value v : l.getInputs())
@@ -184,8 +244,7 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
       auto smem = v.getAs<IntegerAttr>("shared_bytes");
       auto name = v.getAs<StringAttr>("symbol");
       if (!grid || grid.size() != 6 || !blockAttr || !smem || !name)
-        return l.emitError("GPU launch without its symbol, grid, block and shared memory"),
-               failure();
+        return l.emitError("GPU launch without its symbol, grid, block and shared memory");
       auto minTokens = v.getAs<IntegerAttr>("min_tokens");
       auto maxTokens = v.getAs<IntegerAttr>("max_tokens");
       fb::GridDim gridX(grid[0], grid[1], grid[2]), gridY(grid[3], grid[4], grid[5]);
@@ -204,14 +263,14 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
     }
   }
 
+  // FlatBuffers' own limit now bounds only the metadata and the binary.
   ArrayRef<char> so = blob->getData();
+  if (so.size() >= FLATBUFFERS_MAX_BUFFER_SIZE / 2)
+    return emitError(module.getLoc()) << "the compiled kernels take " << so.size()
+                                      << " bytes; an artifact holds at most 1 GiB of kernel code";
   auto binaryData = builder.CreateVector(reinterpret_cast<const uint8_t *>(so.data()), so.size());
   auto binary =
       fb::CreateBinary(builder, builder.CreateString(gpu ? "cubin" : "host-elf-so"), binaryData);
-  // Kernels read weights in place: the data must start 64-byte aligned
-  // (PreAlign, not ForceVectorAlignment, which is limited to 32 here).
-  builder.PreAlign(weightData.size(), 64);
-  auto weightDataOffset = builder.CreateVector(weightData);
 
   auto str = [&](StringRef attr, StringRef dflt) {
     auto s = module->getAttrOfType<StringAttr>(attr);
@@ -222,13 +281,24 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
   auto target = builder.CreateString(targetName);
   auto source = str("moec.source", "");
   auto tokenDim = str("moec.token_dim", "");
+  // The x86-64 level the host kernels were compiled for (--host-cpu): the
+  // runtime refuses a CPU without it instead of dying of SIGILL.
+  flatbuffers::Offset<flatbuffers::String> hostCpu;
+  if (!gpu) {
+    std::string error;
+    auto level = moec::resolveHostCpu(moec::hostCpuOf(module), &error);
+    if (!level)
+      return emitError(module.getLoc()) << error;
+    if (*level != "generic")
+      hostCpu = builder.CreateString(*level);
+  }
   auto inputsVec = builder.CreateVector(inputs);
   auto outputsVec = builder.CreateVector(outputs);
   auto weightsVec = builder.CreateVector(weights);
   auto kernelsVec = builder.CreateVector(kernels);
   auto stepsVec = builder.CreateVector(steps);
   fb::ModelBuilder mb(builder);
-  mb.add_schema_version(1);
+  mb.add_schema_version(kSchemaVersion);
   mb.add_producer(producer);
   mb.add_target(target);
   mb.add_source(source);
@@ -236,45 +306,98 @@ FailureOr<std::vector<uint8_t>> buildArtifact(ModuleOp module, ArtifactSummary *
   mb.add_inputs(inputsVec);
   mb.add_outputs(outputsVec);
   mb.add_weights(weightsVec);
-  mb.add_weight_data(weightDataOffset);
   mb.add_arena_size(&arenaSize);
   mb.add_kernels(kernelsVec);
   mb.add_binary(binary);
   mb.add_steps(stepsVec);
+  if (!hostCpu.IsNull())
+    mb.add_host_cpu(hostCpu);
   fb::FinishModelBuffer(builder, mb.Finish());
 
-  std::vector<uint8_t> file =
-      moert::format::wrapPayload(builder.GetBufferPointer(), builder.GetSize());
-  if (summary) {
-    summary->kernels = kernels.size();
-    summary->steps = steps.size();
-    summary->weights = weights.size();
-    summary->weightBytes = weightData.size();
-    summary->fileBytes = file.size();
-    summary->arenaBase = arena[0];
-    summary->arenaPerToken = arena[1];
+  plan.summary.kernels = kernels.size();
+  plan.summary.steps = steps.size();
+  plan.summary.weights = weights.size();
+  plan.summary.weightBytes = plan.weightsSize;
+  plan.summary.arenaBase = arena[0];
+  plan.summary.arenaPerToken = arena[1];
+  return success();
+}
+
+} // namespace
+
+namespace moec {
+
+LogicalResult writeArtifact(ModuleOp module, llvm::raw_pwrite_stream &os,
+                            ArtifactSummary *summary) {
+  Plan plan;
+  if (failed(buildPlan(module, plan)))
+    return failure();
+  static const char zeros[format::kSegmentAlignment] = {};
+  const uint8_t *payload = plan.builder.GetBufferPointer();
+  format::Layout layout;
+  layout.payloadSize = plan.builder.GetSize();
+  layout.payloadChecksum = format::checksum(payload, layout.payloadSize);
+  format::weightsOffsetFor(layout.payloadSize, &layout.weightsOffset);
+  layout.weightsSize = plan.weightsSize;
+
+  // The header's weights checksum is known only at the end: write zeros
+  // first and the real header over them last.
+  uint64_t start = os.tell();
+  os.write(zeros, format::kHeaderSize);
+  os.write(reinterpret_cast<const char *>(payload), layout.payloadSize);
+  os.write(zeros, layout.weightsOffset - format::kHeaderSize - layout.payloadSize);
+
+  // Padding bytes are part of the segment and of its checksum.
+  format::Checksum weightsSum;
+  uint64_t written = 0;
+  auto put = [&](ArrayRef<char> bytes) {
+    os.write(bytes.data(), bytes.size());
+    weightsSum.update(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size());
+    written += bytes.size();
+  };
+  auto padTo = [&](uint64_t offset) {
+    while (written < offset)
+      put(ArrayRef<char>(zeros, std::min<uint64_t>(offset - written, sizeof(zeros))));
+  };
+  for (const PlannedWeight &weight : plan.weights) {
+    padTo(weight.offset);
+    if (failed(withWeightBytes(weight, put)))
+      return failure();
   }
-  return file;
+  padTo(plan.weightsSize);
+  layout.weightsChecksum = weightsSum.value();
+  auto header = format::encodeHeader(layout);
+  os.pwrite(reinterpret_cast<const char *>(header.data()), header.size(), start);
+
+  if (summary) {
+    *summary = plan.summary;
+    summary->fileBytes = layout.weightsOffset + layout.weightsSize;
+  }
+  return success();
 }
 
 LogicalResult writeArtifact(ModuleOp module, StringRef path, ArtifactSummary *summary) {
-  auto bytes = buildArtifact(module, summary);
-  if (failed(bytes))
-    return failure();
   SmallString<128> temp(path);
   temp += ".tmp";
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(temp, ec, llvm::sys::fs::OF_None);
-    if (ec)
-      return emitError(module.getLoc()) << "cannot write " << path << ": " << ec.message();
-    os.write(reinterpret_cast<const char *>(bytes->data()), bytes->size());
-    os.close();
-    if (os.has_error())
-      return emitError(module.getLoc()) << "cannot write " << path << ": " << os.error().message();
-  }
-  if (auto ec = llvm::sys::fs::rename(temp, path))
+  std::error_code ec;
+  llvm::raw_fd_ostream os(temp, ec, llvm::sys::fs::OF_None);
+  if (ec)
     return emitError(module.getLoc()) << "cannot write " << path << ": " << ec.message();
+  LogicalResult written = writeArtifact(module, os, summary);
+  os.close();
+  // A stream with a pending error aborts in its destructor: take it first.
+  std::string writeError = os.has_error() ? os.error().message() : "";
+  os.clear_error();
+  if (failed(written) || !writeError.empty()) {
+    llvm::sys::fs::remove(temp);
+    if (!writeError.empty())
+      return emitError(module.getLoc()) << "cannot write " << path << ": " << writeError;
+    return failure();
+  }
+  if (auto renameError = llvm::sys::fs::rename(temp, path)) {
+    llvm::sys::fs::remove(temp);
+    return emitError(module.getLoc()) << "cannot write " << path << ": " << renameError.message();
+  }
   return success();
 }
 

@@ -16,6 +16,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
 
 #include <cstdlib>
 
@@ -37,6 +39,55 @@ LogicalResult writeFile(Location loc, llvm::StringRef path, llvm::StringRef text
 } // namespace
 
 namespace moec {
+
+namespace {
+// The x86-64 psABI levels (the same names GCC and Clang take in -march) and
+// the features each adds, as LLVM's host detection spells them.
+struct CpuLevel {
+  llvm::StringRef name;
+  std::vector<llvm::StringRef> adds;
+};
+const std::vector<CpuLevel> &cpuLevels() {
+  static const std::vector<CpuLevel> levels = {
+      {"x86-64-v2", {"sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cx16", "sahf"}},
+      {"x86-64-v3",
+       {"avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave"}},
+      {"x86-64-v4", {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}},
+  };
+  return levels;
+}
+} // namespace
+
+std::optional<std::string> resolveHostCpu(llvm::StringRef level, std::string *error) {
+  if (level == "generic")
+    return level.str();
+  for (const CpuLevel &known : cpuLevels())
+    if (level == known.name)
+      return level.str();
+  if (level == "native") {
+    // Not -march=native: its extra extensions (VNNI, AMX, ...) are not part
+    // of any level, so libmoert could not check for them on the machine
+    // that runs the artifact. The best whole level is checkable.
+    std::string best = "generic";
+    if (llvm::Triple(llvm::sys::getProcessTriple()).getArch() == llvm::Triple::x86_64) {
+      auto features = llvm::sys::getHostCPUFeatures();
+      for (const CpuLevel &known : cpuLevels()) {
+        if (!llvm::all_of(known.adds, [&](llvm::StringRef f) { return features.lookup(f); }))
+          break;
+        best = known.name.str();
+      }
+    }
+    return best;
+  }
+  *error = "--host-cpu must be generic, x86-64-v2, x86-64-v3, x86-64-v4 or native, got '" +
+           level.str() + "'";
+  return std::nullopt;
+}
+
+std::string hostCpuOf(ModuleOp module) {
+  auto level = module->getAttrOfType<StringAttr>(kHostCpuAttr);
+  return level ? level.str() : "generic";
+}
 
 llvm::StringRef hostKernelHeader() {
   static const std::string text = codegen::joinEmbeddedChunks(kEmbeddedChunks);
@@ -76,9 +127,23 @@ FailureOr<std::vector<char>> compileHostSource(Location loc, const std::string &
     return emitError(loc) << "host C++ compiler '" << cxx
                           << "' not found (set MOEC_HOST_CXX or install g++)";
   // -O3 for vectorized inner loops; no -ffast-math: results must match the
-  // float reference, and NaN/Inf must behave as ONNX says.
-  std::vector<llvm::StringRef> args = {*program, "-std=c++17", "-O3", "-fPIC", "-shared",
-                                       "-fno-plt", "-o", objectPath, sourcePath};
+  // float reference, and NaN/Inf must behave as ONNX says. -march for the
+  // level, -ffp-contract=off so that no level fuses a*b+c into an FMA: every
+  // level (and the standalone project's -O3 build) then computes the same
+  // bits, and only speed depends on --host-cpu.
+  std::string level = options.hostCpu.empty() ? "generic" : options.hostCpu;
+  std::string error;
+  auto resolved = resolveHostCpu(level, &error);
+  if (!resolved)
+    return emitError(loc) << error;
+  std::string march = "-march=" + *resolved;
+  std::vector<llvm::StringRef> args = {*program, "-std=c++17", "-O3", "-ffp-contract=off"};
+  if (*resolved != "generic")
+    args.push_back(march);
+  for (llvm::StringRef arg : {"-fPIC", "-shared", "-fno-plt", "-o"})
+    args.push_back(arg);
+  args.push_back(objectPath);
+  args.push_back(sourcePath);
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(logPath),
                                                 llvm::StringRef(logPath)};
   std::string errorMessage;

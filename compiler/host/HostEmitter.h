@@ -5,6 +5,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LogicalResult.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,31 @@ mlir::FailureOr<std::string> emitHostSource(mlir::ModuleOp module);
 llvm::StringRef hostKernelHeader();
 inline constexpr const char *kHostKernelHeaderName = "moec_host_kernels.h";
 
+// The x86-64 level the host kernels are compiled for: "generic" (the
+// x86-64 baseline, SSE2), "x86-64-v2", "x86-64-v3" (AVX2, FMA), "x86-64-v4"
+// (AVX-512). moec compile --host-cpu records it on the module under this
+// attribute; the artifact writer copies it into Model.host_cpu, which
+// libmoert checks against the CPU at session creation.
+inline constexpr llvm::StringLiteral kHostCpuAttr = "moec.host_cpu";
+// moec's default: the best whole level of the compiling machine, so an
+// artifact run where it was compiled (the common case, and every test) gets
+// that CPU's vector width and cannot be refused. To deploy elsewhere, pass the
+// target's level; a CPU without it gets a clear refusal from libmoert, never
+// SIGILL. Results are bit-identical across levels (no FMA contraction).
+inline constexpr llvm::StringLiteral kDefaultHostCpu = "native";
+
+// Validates a --host-cpu value and resolves "native" to the best level this
+// machine has ("generic" off x86-64). std::nullopt and `*error` (one line,
+// listing the choices) for anything else.
+std::optional<std::string> resolveHostCpu(llvm::StringRef level, std::string *error);
+
+// The level recorded on `module` (kHostCpuAttr), "generic" when none.
+std::string hostCpuOf(mlir::ModuleOp module);
+
 struct HostCompileOptions {
   std::string cxx;            // compiler; empty: $MOEC_HOST_CXX, else "c++"
   std::string keepSourcesDir; // non-empty: write sources there and keep them
+  std::string hostCpu;        // see kHostCpuAttr; empty: "generic"
 };
 
 // Compiles `source` into a shared object and returns its bytes. Errors are

@@ -3,7 +3,7 @@
 // The standalone emitter writes the same model libmoert would run from the
 // .moe artifact, but as code. ModelPlan is that model in plain data: the
 // signature, the weights in the artifact's layout (same order, same 64-byte
-// aligned offsets, so weights.bin equals the artifact's weight_data), the
+// aligned offsets, so weights.bin equals the artifact's weights segment), the
 // arena size, and the step list with every kernel argument resolved to an
 // input, an output, a weight or an arena offset affine in T. It is read off
 // the final kernel-dialect module by the rules compiler/artifact/

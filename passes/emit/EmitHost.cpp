@@ -32,6 +32,7 @@ struct EmitHostPass : moec::impl::MoecEmitHostBase<EmitHostPass> {
     moec::HostCompileOptions options;
     options.cxx = cxx;
     options.keepSourcesDir = keepSourcesDir;
+    options.hostCpu = moec::hostCpuOf(module);
     auto binary = moec::compileHostSource(module.getLoc(), *source, options);
     if (failed(binary))
       return signalPassFailure();

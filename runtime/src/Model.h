@@ -11,7 +11,9 @@
 
 #include "moert/moert.h"
 #include "runtime/src/Storage.h"
+#include "runtime/src/host/HostCpu.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -55,7 +57,7 @@ struct WeightDesc {
   std::string name;
   moert_dtype_t dtype = MOERT_DTYPE_F32;
   std::vector<int64_t> dims;
-  uint64_t offset = 0; // into Model::weightData
+  uint64_t offset = 0; // into Model::weightData (the weights segment)
   uint64_t size = 0;
 };
 
@@ -94,25 +96,46 @@ struct Step {
 /// What executes a model, decided by Model::target.
 enum class TargetKind : uint8_t { Host, Cuda };
 
+/// When the weights segment's checksum is checked (MOERT_VERIFY_WEIGHTS, see
+/// docs/runtime.md). Reading every byte of a 20 GB segment at load would
+/// page in weights that a host session may never touch (an MoE decode reads
+/// only the routed experts) and read the file twice for a CUDA session.
+enum class WeightsCheck : uint8_t {
+  Load, ///< at load: the model is not returned unless it matches
+  Lazy, ///< not at load; a CUDA session checks while it uploads
+  Off,  ///< never
+  /// Load below kVerifyAtLoadBelow bytes of weights, Lazy from there on.
+  Auto,
+};
+/// The Auto threshold: below it a load-time check costs well under a second
+/// even from disk.
+inline constexpr uint64_t kVerifyAtLoadBelow = uint64_t(1) << 30;
+
 struct Model {
   /// The path or buffer name, the prefix of every message about this model.
   std::string name;
-  /// Holds the bytes that `weightData` and `binaryData` point into.
+  /// Holds the whole file: `weightData` and `binaryData` point into it.
   Storage storage;
-  /// A 64-aligned copy of the weights, used only when the payload's own
-  /// weight bytes are not 64-aligned in memory.
-  AlignedBlock weightCopy;
 
   std::string producer, target, source, tokenDim;
   TargetKind targetKind = TargetKind::Host;
   std::vector<TensorSig> inputs;
   std::vector<TensorSig> outputs;
   std::vector<WeightDesc> weights;
+  /// The weights segment, 64-byte aligned in memory (storage is).
   const uint8_t *weightData = nullptr;
   uint64_t weightDataSize = 0;
+  uint64_t weightsChecksum = 0; // from the container header
+  /// Load, Lazy or Off: the resolved policy (never Auto).
+  WeightsCheck weightsCheck = WeightsCheck::Load;
+  /// True once the segment matched its checksum (at load, or for Lazy in the
+  /// first CUDA session's upload, so later sessions skip it).
+  mutable std::atomic<bool> weightsVerified{false};
   uint64_t weightBytes = 0; // sum of weight sizes
   AffineSize arenaSize;
   std::vector<std::string> kernels; // symbols
+  /// Host targets: the x86-64 level the kernels need (Model.host_cpu).
+  host::CpuLevel hostCpu = host::CpuLevel::Generic;
   std::string binaryFormat;
   const uint8_t *binaryData = nullptr;
   uint64_t binarySize = 0;
@@ -126,8 +149,13 @@ moert_status loadModelFile(const char *path, std::shared_ptr<Model> *out);
 moert_status loadModelBuffer(const void *data, size_t size, const char *name,
                              bool borrow, std::shared_ptr<Model> *out);
 
+/// The policy in MOERT_VERIFY_WEIGHTS ("auto" when unset or empty, "load",
+/// "lazy", "off"); false with a message for any other value.
+bool weightsCheckFromEnvironment(WeightsCheck *out, std::string *error);
+
 /// Checks the FlatBuffer payload held by `model->storage` and fills in the
-/// rest of `model`. Messages are not yet prefixed with the model name.
+/// rest of `model`; `model->weightData`/`weightDataSize` must already point
+/// at the weights segment. Messages are not yet prefixed with the model name.
 moert_status verifyAndDecode(Model *model, const uint8_t *payload,
                              size_t payloadSize);
 

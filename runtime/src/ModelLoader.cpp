@@ -5,6 +5,7 @@
 #include "runtime/src/Model.h"
 #include "runtime/src/Status.h"
 
+#include <cstdlib>
 #include <cstring>
 
 namespace moert {
@@ -74,29 +75,62 @@ bool signatureBytes(const TensorSig &sig, int64_t tokens, int64_t *out) {
   return checkedMul(count, static_cast<int64_t>(dtypeSize(sig.dtype)), out);
 }
 
+bool weightsCheckFromEnvironment(WeightsCheck *out, std::string *error) {
+  const char *value = std::getenv("MOERT_VERIFY_WEIGHTS");
+  std::string text = value ? value : "";
+  if (text.empty() || text == "auto")
+    *out = WeightsCheck::Auto;
+  else if (text == "load")
+    *out = WeightsCheck::Load;
+  else if (text == "lazy")
+    *out = WeightsCheck::Lazy;
+  else if (text == "off")
+    *out = WeightsCheck::Off;
+  else {
+    *error = "MOERT_VERIFY_WEIGHTS='" + text +
+             "' is not one of auto, load, lazy, off";
+    return false;
+  }
+  return true;
+}
+
 namespace {
 
-// Unwraps the container held by `model->storage`, verifies and decodes the
-// payload, and makes sure the weight bytes the kernels will read are 64-byte
-// aligned in memory.
+// Checks the container held by `model->storage`, verifies and decodes the
+// payload, then checks the weights segment as MOERT_VERIFY_WEIGHTS says.
+// The cheap checks come first, so a corrupt header or payload is reported
+// without reading gigabytes of weights.
 moert_status finishLoad(Model *model) {
-  const uint8_t *payload = nullptr;
-  size_t payloadSize = 0;
+  WeightsCheck policy;
   std::string reason;
-  if (!format::unwrapPayload(model->storage.data(), model->storage.size(),
-                             &payload, &payloadSize, &reason))
+  if (!weightsCheckFromEnvironment(&policy, &reason))
+    return makeStatus(MOERT_INVALID_ARGUMENT, std::move(reason));
+  const uint8_t *file = model->storage.data();
+  format::Layout layout;
+  if (!format::decodeHeader(file, model->storage.size(), &layout, &reason) ||
+      !format::checkPayload(file, layout, &reason))
     return makeStatus(MOERT_DATA_LOSS, std::move(reason));
-  if (moert_status status = verifyAndDecode(model, payload, payloadSize))
+  model->weightData = file + layout.weightsOffset;
+  model->weightDataSize = layout.weightsSize;
+  model->weightsChecksum = layout.weightsChecksum;
+  // Storage is 64-byte aligned and so is the segment's file offset: kernels
+  // read every weight (at a 64-multiple offset) in place.
+  if (reinterpret_cast<uintptr_t>(model->weightData) % kDataAlignment != 0)
+    return makeStatus(MOERT_INTERNAL, "the weights segment is not " +
+                                          std::to_string(kDataAlignment) +
+                                          "-byte aligned in memory");
+  if (moert_status status = verifyAndDecode(
+          model, file + format::kHeaderSize,
+          static_cast<size_t>(layout.payloadSize)))
     return status;
-  if (reinterpret_cast<uintptr_t>(model->weightData) % kDataAlignment != 0) {
-    // The writer did not align weight_data inside the payload: copy the
-    // weights once so every weight (at a 64-multiple offset) is aligned.
-    if (!model->weightCopy.allocate(model->weightDataSize))
-      return outOfMemoryStatus();
-    if (model->weightDataSize != 0)
-      std::memcpy(model->weightCopy.data(), model->weightData,
-                  model->weightDataSize);
-    model->weightData = model->weightCopy.data();
+  if (policy == WeightsCheck::Auto)
+    policy = layout.weightsSize < kVerifyAtLoadBelow ? WeightsCheck::Load
+                                                     : WeightsCheck::Lazy;
+  model->weightsCheck = policy;
+  if (policy == WeightsCheck::Load) {
+    if (!format::checkWeights(file, layout, &reason))
+      return makeStatus(MOERT_DATA_LOSS, std::move(reason));
+    model->weightsVerified = true;
   }
   return nullptr;
 }
@@ -123,8 +157,9 @@ moert_status loadModelBuffer(const void *data, size_t size, const char *name,
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       model->name + ": data is NULL but size is " +
                           std::to_string(size));
-  // The payload starts 64 bytes into the image, so a 64-aligned image gives
-  // a 64-aligned payload; otherwise take an aligned copy.
+  // The payload and the weights segment start at 64-byte multiples in the
+  // image, so a 64-aligned image gives aligned ones; otherwise take an
+  // aligned copy.
   moert_status status = nullptr;
   if (borrow && reinterpret_cast<uintptr_t>(data) % kDataAlignment == 0)
     model->storage.borrow(data, size);

@@ -4,9 +4,10 @@
 //  1. flatbuffers::Verifier: every offset, vector and string in the payload
 //     lies inside it, so reading a field can never leave the buffer.
 //  2. The checks below: everything the schema cannot say (dtype and enum
-//     values in range, indices below their counts, weights inside
-//     weight_data with the size their dims imply, arena offsets inside the
-//     arena), with overflow-checked arithmetic throughout.
+//     values in range, indices below their counts, weights inside the
+//     weights segment with the size their dims imply, aligned and not
+//     overlapping, arena offsets inside the arena), with overflow-checked
+//     arithmetic throughout.
 // After this, the executor trusts the decoded Model without re-checking.
 //
 //===----------------------------------------------------------------------===//
@@ -18,13 +19,15 @@
 
 #include "moert/artifact_generated.h"
 
+#include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <set>
 
 namespace moert {
 namespace {
 
-constexpr uint32_t kSchemaVersion = 1;
+constexpr uint32_t kSchemaVersion = 2;
 constexpr size_t kMaxRank = 64;
 constexpr const char *kHostTarget = "host";
 constexpr const char *kHostBinaryFormat = "host-elf-so";
@@ -105,10 +108,44 @@ moert_status decodeSignature(const char *what,
   return nullptr;
 }
 
+std::string describeWeight(const WeightDesc &weight, size_t index) {
+  std::string text = "weight " + std::to_string(index);
+  return weight.name.empty() ? text : text + " " + quoted(weight.name);
+}
+
+// Writers lay weights out one after another; two that share bytes mean a
+// corrupt offset (a kernel writing one never happens, but a wrong offset
+// would silently alias another tensor's data).
+moert_status checkNoOverlap(const std::vector<WeightDesc> &weights) {
+  std::vector<size_t> order(weights.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  // Stable: of two weights at one offset, the later one is reported.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return weights[a].offset < weights[b].offset;
+  });
+  size_t previous = weights.size(); // none yet
+  for (size_t index : order) {
+    const WeightDesc &weight = weights[index];
+    if (weight.size == 0)
+      continue; // an empty range shares no byte
+    if (previous != weights.size()) {
+      const WeightDesc &before = weights[previous];
+      if (before.offset + before.size > weight.offset)
+        return corrupt(describeWeight(weight, index) + ": bytes [" +
+                       std::to_string(weight.offset) + ", " +
+                       std::to_string(weight.offset + weight.size) +
+                       ") overlap " + describeWeight(before, previous) +
+                       " at [" + std::to_string(before.offset) + ", " +
+                       std::to_string(before.offset + before.size) + ")");
+    }
+    previous = index;
+  }
+  return nullptr;
+}
+
+// Weight offsets are relative to the weights segment, whose extent the
+// loader took from the container header (model->weightData/weightDataSize).
 moert_status decodeWeights(const fb::Model *root, Model *model) {
-  const auto *data = root->weight_data();
-  model->weightData = data ? data->data() : nullptr;
-  model->weightDataSize = data ? data->size() : 0;
   const auto *weights = root->weights();
   if (weights == nullptr)
     return nullptr;
@@ -159,13 +196,13 @@ moert_status decodeWeights(const fb::Model *root, Model *model) {
     if (end > model->weightDataSize)
       return corrupt(where + ": bytes [" + std::to_string(decoded.offset) +
                      ", " + std::to_string(end) +
-                     ") lie outside weight_data (" +
+                     ") lie outside the weights segment (" +
                      std::to_string(model->weightDataSize) + " bytes)");
     if (!checkedAdd(model->weightBytes, decoded.size, &model->weightBytes))
       return corrupt(where + ": total weight size overflows");
     model->weights.push_back(std::move(decoded));
   }
-  return nullptr;
+  return checkNoOverlap(model->weights);
 }
 
 uint64_t readLittle(const uint8_t *bytes, size_t count) {
@@ -242,6 +279,24 @@ moert_status decodeBinary(const fb::Model *root, Model *model) {
     return corrupt("binary is empty but the model has kernels");
   if (model->targetKind == TargetKind::Cuda && !model->kernels.empty())
     return checkCubinHeader(model->binaryData, model->binarySize);
+  return nullptr;
+}
+
+// Whether this CPU has the level is a session question (a model may be
+// inspected anywhere); here only that the level is one this runtime knows.
+moert_status decodeHostCpu(const fb::Model *root, Model *model) {
+  std::string text = optionalString(root->host_cpu());
+  if (model->targetKind != TargetKind::Host) {
+    if (!text.empty())
+      return corrupt("host_cpu " + quoted(text) + " is set on a " +
+                     model->target + " artifact (host targets only)");
+    return nullptr;
+  }
+  if (!host::parseCpuLevel(text, &model->hostCpu))
+    return makeStatus(MOERT_UNIMPLEMENTED,
+                      "host_cpu " + quoted(text) +
+                          " is not a level this runtime knows (generic, "
+                          "x86-64-v2, x86-64-v3, x86-64-v4)");
   return nullptr;
 }
 
@@ -458,6 +513,8 @@ moert_status verifyAndDecode(Model *model, const uint8_t *payload,
   if (moert_status status = decodeWeights(root, model))
     return status;
   if (moert_status status = decodeBinary(root, model))
+    return status;
+  if (moert_status status = decodeHostCpu(root, model))
     return status;
   return decodeSteps(root, model);
 }

@@ -167,6 +167,11 @@ moert_status createSession(std::shared_ptr<Model> model,
                           std::to_string(maxTokens));
 
   if (!model->kernels.empty()) {
+    // Before dlopen: kernels for a level this CPU lacks would die of SIGILL.
+    std::string unsupported =
+        host::checkCpuLevel(model->hostCpu, host::detectCpuFeatures());
+    if (!unsupported.empty())
+      return makeStatus(MOERT_FAILED_PRECONDITION, prefix + unsupported);
     if (moert_status status =
             session->code.load(model->binaryData, model->binarySize))
       return annotate(status, prefix);

@@ -214,7 +214,7 @@ class RunnerRefuses(CleanErrorMixin, unittest.TestCase):
         size = len(self.artifact_bytes)
         positions = {
             "magic": 0, "container_version": 8, "header_size": 12, "payload_size": 16,
-            "payload_checksum": 24, "reserved header byte": 48, "payload start": HEADER_SIZE,
+            "payload_checksum": 24, "weights checksum byte": 48, "payload start": HEADER_SIZE,
             "payload middle": HEADER_SIZE + (size - HEADER_SIZE) // 2,
             "weights": self._weights_offset(), "last byte": size - 1,
         }

@@ -186,6 +186,42 @@ class ToolOptions(unittest.TestCase):
             outs.append(np.load(path))
         np.testing.assert_array_equal(outs[0], outs[1])
 
+    def test_host_cpu_levels(self):
+        """--host-cpu: the artifact records the x86-64 level (libmoert checks it against the CPU
+        when a session is created), every level computes the same bits (the host compile keeps
+        a*b+c unfused), and a bad value or a GPU target is refused in one line."""
+        x_path, ref = self._inputs(16, "hostcpu")
+        outs = {}
+        for level, recorded in (("generic", None), ("x86-64-v2", b"x86-64-v2"),
+                                ("x86-64-v3", b"x86-64-v3"), (None, "any"), ("native", "any")):
+            with self.subTest(level=level or "default"):
+                tag = f"hostcpu_{level or 'default'}"
+                artifact, _ = self._compile(tag, *(["--host-cpu", level] if level else []))
+                with open(artifact, "rb") as f:
+                    found = re.findall(rb"x86-64-v[234]", f.read())
+                if recorded is None:
+                    self.assertEqual(found, [])
+                elif recorded != "any":
+                    self.assertEqual(found, [recorded])
+                out = os.path.join(self.dir, f"{tag}_out.npy")
+                result = common.run_model(artifact, [("input", x_path)], [("output", out)])
+                if result.returncode != 0 and "this CPU lacks" in result.stderr:
+                    continue  # an older CPU than the level: refused cleanly, not run
+                self.assertEqual(result.returncode, 0, common.describe(result))
+                outs[tag] = np.load(out)
+                ok, max_abs, scale = common.compare(outs[tag], ref)
+                self.assertTrue(ok, f"max_abs_err {max_abs:.3g}, scale {scale:.3g}")
+        for tag, out in outs.items():
+            np.testing.assert_array_equal(out, outs["hostcpu_generic"], err_msg=tag)
+        for extra, message in ((["--host-cpu", "haswell"], "--host-cpu must be generic"),
+                               (["--target", "sm_80", "--host-cpu", "generic"],
+                                "--host-cpu applies to --target host only")):
+            result = common.compile_model(self.src, os.path.join(self.dir, "hostcpu_bad.moe"),
+                                          *extra)
+            self.assertEqual(result.returncode, 1, common.describe(result))
+            self.assertEqual(len(result.stderr.strip().splitlines()), 1, common.describe(result))
+            self.assertIn(message, result.stderr)
+
     def test_bind_dim_removes_a_second_symbolic_dim(self):
         """(batch, tokens, 8) is refused as is; binding batch=1 leaves tokens symbolic."""
         src = common.model_path("invalid/two_symbolic_dims.onnx")

@@ -12,6 +12,7 @@
 
 #include "compiler/import/OnnxImporter.h"
 #include "compiler/cuda/CudaEmitter.h"
+#include "compiler/host/HostEmitter.h"
 #include "compiler/pipeline/Pipeline.h"
 #include "compiler/standalone/StandaloneEmitter.h"
 #include "dialects/kernel/KernelDialect.h"
@@ -67,6 +68,15 @@ cl::opt<int64_t> groupSize("group-size",
                                     "axis (e.g. 32, 64, 128); 0 (default) = one scale per "
                                     "output row"),
                            cl::init(0), cl::cat(moecCategory));
+cl::opt<std::string> hostCpu(
+    "host-cpu",
+    cl::desc("Host target: the x86-64 level the kernels are compiled for, which the CPU "
+             "that runs the artifact must have (libmoert checks at session creation): "
+             "generic (SSE2), x86-64-v2 (SSE4.2), x86-64-v3 (AVX2, FMA: every x86-64 "
+             "server CPU since 2013-2015), x86-64-v4 (AVX-512), or native (default: the "
+             "best of these this machine has; pass the deployment CPU's level to run the "
+             "artifact elsewhere)"),
+    cl::init(moec::kDefaultHostCpu.str()), cl::cat(moecCategory));
 cl::opt<bool> failOnSpills("fail-on-spills",
                            cl::desc("GPU targets: make a register spill in any kernel an error"),
                            cl::cat(moecCategory));
@@ -208,6 +218,12 @@ int compile() {
   if (quantize != "none" && moec::isCudaTarget(target))
     return fail("--quantize " + quantize + " is implemented for --target host only; the GPU "
                 "kernels do not read quantized weights yet");
+  if (cuda && hostCpu.getNumOccurrences())
+    return fail("--host-cpu applies to --target host only");
+  std::string hostCpuError;
+  std::optional<std::string> hostCpuLevel = moec::resolveHostCpu(hostCpu, &hostCpuError);
+  if (!hostCpuLevel)
+    return fail(hostCpuError);
   if (precision != "bf16" && precision != "f16" && precision != "f32")
     return fail("--precision must be bf16, f16 or f32, got '" + precision + "'");
   if (emit == EmitKind::Cuda && !cuda)
@@ -271,6 +287,9 @@ int compile() {
       llvm::errs() << "moec: error: " << inputPath << ": import failed\n";
     return 1;
   }
+
+  if (!cuda)
+    (*module)->setAttr(moec::kHostCpuAttr, StringAttr::get(&context, *hostCpuLevel));
 
   PassManager pm(&context, ModuleOp::getOperationName());
   moec::PipelineOptions options;

@@ -2,6 +2,7 @@
 
 #include "runtime/src/cuda/Executor.h"
 
+#include "runtime/format/Container.h"
 #include "runtime/src/CheckedMath.h"
 #include "runtime/src/Status.h"
 
@@ -18,6 +19,48 @@ constexpr uint64_t kDeviceAlignment = 256;
 
 void *devicePointer(CUdeviceptr base, uint64_t offset) {
   return reinterpret_cast<void *>(static_cast<uintptr_t>(base + offset));
+}
+
+/// The weights go up in copies of this many bytes: large enough that the
+/// per-call cost (about 10 us) is noise (5000 calls for 20 GB), small enough
+/// that a chunk the checksum has just read is still in cache when the
+/// driver copies it.
+constexpr uint64_t kUploadChunkBytes = uint64_t(4) << 20;
+
+struct WeightUpload {
+  CUresult result = CUDA_SUCCESS; // of the copy that failed, if one did
+  uint64_t failedAt = 0;          // its offset in the segment
+  bool checked = false;           // the checksum was computed on the way
+  uint64_t checksum = 0;          // its value
+};
+
+// Copies the weights segment to `device` chunk by chunk, straight from
+// where the model holds it (normally the read-only file mapping: pages are
+// read in as they are copied, and no host copy of the segment is made).
+// With `check`, each chunk also goes through the segment's checksum just
+// before its copy, so a lazily verified model is checked without a second
+// pass over the file. Synchronous copies: the source may be a file mapping
+// that must not be read after this returns.
+WeightUpload uploadWeights(const DriverApi &api, CUdeviceptr device,
+                           const Model &model, bool check) {
+  WeightUpload upload;
+  format::Checksum checksum;
+  for (uint64_t done = 0; done < model.weightDataSize;) {
+    uint64_t size = std::min(kUploadChunkBytes, model.weightDataSize - done);
+    const uint8_t *chunk = model.weightData + done;
+    if (check)
+      checksum.update(chunk, static_cast<size_t>(size));
+    if (CUresult result =
+            api.memcpyHtoD(device + done, chunk, static_cast<size_t>(size))) {
+      upload.result = result;
+      upload.failedAt = done;
+      return upload;
+    }
+    done += size;
+  }
+  upload.checked = check;
+  upload.checksum = checksum.value();
+  return upload;
 }
 
 std::string stepName(const Model &model, size_t s) {
@@ -281,12 +324,23 @@ moert_status Executor::allocateMemory() {
                  ? exhausted(" (cuMemAlloc of the weights failed)")
                  : cudaError("cuMemAlloc (weights)", result);
     }
-    // Once, synchronously: the weight bytes may live in a file mapping.
-    if (CUresult result =
-            api.memcpyHtoD(weights_, model.weightData, model.weightDataSize))
+    // Once per session; a lazily verified model is checked on the way, by
+    // the first session only.
+    bool check = model.weightsCheck == WeightsCheck::Lazy &&
+                 !model.weightsVerified.load();
+    WeightUpload upload = uploadWeights(api, weights_, model, check);
+    if (upload.result != CUDA_SUCCESS)
       return cudaError("uploading " + std::to_string(model.weightDataSize) +
-                           " bytes of weights",
-                       result);
+                           " bytes of weights (the copy at byte " +
+                           std::to_string(upload.failedAt) + ")",
+                       upload.result);
+    if (upload.checked) {
+      if (upload.checksum != model.weightsChecksum)
+        return makeStatus(MOERT_DATA_LOSS,
+                          format::weightsChecksumError(model.weightsChecksum,
+                                                       upload.checksum));
+      model.weightsVerified = true;
+    }
   }
   if (CUresult result = api.memAlloc(&activations_, cursor)) {
     activations_ = 0;

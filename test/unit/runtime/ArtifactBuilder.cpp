@@ -22,8 +22,10 @@ const std::vector<uint8_t> &kernelBinary() {
 
 uint32_t addWeight(ModelSpec *spec, const std::string &name, int8_t dtype,
                    std::vector<int64_t> dims, const void *bytes, size_t size) {
+  // As moec lays them out: each weight at the next 64-byte boundary, the
+  // segment padded to a multiple of 64.
   size_t offset = (spec->weightData.size() + 63) / 64 * 64;
-  spec->weightData.resize(offset + size);
+  spec->weightData.resize((offset + size + 63) / 64 * 64);
   if (size)
     std::memcpy(spec->weightData.data() + offset, bytes, size);
   spec->weights.push_back({name, dtype, std::move(dims), offset, size});
@@ -49,10 +51,6 @@ std::vector<uint8_t> buildPayload(const ModelSpec &spec) {
         fbb, fbb.CreateString(weight.name), static_cast<fb::DType>(weight.dtype),
         fbb.CreateVector(weight.dims), weight.offset, weight.size));
   auto weightVector = fbb.CreateVector(weights);
-  // Kernels read weights in place, so weight_data starts 64-aligned. (Not
-  // ForceVectorAlignment: it asserts alignment <= 32 in FlatBuffers 2.0.8.)
-  fbb.PreAlign(spec.weightData.size(), 64);
-  auto weightData = fbb.CreateVector(spec.weightData);
 
   std::vector<flatbuffers::Offset<fb::Kernel>> kernels;
   for (const std::string &symbol : spec.kernels)
@@ -90,8 +88,9 @@ std::vector<uint8_t> buildPayload(const ModelSpec &spec) {
   auto root = fb::CreateModel(
       fbb, spec.schemaVersion, fbb.CreateString("moert-tests"),
       fbb.CreateString(spec.target), fbb.CreateString("test.onnx"),
-      fbb.CreateString("tokens"), inputs, outputs, weightVector, weightData,
-      &arena, kernelVector, binary, stepVector);
+      fbb.CreateString("tokens"), inputs, outputs, weightVector, &arena,
+      kernelVector, binary, stepVector,
+      spec.hostCpu.empty() ? 0 : fbb.CreateString(spec.hostCpu));
   fb::FinishModelBuffer(fbb, root);
   return std::vector<uint8_t>(fbb.GetBufferPointer(),
                               fbb.GetBufferPointer() + fbb.GetSize());
@@ -99,7 +98,8 @@ std::vector<uint8_t> buildPayload(const ModelSpec &spec) {
 
 std::vector<uint8_t> buildFile(const ModelSpec &spec) {
   std::vector<uint8_t> payload = buildPayload(spec);
-  return format::wrapPayload(payload.data(), payload.size());
+  return format::wrap(payload.data(), payload.size(), spec.weightData.data(),
+                      spec.weightData.size());
 }
 
 ModelSpec addWeightModel(const std::vector<float> &weights) {

@@ -58,17 +58,18 @@ struct StepSpec {
 };
 
 struct ModelSpec {
-  uint32_t schemaVersion = 1;
+  uint32_t schemaVersion = 2;
   std::string target = "host";
   std::string binaryFormat = "host-elf-so";
   bool hasBinary = true;
   std::vector<uint8_t> binary;
   std::vector<SigSpec> inputs, outputs;
   std::vector<WeightSpec> weights;
-  std::vector<uint8_t> weightData;
+  std::vector<uint8_t> weightData; // the weights segment
   int64_t arenaBase = 0, arenaPerToken = 0;
   std::vector<std::string> kernels;
   std::vector<StepSpec> steps;
+  std::string hostCpu; // Model.host_cpu; written when non-empty
 };
 
 /// The hidden width the test kernels use.
@@ -78,13 +79,13 @@ inline constexpr int64_t kHidden = 16;
 const std::vector<uint8_t> &kernelBinary();
 
 /// Appends a weight whose bytes are `bytes` at the next 64-aligned offset
-/// of weight_data; returns its index.
+/// of the weights segment; returns its index.
 uint32_t addWeight(ModelSpec *spec, const std::string &name, int8_t dtype,
                    std::vector<int64_t> dims, const void *bytes, size_t size);
 
-/// The FlatBuffer payload (weight_data 64-aligned in it, as moec writes it).
+/// The FlatBuffer payload (metadata only).
 std::vector<uint8_t> buildPayload(const ModelSpec &spec);
-/// A complete .moe file: container header + payload.
+/// A complete .moe file: container header, payload, weights segment.
 std::vector<uint8_t> buildFile(const ModelSpec &spec);
 
 /// y = x + w: input x (T, 16) f32, weight w (16,), output y (T, 16).

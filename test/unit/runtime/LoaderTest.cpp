@@ -149,24 +149,33 @@ TEST(Loader, ContainerErrorsNameTheFile) {
 }
 
 TEST(Loader, EveryTruncationIsAnError) {
-  std::vector<uint8_t> file = buildFile(addWeightModel(someWeights()));
-  // Every cut in the header and the first KiB, then every 61st byte.
-  for (size_t cut = 0; cut < file.size(); cut += cut < 1024 ? 1 : 61) {
+  std::vector<uint8_t> file = buildFile(gatherModel(std::vector<float>(64, 1.f)));
+  // Every cut in the header and the first KiB, every 61st byte after, and
+  // every cut in the last 512 bytes: the end of the payload, the padding and
+  // the whole weights segment (256 + 64 bytes).
+  for (size_t cut = 0; cut < file.size();
+       cut += cut < 1024 || cut + 512 >= file.size() ? 1 : 61) {
     std::vector<uint8_t> truncated(file.begin(), file.begin() + cut);
     std::unique_ptr<Status> status;
     ModelPtr model = loadBuffer(truncated, &status);
     EXPECT_EQ(model, nullptr) << "cut " << cut;
     EXPECT_EQ(status->code(), MOERT_DATA_LOSS) << "cut " << cut;
+    EXPECT_NE(status->message().find("(truncated?)"), std::string::npos)
+        << "cut " << cut << ": " << status->message();
   }
 }
 
-// A flipped bit anywhere must give an error: the checksum catches payload
-// flips, the header checks catch the rest.
+// A flipped bit anywhere must give an error: the checksums catch payload
+// and weight flips (for a small model the weights are checked at load), the
+// header checks catch the rest.
 TEST(Loader, EverySingleBitFlipIsAnError) {
-  ModelSpec spec = addWeightModel(someWeights());
+  ModelSpec spec = gatherModel(std::vector<float>(32, 0.5f));
   spec.binary = {1, 2, 3, 4}; // keep the artifact small
   std::vector<uint8_t> file = buildFile(spec);
   ASSERT_LT(file.size(), 4096u);
+  uint64_t weightsOffset = 0;
+  std::memcpy(&weightsOffset, file.data() + 32, 8); // little-endian host
+  ASSERT_EQ(file.size() - weightsOffset, 192u); // table 128 + vocab 8, padded
   for (size_t byte = 0; byte < file.size(); ++byte)
     for (int bit = 0; bit < 8; ++bit) {
       std::vector<uint8_t> flipped = file;
@@ -174,6 +183,11 @@ TEST(Loader, EverySingleBitFlipIsAnError) {
       std::unique_ptr<Status> status;
       ModelPtr model = loadBuffer(flipped, &status);
       ASSERT_EQ(model, nullptr) << "byte " << byte << " bit " << bit;
+      ASSERT_EQ(status->code(), MOERT_DATA_LOSS) << status->message();
+      if (byte >= weightsOffset)
+        ASSERT_NE(status->message().find("weights checksum mismatch"),
+                  std::string::npos)
+            << status->message();
     }
 }
 
@@ -185,13 +199,16 @@ TEST(Loader, StructureIsVerifiedIndependentlyOfTheChecksum) {
   ModelSpec spec = gatherModel(std::vector<float>(32, 0.5f));
   spec.binary = {1, 2, 3, 4};
   std::vector<uint8_t> payload = buildPayload(spec);
+  auto rewrap = [&](const std::vector<uint8_t> &bytes) {
+    return format::wrap(bytes.data(), bytes.size(), spec.weightData.data(),
+                        spec.weightData.size());
+  };
   size_t accepted = 0, rejected = 0;
   for (size_t byte = 0; byte < payload.size(); ++byte)
     for (int bit = 0; bit < 8; ++bit) {
       std::vector<uint8_t> flipped = payload;
       flipped[byte] ^= static_cast<uint8_t>(1u << bit);
-      std::vector<uint8_t> file =
-          format::wrapPayload(flipped.data(), flipped.size());
+      std::vector<uint8_t> file = rewrap(flipped);
       std::unique_ptr<Status> status;
       ModelPtr model = loadBuffer(file, &status);
       if (!model) {
@@ -209,7 +226,7 @@ TEST(Loader, StructureIsVerifiedIndependentlyOfTheChecksum) {
       }
     }
   EXPECT_GT(rejected, 0u);
-  EXPECT_GT(accepted, 0u); // flips inside weight values stay valid
+  EXPECT_GT(accepted, 0u); // e.g. flips inside names or the binary
 }
 
 TEST(Loader, RejectsWrongFileIdentifierAndBadStructure) {
@@ -217,7 +234,11 @@ TEST(Loader, RejectsWrongFileIdentifierAndBadStructure) {
   std::vector<uint8_t> payload = buildPayload(spec);
   std::vector<uint8_t> bad = payload;
   std::memcpy(bad.data() + 4, "XXXX", 4);
-  std::vector<uint8_t> file = format::wrapPayload(bad.data(), bad.size());
+  auto rewrap = [&](const std::vector<uint8_t> &bytes) {
+    return format::wrap(bytes.data(), bytes.size(), spec.weightData.data(),
+                        spec.weightData.size());
+  };
+  std::vector<uint8_t> file = rewrap(bad);
   std::unique_ptr<Status> status;
   loadBuffer(file, &status);
   EXPECT_STATUS(*status, MOERT_DATA_LOSS, "file identifier is not 'MOE1'");
@@ -225,16 +246,16 @@ TEST(Loader, RejectsWrongFileIdentifierAndBadStructure) {
   bad = payload;
   bad[0] = 0xf0; // root offset points far outside the payload
   bad[1] = 0xff;
-  file = format::wrapPayload(bad.data(), bad.size());
+  file = rewrap(bad);
   loadBuffer(file, &status);
   EXPECT_STATUS(*status, MOERT_DATA_LOSS, "FlatBuffers verification failed");
 }
 
 TEST(Loader, SchemaVersion) {
   ModelSpec spec = addWeightModel(someWeights());
-  spec.schemaVersion = 2;
+  spec.schemaVersion = 3;
   expectLoadError(spec, MOERT_UNIMPLEMENTED,
-                  "schema version 2 is newer than this runtime supports (1)");
+                  "schema version 3 is newer than this runtime supports (2)");
   spec.schemaVersion = 0;
   expectLoadError(spec, MOERT_DATA_LOSS, "schema version 0 is invalid");
 }
@@ -268,8 +289,8 @@ TEST(Loader, WeightChecks) {
   ModelSpec spec = addWeightModel(someWeights());
   spec.weights[0].offset = 64;
   expectLoadError(spec, MOERT_DATA_LOSS,
-                  "weight 0 'w': bytes [64, 128) lie outside weight_data "
-                  "(64 bytes)");
+                  "weight 0 'w': bytes [64, 128) lie outside the weights "
+                  "segment (64 bytes)");
   spec = addWeightModel(someWeights());
   spec.weights[0].offset = 4;
   expectLoadError(spec, MOERT_DATA_LOSS,
@@ -294,6 +315,27 @@ TEST(Loader, WeightChecks) {
   spec = addWeightModel(someWeights());
   spec.weights[0].dims = {INT64_MAX, INT64_MAX};
   expectLoadError(spec, MOERT_DATA_LOSS, "weight 0 'w': element count overflows");
+}
+
+TEST(Loader, WeightsMustNotOverlap) {
+  // table: 8 rows of 16 floats at [0, 512); vocab: 8 bytes at [512, 520).
+  ModelSpec spec = gatherModel(std::vector<float>(8 * kHidden, 0.5f));
+  ASSERT_EQ(spec.weights[1].offset, 512u);
+  spec.weights[1].offset = 448;
+  expectLoadError(spec, MOERT_DATA_LOSS,
+                  "weight 1 'vocab': bytes [448, 456) overlap weight 0 "
+                  "'table' at [0, 512)");
+  // Two weights at the same offset: the later one in the list is named.
+  spec = gatherModel(std::vector<float>(8 * kHidden, 0.5f));
+  spec.weights[1].offset = 0;
+  expectLoadError(spec, MOERT_DATA_LOSS,
+                  "weight 1 'vocab': bytes [0, 8) overlap weight 0 'table' "
+                  "at [0, 512)");
+  // Adjacent ranges and empty weights share no byte.
+  spec = gatherModel(std::vector<float>(8 * kHidden, 0.5f));
+  spec.weights.push_back({"empty", kF32, {0}, 64, 0});
+  std::unique_ptr<Status> status;
+  EXPECT_NE(loadBuffer(buildFile(spec), &status), nullptr) << status->message();
 }
 
 TEST(Loader, StepChecks) {
