@@ -111,7 +111,10 @@ struct TensorReader {
     return bytes;
   }
 
-  std::optional<std::vector<char>> fromExternal(int64_t needed) {
+  // Reads the tensor's external data into the buffer `destination(size)`
+  // returns, after every check passed: the caller decides where the bytes go
+  // (a large weight straight into its resource blob, read once).
+  bool readExternal(int64_t needed, llvm::function_ref<char *(size_t)> destination) {
     std::string location;
     int64_t offset = 0, length = -1;
     for (const auto &entry : tensor.external_data()) {
@@ -123,14 +126,14 @@ struct TensorReader {
         if (entry.value().empty() || *end != '\0' || parsed < 0) {
           error() << "external data " << entry.key() << " '" << entry.value()
                   << "' is not a non-negative integer";
-          return std::nullopt;
+          return false;
         }
         (entry.key() == "offset" ? offset : length) = parsed;
       }
     }
     if (location.empty()) {
       error() << "external data has no location";
-      return std::nullopt;
+      return false;
     }
     // Like onnx's checker: data files must stay inside the model's directory.
     if (llvm::sys::path::is_absolute(location) ||
@@ -139,38 +142,38 @@ struct TensorReader {
                            "..")) {
       error() << "external data file '" << location
               << "' must be a relative path inside the model's directory";
-      return std::nullopt;
+      return false;
     }
     SmallString<256> full(ic.directory);
     llvm::sys::path::append(full, location);
     uint64_t fileSize = 0;
     if (std::error_code ec = llvm::sys::fs::file_size(full, fileSize)) {
       error() << "cannot read external data file '" << full << "': " << ec.message();
-      return std::nullopt;
+      return false;
     }
     if (length < 0)
       length = needed;
     if (length != needed) {
       error() << "external data length is " << length << " bytes, its shape needs " << needed;
-      return std::nullopt;
+      return false;
     }
     if (static_cast<uint64_t>(offset) > fileSize ||
         static_cast<uint64_t>(length) > fileSize - offset) {
       error() << "external data file '" << full << "' has " << fileSize
               << " bytes, the tensor needs bytes [" << offset << ", " << offset + length << ")";
-      return std::nullopt;
+      return false;
     }
-    std::vector<char> bytes(static_cast<size_t>(length));
+    char *bytes = destination(static_cast<size_t>(length));
     if (length == 0)
-      return bytes;
+      return true;
     auto buffer = llvm::MemoryBuffer::getFileSlice(full, length, offset);
     if (!buffer) {
       error() << "cannot read external data file '" << full
               << "': " << buffer.getError().message();
-      return std::nullopt;
+      return false;
     }
-    std::memcpy(bytes.data(), (*buffer)->getBufferStart(), bytes.size());
-    return bytes;
+    std::memcpy(bytes, (*buffer)->getBufferStart(), static_cast<size_t>(length));
+    return true;
   }
 };
 
@@ -230,15 +233,41 @@ ElementsAttr convertTensor(ImportContext &ic, const ::onnx::TensorProto &tensor,
   }
   auto type = RankedTensorType::get(shape, element);
 
-  std::optional<std::vector<char>> bytes;
-  if (tensor.data_location() == ::onnx::TensorProto::EXTERNAL) {
-    bytes = reader.fromExternal(needed);
-  } else if (tensor.has_raw_data()) {
-    if (static_cast<int64_t>(tensor.raw_data().size()) != needed) {
-      reader.error() << "has " << tensor.raw_data().size() << " bytes of raw data, its shape needs "
-                     << needed;
-      return {};
+  bool external = tensor.data_location() == ::onnx::TensorProto::EXTERNAL;
+  if (!external && tensor.has_raw_data() &&
+      static_cast<int64_t>(tensor.raw_data().size()) != needed) {
+    reader.error() << "has " << tensor.raw_data().size() << " bytes of raw data, its shape needs "
+                   << needed;
+    return {};
+  }
+  // A large weight goes into its resource blob with one copy: a model's
+  // biggest tensor (gigabytes for a real MoE layer) is never held twice.
+  if (count > denseLimit && !element.isInteger(1) && (external || tensor.has_raw_data())) {
+    AsmResourceBlob blob;
+    if (external) {
+      bool ok = reader.readExternal(needed, [&](size_t size) {
+        blob = HeapAsmResourceBlob::allocate(size, alignof(std::max_align_t));
+        return blob.getMutableData().data();
+      });
+      if (!ok)
+        return {};
+    } else {
+      blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+          ArrayRef<char>(tensor.raw_data().data(), tensor.raw_data().size()),
+          alignof(std::max_align_t));
     }
+    return DenseResourceElementsAttr::get(type, sanitizeKey(resourceName), std::move(blob));
+  }
+
+  std::optional<std::vector<char>> bytes;
+  if (external) {
+    bytes.emplace();
+    if (!reader.readExternal(needed, [&](size_t size) {
+          bytes->resize(size);
+          return bytes->data();
+        }))
+      return {};
+  } else if (tensor.has_raw_data()) {
     bytes.emplace(tensor.raw_data().begin(), tensor.raw_data().end());
   } else {
     bytes = reader.fromTypedFields(element, count);
