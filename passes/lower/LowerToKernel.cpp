@@ -109,6 +109,36 @@ int64_t defaultOpset(Operation *op) {
   return 17;
 }
 
+// The 2-D constant `v` transposed, as a kernel.constant placed before
+// `before` (resource key "<key>.nk"), or null if `v` is not a constant.
+// Kernels reduce along contiguous rows, so [K, N] weights become [N, K] once,
+// at compile time.
+Value transposedConstant(Operation *before, Value v) {
+  ElementsAttr elements = moec::getConstantElements(v);
+  auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
+  if (!bytes)
+    return {};
+  auto type = cast<RankedTensorType>(v.getType());
+  int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+  int64_t width = moec::storageBytes(type.getElementType());
+  std::vector<char> out(bytes->size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      std::memcpy(&out[(c * rows + r) * width], &(*bytes)[(r * cols + c) * width], width);
+  auto newType = RankedTensorType::get({cols, rows}, type.getElementType());
+  std::string key = "weight_nk";
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(elements))
+    key = resource.getRawHandle().getKey().str() + ".nk";
+  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<char>(out));
+  StringAttr name;
+  if (auto loc = dyn_cast<NameLoc>(v.getLoc()))
+    name = loc.getName();
+  OpBuilder b(before);
+  return kernel::ConstantOp::create(b, v.getLoc(), newType,
+                                    DenseResourceElementsAttr::get(newType, key, std::move(blob)),
+                                    name);
+}
+
 // An int8 weight a host kernel reads directly: a moe.dequantize along the
 // weight's last (reduction) axis, symmetric, with float32 scales.
 struct QuantWeight {
@@ -409,30 +439,7 @@ std::optional<QuantWeight> Lowering::quantWeightNK(moe::LinearOp linear) {
     return std::nullopt;
   auto quant = std::optional<QuantWeight>(
       QuantWeight{dq.getInput(), dq.getScale(), static_cast<int64_t>(dq.getBlockSize())});
-  auto transpose2d = [&](Value v, StringRef suffix) -> Value {
-    auto type = cast<RankedTensorType>(v.getType());
-    ElementsAttr elements = moec::getConstantElements(v);
-    auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
-    if (!bytes)
-      return {};
-    int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
-    int64_t width = moec::storageBytes(type.getElementType());
-    std::vector<char> out(bytes->size());
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        std::memcpy(&out[(c * rows + r) * width], &(*bytes)[(r * cols + c) * width], width);
-    auto newType = RankedTensorType::get({cols, rows}, type.getElementType());
-    auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<char>(out));
-    OpBuilder b(linear);
-    std::string key = "weight";
-    if (auto resource = dyn_cast<DenseResourceElementsAttr>(elements))
-      key = resource.getRawHandle().getKey().str();
-    return kernel::ConstantOp::create(
-        b, v.getLoc(), newType,
-        DenseResourceElementsAttr::get(newType, key + suffix.str(), std::move(blob)),
-        StringAttr());
-  };
-  Value q = transpose2d(quant->q, ".nk"), scale = transpose2d(quant->scale, ".nk");
+  Value q = transposedConstant(linear, quant->q), scale = transposedConstant(linear, quant->scale);
   if (!q || !scale)
     return std::nullopt;
   return QuantWeight{q, scale, quant->group};
@@ -528,29 +535,10 @@ FailureOr<Value> Lowering::weightNK(moe::LinearOp linear) {
   Value weight = linear.getWeight();
   if (linear.getTransposeWeight())
     return weight;
-  ElementsAttr elements = moec::getConstantElements(weight);
-  auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
-  if (!bytes)
+  Value transposed = transposedConstant(linear, weight);
+  if (!transposed)
     return linear.emitError("the cuda target needs a linear layer's weight at compile time");
-  auto type = cast<RankedTensorType>(weight.getType());
-  int64_t k = type.getDimSize(0), n = type.getDimSize(1);
-  int64_t width = moec::storageBytes(type.getElementType());
-  std::vector<char> transposed(bytes->size());
-  for (int64_t r = 0; r < k; ++r)
-    for (int64_t c = 0; c < n; ++c)
-      std::memcpy(&transposed[(c * k + r) * width], &(*bytes)[(r * n + c) * width], width);
-  auto newType = RankedTensorType::get({n, k}, type.getElementType());
-  std::string key = "weight_nk";
-  if (auto resource = dyn_cast<DenseResourceElementsAttr>(elements))
-    key = resource.getRawHandle().getKey().str() + ".nk";
-  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<char>(transposed));
-  OpBuilder b(linear);
-  StringAttr name;
-  if (auto loc = dyn_cast<NameLoc>(weight.getLoc()))
-    name = loc.getName();
-  return Value(kernel::ConstantOp::create(
-      b, weight.getLoc(), newType, DenseResourceElementsAttr::get(newType, key, std::move(blob)),
-      name));
+  return transposed;
 }
 
 // A linear layer whose only user is a softmax router is fused into the

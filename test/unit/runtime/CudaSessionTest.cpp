@@ -10,6 +10,7 @@
 
 #include "test/unit/runtime/CudaTestModels.h"
 #include "test/unit/runtime/FakeCudaDriver.h"
+#include "test/unit/runtime/FakeCudaFixture.h"
 #include "test/unit/runtime/TestUtil.h"
 
 #include <cmath>
@@ -37,19 +38,8 @@ void expectClose(const std::vector<float> &got,
         << "element " << i;
 }
 
-class CudaSession : public ::testing::Test {
+class CudaSession : public FakeCudaTest {
 protected:
-  void SetUp() override {
-    void *handle = dlopen(MOERT_FAKE_CUDA_PATH, RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(handle, nullptr) << dlerror();
-    using StateFn = FakeCudaState *(*)();
-    auto stateFn = reinterpret_cast<StateFn>(dlsym(handle, "fake_cuda_state"));
-    ASSERT_NE(stateFn, nullptr);
-    fake = stateFn();
-    fake->reset();
-    setenv("MOERT_LIBCUDA", MOERT_FAKE_CUDA_PATH, 1);
-  }
-  void TearDown() override { unsetenv("MOERT_LIBCUDA"); }
 
   /// Loads `spec` and creates a session; the creation status goes to
   /// `*created` when given, else must be OK.
@@ -89,7 +79,6 @@ protected:
         moert_session_run(session, &input, 1, &output, 1));
   }
 
-  FakeCudaState *fake = nullptr;
   ModelPtr model;
 };
 

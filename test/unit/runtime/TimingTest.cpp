@@ -12,6 +12,7 @@
 
 #include "test/unit/runtime/CudaTestModels.h"
 #include "test/unit/runtime/FakeCudaDriver.h"
+#include "test/unit/runtime/FakeCudaFixture.h"
 #include "test/unit/runtime/TestUtil.h"
 
 #include <cmath>
@@ -150,21 +151,7 @@ TEST(HostTiming, RecordsOnlyWhileEnabledAndOnlySuccessfulRuns) {
                 MOERT_INVALID_ARGUMENT, "out_timing is NULL");
 }
 
-class CudaTiming : public ::testing::Test {
-protected:
-  void SetUp() override {
-    void *handle = dlopen(MOERT_FAKE_CUDA_PATH, RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(handle, nullptr) << dlerror();
-    using StateFn = FakeCudaState *(*)();
-    auto stateFn = reinterpret_cast<StateFn>(dlsym(handle, "fake_cuda_state"));
-    ASSERT_NE(stateFn, nullptr);
-    fake = stateFn();
-    fake->reset();
-    setenv("MOERT_LIBCUDA", MOERT_FAKE_CUDA_PATH, 1);
-  }
-  void TearDown() override { unsetenv("MOERT_LIBCUDA"); }
-  FakeCudaState *fake = nullptr;
-};
+class CudaTiming : public FakeCudaTest {};
 
 // The arena model launches 3 kernels (0.25 virtual ms each) and copies
 // 64 T bytes in and 64 T bytes out at 1e6 bytes per virtual ms. So steps

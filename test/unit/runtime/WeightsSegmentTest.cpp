@@ -15,6 +15,7 @@
 #include "test/unit/runtime/ArtifactBuilder.h"
 #include "test/unit/runtime/CudaTestModels.h"
 #include "test/unit/runtime/FakeCudaDriver.h"
+#include "test/unit/runtime/FakeCudaFixture.h"
 #include "test/unit/runtime/TestUtil.h"
 
 #include "runtime/format/Container.h"
@@ -249,21 +250,7 @@ TEST(WeightsSegment, WeightBeyondFourGiBInASparseFile) {
                 "the weights segment (4294967488 bytes)");
 }
 
-class CudaWeights : public ::testing::Test {
-protected:
-  void SetUp() override {
-    void *handle = dlopen(MOERT_FAKE_CUDA_PATH, RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(handle, nullptr) << dlerror();
-    using StateFn = FakeCudaState *(*)();
-    auto stateFn = reinterpret_cast<StateFn>(dlsym(handle, "fake_cuda_state"));
-    ASSERT_NE(stateFn, nullptr);
-    fake = stateFn();
-    fake->reset();
-    setenv("MOERT_LIBCUDA", MOERT_FAKE_CUDA_PATH, 1);
-  }
-  void TearDown() override { unsetenv("MOERT_LIBCUDA"); }
-  FakeCudaState *fake = nullptr;
-};
+class CudaWeights : public FakeCudaTest {};
 
 // A 4.5 MB table crosses the 4 MiB upload chunk: two copies, and rows on
 // both sides of the boundary (row 65536 starts exactly at 4 MiB) arrive.
