@@ -1235,6 +1235,220 @@ int moe_experts(const T *X, const T *weights, const int64_t *expert_ids,
   return 0;
 }
 
+// ---- Attention (com.microsoft.GroupQueryAttention, fixed-capacity KV cache) ---------
+//
+// moe.attention runs as two launches: attention_kv_append builds the present
+// cache (past plus this step's keys and values), then attention reads it.
+// Semantics, pinned against onnxruntime's CPU kernel by
+// test/unit/host_kernels/gqa_semantics.py:
+//  * Row b holds total_b = seqlens_k[b] + 1 tokens after this step. The step is
+//    a first prompt when *total_len == seq; then past_b = 0 (total_b may be
+//    smaller than seq: right padding; or larger: positions [seq, total_b) are
+//    never attended). Otherwise past_b = total_b - seq.
+//  * Query s sits at position p = past_b + s (also its rotary row) and attends
+//    the keys j with max(0, p - window + 1) <= j <= min(p, total_b - 1): a
+//    window of `window` keys ending at itself (window <= 0: no lower bound). A
+//    query with no key (a padding row of a first prompt) outputs zeros.
+//  * score = scale * q_rot . k_j, then softcap * tanh(score / softcap) when
+//    softcap > 0; softmax over the allowed keys; output = sum_j p_j v_j. Query
+//    head h reads kv head h / (num_heads / kv_heads).
+//  * present = past, except positions [past_b, past_b + seq) of every kv head,
+//    which receive the new rows (keys rotated, values as they are). With one
+//    shared buffer onnxruntime does the same; with distinct buffers it zeroes
+//    positions >= total_b. We keep past there in both forms, so they agree
+//    (comparisons with onnxruntime look at [0, total_b) only).
+//  * Rotary: pairs (2i, 2i + 1) when interleaved, else (i, i + R/2), rotated by
+//    cos/sin row p column i; dims [R, head_dim) pass through.
+//
+// AttentionShape (the same fields, in the same order, as moec_ck::AttentionShape):
+// q_stride / k_stride / v_stride are the elements between consecutive (b, s)
+// rows, so packed QKV is only pointers and strides. seq is the runtime token
+// count; seq == 0 is valid: attention does nothing and the append only copies
+// past to present. batch == 0 does nothing.
+struct AttentionShape {
+  index_t batch, seq, num_heads, kv_heads, head_dim, capacity;
+  index_t q_stride, k_stride, v_stride;
+  index_t rotary_dim, rotary_rows;
+  bool interleaved;
+  float scale, softcap;
+  index_t window;
+};
+
+// Return codes of both attention kernels (besides 0 and 2, a contract the
+// emitter broke: sizes, strides, rotary_dim, missing pointers). Each mirrors an
+// INVALID_ARGUMENT of onnxruntime; all are checked before anything is written.
+constexpr int kAttentionBadTotalLength = 3; // total_len < max(1, seq) or > capacity
+constexpr int kAttentionBadSeqlens = 4;     // total_b outside [1, capacity], or < seq after a first prompt
+constexpr int kAttentionRotaryTooShort = 5; // rotary_rows < total_len or < some total_b
+
+namespace detail {
+
+inline int attention_check_shape(const int32_t *seqlens_k, const int32_t *total_len,
+                                 bool have_rotary_caches, const AttentionShape &s) {
+  const bool sizes_ok = s.batch >= 0 && s.seq >= 0 && s.num_heads > 0 && s.kv_heads > 0 &&
+                        s.num_heads % s.kv_heads == 0 && s.head_dim > 0 && s.capacity >= 0;
+  if (!sizes_ok || s.q_stride < s.num_heads * s.head_dim || s.k_stride < s.kv_heads * s.head_dim ||
+      s.v_stride < s.kv_heads * s.head_dim || seqlens_k == nullptr || total_len == nullptr ||
+      s.rotary_dim < 0 || s.rotary_dim % 2 != 0 || s.rotary_dim > s.head_dim || !(s.softcap >= 0.f) ||
+      (s.rotary_dim > 0 && (!have_rotary_caches || s.rotary_rows < 0)))
+    return 2;
+  return 0;
+}
+
+// The data checks, over every batch row (cheap: batch integers).
+inline int attention_check_lengths(const int32_t *seqlens_k, const int32_t *total_len,
+                                   const AttentionShape &s) {
+  const index_t total = *total_len;
+  if (total < 1 || total < s.seq || total > s.capacity)
+    return kAttentionBadTotalLength;
+  const bool first = total == s.seq;
+  if (s.rotary_dim > 0 && s.rotary_rows < total)
+    return kAttentionRotaryTooShort;
+  for (index_t b = 0; b < s.batch; ++b) {
+    const index_t total_b = static_cast<index_t>(seqlens_k[b]) + 1;
+    if (total_b < 1 || total_b > s.capacity || (!first && total_b < s.seq))
+      return kAttentionBadSeqlens;
+    if (s.rotary_dim > 0 && s.rotary_rows < total_b)
+      return kAttentionRotaryTooShort;
+  }
+  return 0;
+}
+
+// Position of row b's first new token (after attention_check_lengths).
+inline index_t attention_past(const int32_t *seqlens_k, index_t total, index_t b, index_t seq) {
+  return total == seq ? 0 : static_cast<index_t>(seqlens_k[b]) + 1 - seq;
+}
+
+// y[0, head_dim) = x rotated for position `pos` (rotary_dim 0: a copy). Each
+// pair is read before it is written, so y may be x.
+template <class T, class TC, class TOut>
+inline void attention_rotate(const T *x, index_t pos, const TC *cos_cache, const TC *sin_cache,
+                             const AttentionShape &s, TOut *y) {
+  using Acc = acc_t<T>;
+  const index_t half = s.rotary_dim / 2;
+  const TC *c = cos_cache + pos * half, *sn = sin_cache + pos * half;
+  for (index_t i = 0; i < half; ++i) {
+    const index_t a = s.interleaved ? 2 * i : i, b = s.interleaved ? 2 * i + 1 : i + half;
+    const Acc x1 = static_cast<Acc>(x[a]), x2 = static_cast<Acc>(x[b]);
+    const Acc ci = static_cast<Acc>(c[i]), si = static_cast<Acc>(sn[i]);
+    y[a] = static_cast<TOut>(x1 * ci - x2 * si);
+    y[b] = static_cast<TOut>(x1 * si + x2 * ci);
+  }
+  for (index_t d = s.rotary_dim; d < s.head_dim; ++d)
+    y[d] = static_cast<TOut>(static_cast<Acc>(x[d]));
+}
+
+} // namespace detail
+
+// present = past with this step's key/value rows at [past_b, past_b + seq);
+// key [batch, seq, kv_heads * head_dim] (row stride k_stride), likewise value;
+// past/present [batch, kv_heads, capacity, head_dim]. past_key == present_key
+// (the shared buffer) writes only the new rows. cos/sin [rotary_rows,
+// rotary_dim / 2] may be null when rotary_dim == 0. Returns 0 or an attention
+// code above; on an error nothing has been written.
+template <class T, class TC>
+int attention_kv_append(const T *key, const T *value, const T *past_key, const T *past_value,
+                        const int32_t *seqlens_k, const int32_t *total_len, const TC *cos_cache,
+                        const TC *sin_cache, T *present_key, T *present_value,
+                        const AttentionShape &s) {
+  if (int err = detail::attention_check_shape(seqlens_k, total_len,
+                                              cos_cache != nullptr && sin_cache != nullptr, s))
+    return err;
+  if (s.seq > 0)
+    if (int err = detail::attention_check_lengths(seqlens_k, total_len, s))
+      return err;
+  const index_t KV = s.kv_heads, C = s.capacity, HD = s.head_dim;
+  const size_t cache = static_cast<size_t>(s.batch * KV * C * HD);
+  if (cache == 0)
+    return 0;
+  if (past_key != present_key)
+    std::memmove(present_key, past_key, cache * sizeof(T));
+  if (past_value != present_value)
+    std::memmove(present_value, past_value, cache * sizeof(T));
+  if (s.seq == 0)
+    return 0;
+  const index_t total = *total_len;
+  for (index_t b = 0; b < s.batch; ++b) {
+    const index_t past = detail::attention_past(seqlens_k, total, b, s.seq);
+    for (index_t t = 0; t < s.seq; ++t) {
+      const T *k = key + (b * s.seq + t) * s.k_stride, *v = value + (b * s.seq + t) * s.v_stride;
+      for (index_t g = 0; g < KV; ++g) {
+        const index_t row = ((b * KV + g) * C + past + t) * HD;
+        detail::attention_rotate(k + g * HD, past + t, cos_cache, sin_cache, s, present_key + row);
+        std::copy_n(v + g * HD, HD, present_value + row);
+      }
+    }
+  }
+  return 0;
+}
+
+// output [batch, seq, num_heads * head_dim] from query [batch, seq, *] (row
+// stride q_stride, head h at h * head_dim) and the present cache written by
+// attention_kv_append. Returns 0 or an attention code (output then unspecified).
+// Per (b, s, h): the rotated query and the scores of its keys sit in one buffer
+// allocated per call (2 * head_dim + capacity accumulators); the dot products
+// run contiguously over head_dim, as does the V accumulation.
+template <class T, class TC>
+int attention(const T *query, const T *present_key, const T *present_value,
+              const int32_t *seqlens_k, const int32_t *total_len, const TC *cos_cache,
+              const TC *sin_cache, T *output, const AttentionShape &s) {
+  using Acc = detail::acc_t<T>;
+  if (int err = detail::attention_check_shape(seqlens_k, total_len,
+                                              cos_cache != nullptr && sin_cache != nullptr, s))
+    return err;
+  if (s.batch == 0 || s.seq == 0)
+    return 0;
+  if (int err = detail::attention_check_lengths(seqlens_k, total_len, s))
+    return err;
+  const index_t N = s.num_heads, KV = s.kv_heads, HD = s.head_dim, C = s.capacity;
+  const index_t group = N / KV, total = *total_len;
+  const Acc scale = static_cast<Acc>(s.scale), softcap = static_cast<Acc>(s.softcap);
+  std::vector<Acc> buffer(static_cast<size_t>(2 * HD + C));
+  Acc *q = buffer.data(), *acc = q + HD, *scores = acc + HD;
+  for (index_t b = 0; b < s.batch; ++b) {
+    const index_t total_b = static_cast<index_t>(seqlens_k[b]) + 1;
+    const index_t past = detail::attention_past(seqlens_k, total, b, s.seq);
+    for (index_t t = 0; t < s.seq; ++t) {
+      const index_t p = past + t, last = std::min(p, total_b - 1);
+      const index_t first = s.window > 0 ? std::max<index_t>(0, p - s.window + 1) : 0;
+      for (index_t h = 0; h < N; ++h) {
+        T *out = output + ((b * s.seq + t) * N + h) * HD;
+        if (first > last) {
+          std::fill_n(out, HD, T(0));
+          continue;
+        }
+        detail::attention_rotate(query + (b * s.seq + t) * s.q_stride + h * HD, p, cos_cache,
+                                 sin_cache, s, q);
+        const index_t kv = (b * KV + h / group) * C * HD;
+        const T *K = present_key + kv, *V = present_value + kv;
+        Acc top = -std::numeric_limits<Acc>::infinity();
+        for (index_t j = first; j <= last; ++j) {
+          Acc dot[1][1];
+          detail::dot_tile<1, 1>(static_cast<const Acc *>(q), HD, K + j * HD, HD, HD, dot);
+          Acc score = dot[0][0] * scale;
+          if (softcap > Acc(0))
+            score = softcap * std::tanh(score / softcap);
+          scores[j - first] = score;
+          top = std::max(top, score);
+        }
+        std::fill_n(acc, HD, Acc(0));
+        Acc sum = 0;
+        for (index_t j = first; j <= last; ++j) {
+          const Acc e = std::exp(scores[j - first] - top);
+          sum += e;
+          const T *v = V + j * HD;
+          for (index_t d = 0; d < HD; ++d)
+            acc[d] += e * static_cast<Acc>(v[d]);
+        }
+        const Acc inv = Acc(1) / sum;
+        for (index_t d = 0; d < HD; ++d)
+          out[d] = static_cast<T>(acc[d] * inv);
+      }
+    }
+  }
+  return 0;
+}
+
 } // namespace moec_hk
 
 #endif // MOEC_HOST_KERNELS_H

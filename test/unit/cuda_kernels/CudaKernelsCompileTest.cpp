@@ -34,6 +34,11 @@ std::set<std::string> expectedKernels() {
       for (const char *i : {"i64", "i32"})
         names.insert(std::string(k) + "_" + t + "_" + i);
   }
+  for (const char *tc : {"f32_f32", "f16_f32", "f16_f16", "bf16_f32", "bf16_bf16"}) {
+    names.insert(std::string("attention_kv_append_") + tc);
+    for (const char *hd : {"_hd64", "_hd128"})
+      names.insert(std::string("attention_") + tc + hd);
+  }
   return names;
 }
 
@@ -49,13 +54,16 @@ TEST_P(CudaKernelsCompile, EmitsCubinWithEveryKernelAndNoSpills) {
   const std::string header = readTextFile(MOEC_CUDA_KERNELS_HEADER);
   const std::string source = readTextFile(MOEC_CUDA_INSTANTIATIONS);
   const std::string normHeader = readTextFile(MOEC_CUDA_NORM_HEADER);
+  const std::string attentionHeader = readTextFile(MOEC_CUDA_ATTENTION_HEADER);
   ASSERT_FALSE(header.empty()) << "cannot read " << MOEC_CUDA_KERNELS_HEADER;
   ASSERT_FALSE(normHeader.empty()) << "cannot read " << MOEC_CUDA_NORM_HEADER;
+  ASSERT_FALSE(attentionHeader.empty()) << "cannot read " << MOEC_CUDA_ATTENTION_HEADER;
   ASSERT_FALSE(source.empty()) << "cannot read " << MOEC_CUDA_INSTANTIATIONS;
   const std::string arch = GetParam();
   const NvrtcResult r = compileWithNvrtc(source, "instantiate_all.cu", arch,
                                          {{"moec_cuda_kernels.cuh", header},
-                                          {"moec_cuda_norm.cuh", normHeader}},
+                                          {"moec_cuda_norm.cuh", normHeader},
+                                          {"moec_cuda_attention.cuh", attentionHeader}},
                                          nvrtcOptions());
   ASSERT_TRUE(r.ok) << r.error << "\n" << r.log;
   // A cubin is an ELF image.

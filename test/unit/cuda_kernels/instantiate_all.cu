@@ -1,5 +1,6 @@
 // Instantiates every template of compiler/cuda/kernels/moec_cuda_kernels.cuh
-// with every storage / index type it supports, inside `extern "C" __global__`
+// (and of the family headers beside it: norm, attention) with every storage /
+// index type it supports, inside `extern "C" __global__`
 // wrappers shaped like the ones moec's CUDA emitter generates: one
 // moec_cuda_args parameter, sizes computed from args.tokens, shapes in local
 // const arrays, the status word in args.ptr[23], __launch_bounds__(BLOCK).
@@ -7,6 +8,7 @@
 // The compile test (CudaKernelsCompileTest.cpp) compiles this file with NVRTC
 // for each target architecture and checks the ptxas resource report of every
 // entry. Names: <template>_<type>[_<index type>].
+#include "moec_cuda_attention.cuh"
 #include "moec_cuda_kernels.cuh"
 #include "moec_cuda_norm.cuh"
 
@@ -148,3 +150,56 @@ MOEC_KERNEL(moe_permute_b256, 256) {
   moec_ck::moe_permute<256>(MOEC_ARG(0, const int64 *), args.tokens, 2, 8, MOEC_ARG(1, int *),
                             MOEC_ARG(2, int *), MOEC_STATUS);
 }
+
+// ---- Attention (moec_cuda_attention.cuh) --------------------------------------------
+// A Llama-like GQA layer (32 query heads, 8 kv heads, rotary, window, softcap
+// at run time), the cache append for each storage type and the attention
+// kernel for head sizes 64 and 128 (the register-resident query row is the
+// part that could spill); the rotary caches in f32 and, for 16-bit storage,
+// in the storage type too.
+
+#define MOEC_ATTENTION_SHAPE(hd)                                                                   \
+  moec_ck::AttentionShape shape{};                                                                 \
+  shape.batch = 2;                                                                                 \
+  shape.seq = args.tokens;                                                                         \
+  shape.num_heads = 32;                                                                            \
+  shape.kv_heads = 8;                                                                              \
+  shape.head_dim = hd;                                                                             \
+  shape.capacity = 4096;                                                                           \
+  shape.q_stride = 48 * hd; /* packed QKV */                                                       \
+  shape.k_stride = 48 * hd;                                                                        \
+  shape.v_stride = 48 * hd;                                                                        \
+  shape.rotary_dim = hd;                                                                           \
+  shape.rotary_rows = 4096;                                                                        \
+  shape.interleaved = (args.tokens & 1) != 0;                                                      \
+  shape.scale = 0.125f;                                                                            \
+  shape.softcap = (args.tokens & 2) != 0 ? 30.f : 0.f;                                             \
+  shape.window = (args.tokens & 4) != 0 ? 1024 : -1
+
+#define MOEC_ATTENTION_KERNELS(T, tag, TC, ctag)                                                   \
+  MOEC_KERNEL(attention_kv_append_##tag##_##ctag, 256) {                                           \
+    MOEC_ATTENTION_SHAPE(128);                                                                     \
+    const T *qkv = MOEC_ARG(0, const T *);                                                         \
+    moec_ck::attention_kv_append<T, TC, 256>(                                                      \
+        qkv + 32 * 128, qkv + 40 * 128, MOEC_ARG(1, const T *), MOEC_ARG(2, const T *),            \
+        MOEC_ARG(3, const int *), MOEC_ARG(4, const int *), MOEC_ARG(5, const TC *),               \
+        MOEC_ARG(6, const TC *), MOEC_ARG(7, T *), MOEC_ARG(8, T *), shape, MOEC_STATUS);          \
+  }                                                                                                \
+  MOEC_ATTENTION_HD_KERNEL(T, tag, TC, ctag, 64)                                                   \
+  MOEC_ATTENTION_HD_KERNEL(T, tag, TC, ctag, 128)
+
+#define MOEC_ATTENTION_HD_KERNEL(T, tag, TC, ctag, hd)                                             \
+  MOEC_KERNEL(attention_##tag##_##ctag##_hd##hd, 256) {                                            \
+    MOEC_ATTENTION_SHAPE(hd);                                                                      \
+    moec_ck::attention<T, TC, 256, hd>(MOEC_ARG(0, const T *), MOEC_ARG(1, const T *),             \
+                                       MOEC_ARG(2, const T *), MOEC_ARG(3, const int *),           \
+                                       MOEC_ARG(4, const int *), MOEC_ARG(5, const TC *),          \
+                                       MOEC_ARG(6, const TC *), MOEC_ARG(7, T *), shape,           \
+                                       MOEC_STATUS);                                               \
+  }
+
+MOEC_ATTENTION_KERNELS(float, f32, float, f32)
+MOEC_ATTENTION_KERNELS(__half, f16, float, f32)
+MOEC_ATTENTION_KERNELS(__half, f16, __half, f16)
+MOEC_ATTENTION_KERNELS(__nv_bfloat16, bf16, float, f32)
+MOEC_ATTENTION_KERNELS(__nv_bfloat16, bf16, __nv_bfloat16, bf16)
