@@ -204,4 +204,77 @@ FailureOr<LaunchView::RmsNormArgs> LaunchView::rmsNormArgs(bool cuda) {
   return args;
 }
 
+// Operands (see LowerToKernel's lowerAttention):
+//   attention_kv_append: key, value | packed qkv; past_key, past_value,
+//     seqlens_k, total_len [, cos, sin] -> present_key, present_value
+//   attention: query, present_key, present_value, seqlens_k, total_len
+//     [, cos, sin] -> output
+FailureOr<LaunchView::AttentionArgs> LaunchView::attentionArgs(bool cuda) {
+  CodeFlavor flavor = cuda ? CodeFlavor::Cuda : CodeFlavor::Host;
+  std::string ns = cuda ? "moec_ck" : "moec_hk";
+  bool append = op.getKernel() == "attention_kv_append";
+  bool packed = specBool("packed");
+  int64_t heads = specInt("num_heads"), kvHeads = specInt("kv_heads");
+  int64_t rotaryDim = specInt("rotary_dim");
+  // The cache operand fixes batch, capacity and head size.
+  Value cache = append ? op.getOutputs()[0] : op.getInputs()[1];
+  auto cacheShape = shapeOf(cache);
+  int64_t batch = cacheShape[0], capacity = cacheShape[2], headSize = cacheShape[3];
+  Value tokens = op.getInputs()[0]; // [B, S, width]: query or key
+  auto dataType = cxxType(op, cast<ShapedType>(cache.getType()).getElementType(), flavor);
+  if (failed(dataType))
+    return failure();
+  std::string rotaryType = *dataType;
+  unsigned firstRotary = append ? (packed ? 5 : 6) : 5;
+  if (rotaryDim > 0) {
+    auto t = cxxType(op, cast<ShapedType>(op.getInputs()[firstRotary].getType()).getElementType(),
+                     flavor);
+    if (failed(t))
+      return failure();
+    rotaryType = *t;
+  }
+  int64_t qWidth = heads * headSize, kvWidth = kvHeads * headSize;
+  int64_t stride = packed ? qWidth + 2 * kvWidth : 0;
+  AttentionArgs args;
+  args.types = *dataType + ", " + rotaryType;
+  llvm::raw_string_ostream d(args.declarations);
+  d << "  " << ns << "::AttentionShape shape{};\n"
+    << "  shape.batch = " << batch << ";\n"
+    << "  shape.seq = " << dimExpr(shapeOf(tokens)[1]).str() << ";\n"
+    << "  shape.num_heads = " << heads << ";\n"
+    << "  shape.kv_heads = " << kvHeads << ";\n"
+    << "  shape.head_dim = " << headSize << ";\n"
+    << "  shape.capacity = " << capacity << ";\n"
+    << "  shape.q_stride = " << (packed ? stride : qWidth) << ";\n"
+    << "  shape.k_stride = " << (packed ? stride : kvWidth) << ";\n"
+    << "  shape.v_stride = " << (packed ? stride : kvWidth) << ";\n"
+    << "  shape.rotary_dim = " << rotaryDim << ";\n"
+    << "  shape.rotary_rows = "
+    << (rotaryDim > 0 ? shapeOf(op.getInputs()[firstRotary])[0] : 0) << ";\n"
+    << "  shape.interleaved = " << (specBool("rotary_interleaved") ? "true" : "false") << ";\n"
+    << "  shape.scale = " << floatLiteral(specFloat("scale"), Float32Type::get(op.getContext()))
+    << ";\n"
+    << "  shape.softcap = "
+    << floatLiteral(specFloat("softcap"), Float32Type::get(op.getContext())) << ";\n"
+    << "  shape.window = " << specInt("window") << ";\n";
+  std::string nullRotary = "static_cast<const " + rotaryType + "*>(nullptr)";
+  auto rotaryArgs = [&](unsigned first) {
+    return rotaryDim > 0 ? "in" + std::to_string(first) + ", in" + std::to_string(first + 1)
+                         : nullRotary + ", " + nullRotary;
+  };
+  if (append) {
+    // Packed: key and value live in the query rows, after the N query heads.
+    std::string key = packed ? "in0 + " + std::to_string(qWidth) : "in0";
+    std::string value = packed ? "in0 + " + std::to_string(qWidth + kvWidth) : "in1";
+    unsigned past = packed ? 1 : 2;
+    args.arguments = key + ", " + value + ", in" + std::to_string(past) + ", in" +
+                     std::to_string(past + 1) + ", in" + std::to_string(past + 2) + ", in" +
+                     std::to_string(past + 3) + ", " + rotaryArgs(firstRotary) +
+                     ", out0, out1, shape";
+  } else {
+    args.arguments = "in0, in1, in2, in3, in4, " + rotaryArgs(firstRotary) + ", out0, shape";
+  }
+  return args;
+}
+
 } // namespace moec::codegen

@@ -63,6 +63,15 @@ public:
     std::string arguments;
   };
   mlir::FailureOr<RmsNormArgs> rmsNormArgs(bool cuda);
+  // attention_kv_append / attention: "<T>, <TC>" template arguments, a local
+  // `shape` (AttentionShape of namespace `ns`) in `declarations`, and the
+  // call's arguments up to and including "shape".
+  struct AttentionArgs {
+    std::string types;
+    std::string declarations;
+    std::string arguments;
+  };
+  mlir::FailureOr<AttentionArgs> attentionArgs(bool cuda);
   // The ReduceKind / ScatterReduction enumerator for the spec.
   std::string reduceKind();
   mlir::FailureOr<std::string> scatterReduction();

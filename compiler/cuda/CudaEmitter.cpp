@@ -194,6 +194,34 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     gridX = cover(bytes, kSimtBlock * 16);
     return success();
   }
+  if (k == "attention_kv_append" || k == "attention") {
+    auto args = attentionArgs(/*cuda=*/true);
+    if (failed(args))
+      return failure();
+    auto cache = shapeOf(k == "attention" ? op.getInputs()[1] : op.getOutputs()[0]);
+    int64_t headSize = cache[3];
+    os << args->declarations;
+    if (k == "attention_kv_append") {
+      os << "  moec_ck::attention_kv_append<" << args->types << ", " << B() << ">("
+         << args->arguments << ", status);\n";
+      // One warp per cache row (batch, kv head, position); the cache is static.
+      gridX = cover(product(cache.drop_back()), kRowsPerBlock);
+      return success();
+    }
+    // One warp per (batch, token, head) row; the row of q lives in registers,
+    // so the head size is a template parameter.
+    if (headSize % 32 != 0 && headSize != 16)
+      return op.emitError() << "attention with head size " << headSize
+                            << " is not supported on the GPU (a multiple of 32, or 16)";
+    if (headSize > 256)
+      return op.emitError() << "attention with head size " << headSize
+                            << " is not supported on the GPU (at most 256)";
+    os << "  moec_ck::attention<" << args->types << ", " << B() << ", " << headSize << ">("
+       << args->arguments << ", status);\n";
+    auto query = shapeOf(op.getInputs()[0]);
+    gridX = cover(product({query[0], query[1], specInt("num_heads")}), kRowsPerBlock);
+    return success();
+  }
   if (k == "rms_norm") {
     auto args = rmsNormArgs(/*cuda=*/true);
     if (failed(args))
@@ -471,6 +499,7 @@ LogicalResult CudaFunctionWriter::elementwise(llvm::raw_ostream &os) {
 
 constexpr const char *kPrelude = R"cuda(#include "moec_cuda_gemm.cuh"
 #include "moec_cuda_norm.cuh"
+#include "moec_cuda_attention.cuh"
 
 #ifndef MOEC_CUDA_ARGS_DEFINED
 #define MOEC_CUDA_ARGS_DEFINED
@@ -520,6 +549,7 @@ namespace {
 #include "moec_cuda_gemm_sm90_header.inc"
 #include "moec_cuda_kernels_header.inc"
 #include "moec_cuda_norm_header.inc"
+#include "moec_cuda_attention_header.inc"
 
 } // namespace
 
@@ -532,6 +562,7 @@ const std::vector<EmbeddedHeader> &cudaKernelHeaders() {
       {"moec_cuda_gemm.cuh", joinEmbeddedChunks(kCudaGemmHeader)},
       {"moec_cuda_gemm_sm90.cuh", joinEmbeddedChunks(kCudaGemmSm90Header)},
       {"moec_cuda_norm.cuh", joinEmbeddedChunks(kCudaNormHeader)},
+      {"moec_cuda_attention.cuh", joinEmbeddedChunks(kCudaAttentionHeader)},
   };
   return headers;
 }

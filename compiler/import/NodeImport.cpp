@@ -99,6 +99,9 @@ const OpInfo kMicrosoftOps[] = {
     {"MatMulNBits", "ms.MatMulNBits", 3, 6, 1, 6, 0b111000},
     // Inputs after router_weights (fp4/fp8 scales) are not read by moec.
     {"QMoE", "ms.QMoE", 6, 15, 1, 15, 0b111111111011000},
+    // Inputs after head_sink (quantized caches, q/k norms, query_seqlens) are
+    // refused as too many inputs.
+    {"GroupQueryAttention", "ms.GroupQueryAttention", 7, 12, kVariadic, 12, 0b111110011110},
 };
 
 const OpInfo *findOp(StringRef domain, StringRef type) {

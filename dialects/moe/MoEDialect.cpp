@@ -177,6 +177,65 @@ LogicalResult RmsNormOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  int64_t heads = getNumHeads(), kvHeads = getKvHeads();
+  if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0)
+    return emitOpError("num_heads must be a positive multiple of kv_heads");
+  auto pastKey = rankedType(getPastKey());
+  if (pastKey.getRank() != 4 || !pastKey.hasStaticShape() || pastKey.getDimSize(1) != kvHeads)
+    return emitOpError("past_key must be static [batch, kv_heads, capacity, head_size], got ")
+           << pastKey;
+  int64_t batch = pastKey.getDimSize(0), headSize = getHeadSize();
+  for (Value v : {getPastValue(), getPresentKey(), getPresentValue()})
+    if (v.getType() != pastKey)
+      return emitOpError("past_value, present_key and present_value must have past_key's type ")
+             << pastKey << ", got " << v.getType();
+  auto query = rankedType(getQuery());
+  bool packed = !getKey();
+  int64_t width = (packed ? heads + 2 * kvHeads : heads) * headSize;
+  if (query.getRank() != 3 || query.getDimSize(0) != batch || query.getDimSize(2) != width)
+    return emitOpError("query must be [") << batch << ", S, " << width << "], got " << query;
+  if (!getKey() != !getValue())
+    return emitOpError("key and value must both be present or both absent");
+  for (Value v : {getKey(), getValue()})
+    if (auto t = rankedType(v);
+        t && (t.getRank() != 3 || t.getDimSize(0) != batch ||
+              t.getDimSize(1) != query.getDimSize(1) || t.getDimSize(2) != kvHeads * headSize))
+      return emitOpError("key and value must be [") << batch << ", S, " << kvHeads * headSize
+                                                    << "], got " << t;
+  auto output = rankedType(getOutput());
+  if (output.getShape() != ArrayRef<int64_t>{batch, query.getDimSize(1), heads * headSize} ||
+      output.getElementType() != query.getElementType())
+    return emitOpError("output must be [") << batch << ", S, " << heads * headSize << "] of "
+                                           << query.getElementType() << ", got " << output;
+  auto seqlens = rankedType(getSeqlensK());
+  if (seqlens.getShape() != ArrayRef<int64_t>{batch} || !seqlens.getElementType().isInteger(32))
+    return emitOpError("seqlens_k must be i32 [") << batch << "], got " << seqlens;
+  auto total = rankedType(getTotalSequenceLength());
+  if (!total.hasStaticShape() || total.getNumElements() != 1 ||
+      !total.getElementType().isInteger(32))
+    return emitOpError("total_sequence_length must be one i32, got ") << total;
+  if (!getCosCache() != !getSinCache())
+    return emitOpError("cos_cache and sin_cache must both be present or both absent");
+  if (auto cos = rankedType(getCosCache())) {
+    if (cos.getRank() != 2 || !cos.hasStaticShape() || cos.getDimSize(1) < 1 ||
+        2 * cos.getDimSize(1) > headSize || rankedType(getSinCache()) != cos ||
+        !isa<FloatType>(cos.getElementType()))
+      return emitOpError("cos_cache and sin_cache must be float [rows, rotary_dim / 2] with "
+                         "rotary_dim <= head size ")
+             << headSize;
+  }
+  if (!isa<FloatType>(query.getElementType()) || !isa<FloatType>(pastKey.getElementType()))
+    return emitOpError("query and the cache must be float tensors");
+  if (!(getSoftcap().convertToDouble() >= 0.0))
+    return emitOpError("softcap must be >= 0");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // DequantizeOp
 //===----------------------------------------------------------------------===//
 

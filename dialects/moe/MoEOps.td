@@ -168,6 +168,55 @@ def MoE_DequantizeOp : MoE_Op<"dequantize", [Pure]> {
   let hasVerifier = 1;
 }
 
+def MoE_AttentionOp : MoE_Op<"attention", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Causal grouped-query attention that appends to a fixed-capacity KV cache";
+  let description = [{
+    S new tokens per batch row attend, causally, over a KV cache of static
+    capacity C. query is [B, S, N*HD]; key and value [B, S, KV*HD] (absent:
+    packed, query is [B, S, (N + 2*KV)*HD] = q | k | v); past_key/past_value
+    and the results present_key/present_value are [B, KV, C, HD]. Per batch
+    row b, total_b = seqlens_k[b] + 1 (int32 [B]); the tokens sit at positions
+    past_b + s with past_b = 0 when total_sequence_length (one int32) equals S
+    (the first prompt) and total_b - S otherwise. present = past with the new
+    rows written at [past_b, past_b + S); query s attends keys
+    j <= min(past_b + s, total_b - 1) (and, with `window` > 0, only the last
+    `window` positions), head h reading KV head h / (N / KV). With cos/sin
+    ([rows, R/2]) the first R dims of q and k are rotated by position
+    (`rotary_interleaved`: pairs (2i, 2i+1), else (i, i + R/2)). Scores are
+    scale * q.k, then softcap * tanh(s / softcap) when softcap > 0. This is
+    com.microsoft.GroupQueryAttention with past and present sharing a buffer.
+
+    ```mlir
+    %o, %pk, %pv = moe.attention %q, %k, %v, %past_k, %past_v, %seqlens, %total
+        {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.25 : f32, ...}
+        : (...) -> (tensor<1x?x64xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>)
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$query, Optional<AnyRankedTensor>:$key,
+                       Optional<AnyRankedTensor>:$value, AnyRankedTensor:$past_key,
+                       AnyRankedTensor:$past_value, AnyRankedTensor:$seqlens_k,
+                       AnyRankedTensor:$total_sequence_length,
+                       Optional<AnyRankedTensor>:$cos_cache, Optional<AnyRankedTensor>:$sin_cache,
+                       I64Attr:$num_heads, I64Attr:$kv_heads, F32Attr:$scale,
+                       DefaultValuedAttr<F32Attr, "0.0">:$softcap,
+                       DefaultValuedAttr<I64Attr, "0">:$window,
+                       DefaultValuedAttr<BoolAttr, "false">:$rotary_interleaved);
+  let results = (outs AnyRankedTensor:$output, AnyRankedTensor:$present_key,
+                      AnyRankedTensor:$present_value);
+  let assemblyFormat = [{
+    operands attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getHeadSize() { return getPastKey().getType().getDimSize(3); }
+    int64_t getCapacity() { return getPastKey().getType().getDimSize(2); }
+    // Rotated dims per head (0 without rotary).
+    int64_t getRotaryDim() {
+      return getCosCache() ? 2 * getCosCache().getType().getDimSize(1) : 0;
+    }
+  }];
+}
+
 def MoE_MatMulOp : MoE_Op<"matmul", [Pure]> {
   let summary = "Batched matrix product of two run-time tensors (numpy semantics)";
   let description = [{

@@ -145,4 +145,122 @@ LogicalResult MsMatMulNBitsOp::inferShapes() {
 
 LogicalResult MsQMoEOp::inferShapes() { return inferSameAsOperand(*this, getInput()); }
 
+int64_t MsGroupQueryAttentionOp::getHeadSizeOrDynamic() {
+  auto query = getRankedType(getQuery());
+  if (!query || query.getRank() != 3 || query.isDynamicDim(2))
+    return ShapedType::kDynamic;
+  int64_t heads = static_cast<int64_t>(getNumHeads());
+  if (!getKey())
+    heads += 2 * static_cast<int64_t>(getKvNumHeads());
+  int64_t width = query.getDimSize(2);
+  return heads > 0 && width % heads == 0 ? width / heads : ShapedType::kDynamic;
+}
+
+// moec imports the form onnxruntime-genai writes for decoding with a
+// fixed-capacity cache: past and present share one [B, KV, capacity, HD]
+// layout. The inputs and modes moec has no kernel for are refused here, so
+// the error names the node.
+LogicalResult MsGroupQueryAttentionOp::verify() {
+  int64_t heads = static_cast<int64_t>(getNumHeads());
+  int64_t kvHeads = static_cast<int64_t>(getKvNumHeads());
+  if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0)
+    return emitOpError() << "num_heads (" << heads << ") must be a positive multiple of "
+                         << "kv_num_heads (" << kvHeads << ")";
+  if (failed(verifyFlag(*this, "do_rotary", getDoRotary())) ||
+      failed(verifyFlag(*this, "rotary_interleaved", getRotaryInterleaved())))
+    return failure();
+  if (static_cast<int64_t>(getSmoothSoftmax()) != 0)
+    return emitOpError() << "smooth_softmax = 1 is not supported";
+  if (static_cast<int64_t>(getQkOutput()) != 0 || getNumResults() > 3)
+    return emitOpError() << "output_qk (qk_output) is not supported";
+  if (static_cast<int64_t>(getCausal()) != 1)
+    return emitOpError() << "only causal attention (causal = 1) is supported";
+  if (getNumResults() < 1)
+    return emitOpError() << "has no output";
+  std::pair<StringRef, Value> unsupported[] = {{"position_ids", getPositionIds()},
+                                               {"attention_bias", getAttentionBias()},
+                                               {"head_sink", getHeadSink()}};
+  for (auto [name, value] : unsupported)
+    if (value)
+      return emitOpError() << "input " << name << " is not supported";
+  if (!getKey() != !getValue())
+    return emitOpError() << "key and value must both be given, or both absent (packed QKV)";
+  if (!getPastKey() || !getPastValue())
+    return emitOpError() << "needs past_key and past_value: moec compiles the fixed-capacity "
+                            "KV cache form (past and present share [batch, kv_num_heads, "
+                            "capacity, head_size])";
+  if (static_cast<int64_t>(getDoRotary()) == 1 && (!getCosCache() || !getSinCache()))
+    return emitOpError() << "do_rotary = 1 needs cos_cache and sin_cache";
+  if (static_cast<int64_t>(getDoRotary()) == 0 && (getCosCache() || getSinCache()))
+    return emitOpError() << "cos_cache/sin_cache given but do_rotary = 0";
+  if (getSoftcap().convertToFloat() < 0.f)
+    return emitOpError() << "softcap must be >= 0";
+  auto query = getRankedType(getQuery());
+  if (query && query.getRank() != 3)
+    return emitOpError() << "query must have rank 3 (batch, sequence, hidden), got " << query;
+  int64_t headSize = getHeadSizeOrDynamic();
+  if (query && query.getRank() == 3 && !query.isDynamicDim(2) && ShapedType::isDynamic(headSize))
+    return emitOpError() << "query hidden size " << query.getDimSize(2)
+                         << " is not a multiple of the " << (getKey() ? heads : heads + 2 * kvHeads)
+                         << " heads it holds";
+  if (!ShapedType::isDynamic(headSize)) {
+    for (auto [name, value] : {std::pair<StringRef, Value>{"key", getKey()}, {"value", getValue()}})
+      if (auto type = getRankedType(value);
+          type && (type.getRank() != 3 || type.getShape()[2] != kvHeads * headSize))
+        return emitOpError() << name << " must be [batch, sequence, " << kvHeads * headSize
+                             << "], got " << type;
+    for (auto [name, value] :
+         {std::pair<StringRef, Value>{"past_key", getPastKey()}, {"past_value", getPastValue()}})
+      if (auto type = getRankedType(value);
+          type && (type.getRank() != 4 || type.getDimSize(1) != kvHeads ||
+                   type.getDimSize(3) != headSize || type.isDynamicDim(2)))
+        return emitOpError() << name << " must be [batch, " << kvHeads
+                             << ", capacity, " << headSize
+                             << "] with a static capacity, got " << type;
+    if (auto cos = getRankedType(getCosCache()); cos) {
+      auto sin = getRankedType(getSinCache());
+      if (cos.getRank() != 2 || cos.isDynamicDim(0) || cos.getDimSize(1) < 1 ||
+          2 * cos.getDimSize(1) > headSize || (sin && sin.getShape() != cos.getShape()))
+        return emitOpError() << "cos_cache and sin_cache must both be [positions, rotary_dim / "
+                                "2] with rotary_dim <= head size "
+                             << headSize << ", got " << cos << " and " << getSinCache().getType();
+    }
+  }
+  if (auto seqlens = getRankedType(getSeqlensK());
+      seqlens && (!seqlens.getElementType().isInteger(32) || seqlens.getRank() != 1))
+    return emitOpError() << "seqlens_k must be int32 [batch], got " << seqlens;
+  if (auto total = getRankedType(getTotalSequenceLength());
+      total && (!total.getElementType().isInteger(32) || total.getNumElements() != 1))
+    return emitOpError() << "total_sequence_length must be one int32, got " << total;
+  return success();
+}
+
+LogicalResult MsGroupQueryAttentionOp::inferShapes() {
+  // The forms the verifier refuses with a clearer message than "no rank".
+  if (failed(verify()))
+    return failure();
+  auto query = requireRanked(*this, getQuery(), "query");
+  auto pastKey = requireRanked(*this, getPastKey(), "past_key");
+  auto pastValue = requireRanked(*this, getPastValue(), "past_value");
+  if (failed(query) || failed(pastKey) || failed(pastValue))
+    return failure();
+  if (query->getRank() != 3)
+    return emitOpError() << "query must have rank 3 (batch, sequence, hidden), got " << *query;
+  int64_t headSize = getHeadSizeOrDynamic();
+  if (ShapedType::isDynamic(headSize))
+    return emitOpError() << "query hidden size " << query->getDimSize(2)
+                         << " does not divide into the heads";
+  int64_t hidden = static_cast<int64_t>(getNumHeads()) * headSize;
+  if (failed(setResultType(*this, 0, {query->getDimSize(0), query->getDimSize(1), hidden},
+                           query->getElementType())))
+    return failure();
+  if (getNumResults() > 1 &&
+      failed(setResultType(*this, 1, pastKey->getShape(), pastKey->getElementType())))
+    return failure();
+  if (getNumResults() > 2 &&
+      failed(setResultType(*this, 2, pastValue->getShape(), pastValue->getElementType())))
+    return failure();
+  return success();
+}
+
 } // namespace moec::onnx

@@ -132,4 +132,43 @@ def ONNX_MsQMoEOp : ONNX_Op<"ms.QMoE", [AttrSizedOperandSegments]> {
   let results = (outs AnyTensor:$output);
 }
 
+def ONNX_MsGroupQueryAttentionOp
+    : ONNX_Op<"ms.GroupQueryAttention", [AttrSizedOperandSegments]> {
+  let summary = "com.microsoft: grouped-query attention with a KV cache and optional rotary";
+  let description = [{
+    query [B, S, N*HD] (or packed [B, S, (N + 2*KV)*HD] with key and value
+    absent); key/value [B, S, KV*HD]; past_key/past_value [B, KV, P, HD];
+    seqlens_k int32 [B] (total length - 1 per batch row); total_sequence_length
+    an int32 scalar; cos_cache/sin_cache [rows, R/2] when do_rotary. Results:
+    output [B, S, N*HD], present_key/present_value [B, KV, P, HD] (moec imports
+    only the fixed-capacity form, where the present cache has the past's
+    capacity), and the optional output_qk, which moec refuses.
+
+    ```mlir
+    %o, %k, %v = onnx.ms.GroupQueryAttention %q, %k, %v, %pk, %pv, %sl, %tl {num_heads = 4 : i64, kv_num_heads = 2 : i64, operandSegmentSizes = ...}
+    ```
+  }];
+  let arguments = (ins AnyTensor:$query, Optional<AnyTensor>:$key, Optional<AnyTensor>:$value,
+                   Optional<AnyTensor>:$past_key, Optional<AnyTensor>:$past_value,
+                   AnyTensor:$seqlens_k, AnyTensor:$total_sequence_length,
+                   Optional<AnyTensor>:$cos_cache, Optional<AnyTensor>:$sin_cache,
+                   Optional<AnyTensor>:$position_ids, Optional<AnyTensor>:$attention_bias,
+                   Optional<AnyTensor>:$head_sink,
+                   I64Attr:$num_heads, I64Attr:$kv_num_heads,
+                   ONNX_DefaultI64<"0">:$do_rotary,
+                   ONNX_DefaultI64<"0">:$rotary_interleaved,
+                   ONNX_DefaultI64<"-1">:$local_window_size,
+                   OptionalAttr<F32Attr>:$scale,
+                   ONNX_DefaultF32<"0.0">:$softcap,
+                   ONNX_DefaultI64<"0">:$smooth_softmax,
+                   ONNX_DefaultI64<"0">:$qk_output,
+                   ONNX_DefaultI64<"1">:$causal);
+  let results = (outs Variadic<AnyTensor>:$outputs);
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    // Elements per head, from the query's last dim (packed or not).
+    int64_t getHeadSizeOrDynamic();
+  }];
+}
+
 #endif // MOEC_DIALECTS_ONNX_ONNXMICROSOFTOPS_TD

@@ -263,6 +263,8 @@ private:
                           boolean("has_scale", static_cast<bool>(norm.getScale()))}));
       return success();
     }
+    if (auto attention = dyn_cast<moe::AttentionOp>(op))
+      return lowerAttention(attention);
     if (isa<moe::MatMulOp>(op)) {
       replace(op, launch(op, "batch_matmul", op->getOperands(), op->getResultTypes(), {}));
       return success();
@@ -283,6 +285,47 @@ private:
     if (isa<kernel::LaunchOp, kernel::ConstantOp>(op))
       return success();
     return op->emitError() << "op '" << op->getName() << "' cannot be lowered to kernels";
+  }
+
+  // Two launches: the cache append (present = past + the new, rotated keys
+  // and values) and the attention proper, which reads the queries and the
+  // present cache. Splitting them is what lets every query see every key of
+  // its step without a grid-wide barrier on the GPU.
+  LogicalResult lowerAttention(moe::AttentionOp attention) {
+    bool packed = !attention.getKey();
+    SmallVector<NamedAttribute> spec{
+        i64("num_heads", attention.getNumHeads()),
+        i64("kv_heads", attention.getKvHeads()),
+        f32("scale", attention.getScale().convertToDouble()),
+        f32("softcap", attention.getSoftcap().convertToDouble()),
+        i64("window", attention.getWindow()),
+        i64("rotary_dim", attention.getRotaryDim()),
+        boolean("rotary_interleaved", attention.getRotaryInterleaved()),
+        boolean("packed", packed)};
+    SmallVector<Value> rotary;
+    if (attention.getCosCache())
+      rotary = {attention.getCosCache(), attention.getSinCache()};
+    SmallVector<Value> appendInputs;
+    if (packed)
+      appendInputs = {attention.getQuery()};
+    else
+      appendInputs = {attention.getKey(), attention.getValue()};
+    appendInputs.append({attention.getPastKey(), attention.getPastValue(),
+                         attention.getSeqlensK(), attention.getTotalSequenceLength()});
+    appendInputs.append(rotary);
+    auto append = launch(attention, "attention_kv_append", appendInputs,
+                         {attention.getPresentKey().getType(),
+                          attention.getPresentValue().getType()},
+                         spec);
+    SmallVector<Value> inputs{attention.getQuery(), append.getResult(0), append.getResult(1),
+                              attention.getSeqlensK(), attention.getTotalSequenceLength()};
+    inputs.append(rotary);
+    auto attend = launch(attention, "attention", inputs, attention.getOutput().getType(), spec);
+    attention.getOutput().replaceAllUsesWith(attend.getResult(0));
+    attention.getPresentKey().replaceAllUsesWith(append.getResult(0));
+    attention.getPresentValue().replaceAllUsesWith(append.getResult(1));
+    attention.erase();
+    return success();
   }
 
   LogicalResult lowerElementwise(moe::ElementwiseOp ew) {

@@ -2,6 +2,7 @@
 //
 // The rewrite that gives the optimizing passes something to work on:
 //   - com.microsoft.MoE       -> moe.router + moe.experts
+//   - com.microsoft.GroupQueryAttention -> moe.attention
 //   - MatMul/Gemm by a constant matrix -> moe.linear (other MatMuls: moe.matmul)
 //   - elementwise ops         -> single-op moe.elementwise regions
 //   - Identity                -> its input
@@ -337,9 +338,21 @@ LogicalResult convertMoE(Operation *op) {
   if (moec::getIntAttr(op, "swiglu_limit_after_activation", 0) != 0)
     return fail("swiglu_limit_after_activation = 1 is not supported yet");
   auto inputType = cast<RankedTensorType>(input.getType());
-  if (inputType.getRank() != 2)
-    return fail("an input of rank " + Twine(inputType.getRank()) +
-                " is not supported yet; moec expects (tokens, hidden)");
+  // (batch, seq, hidden), as decoders export it, is (batch * seq, hidden)
+  // rows; with one batch row that is (T, hidden) and the reshape is free of
+  // token arithmetic.
+  RankedTensorType rank3Type;
+  if (inputType.getRank() == 3 && inputType.getDimSize(0) == 1) {
+    rank3Type = inputType;
+    inputType = RankedTensorType::get({inputType.getDimSize(1), inputType.getDimSize(2)},
+                                      inputType.getElementType());
+  }
+  if (inputType.getRank() != 2) {
+    std::string type;
+    llvm::raw_string_ostream(type) << input.getType();
+    return fail("an input of type " + type +
+                " is not supported; moec expects (tokens, hidden) or (1, tokens, hidden)");
+  }
   for (Value w : {fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias})
     if (w && !isWeight(w))
       return fail("expert weights and biases must be initializers (compile-time constants)");
@@ -370,6 +383,18 @@ LogicalResult convertMoE(Operation *op) {
   OpBuilder builder(op);
   Location loc = op->getLoc();
   MLIRContext *ctx = op->getContext();
+  auto reshape = [&](Value value, RankedTensorType to) -> Value {
+    auto shapeType = RankedTensorType::get({to.getRank()}, builder.getI64Type());
+    SmallVector<int64_t> dims(to.getShape());
+    for (int64_t &d : dims)
+      if (ShapedType::isDynamic(d))
+        d = -1;
+    Value shape = moec::onnx::ConstantOp::create(builder, loc, shapeType,
+                                                 DenseIntElementsAttr::get(shapeType, dims));
+    return moec::onnx::ReshapeOp::create(builder, loc, to, value, shape).getReshaped();
+  };
+  if (rank3Type)
+    input = reshape(input, inputType);
   int64_t tokens = inputType.getDimSize(0);
   auto weightsType = RankedTensorType::get({tokens, k}, inputType.getElementType());
   auto idsType = RankedTensorType::get({tokens, k}, IntegerType::get(ctx, 64));
@@ -377,13 +402,53 @@ LogicalResult convertMoE(Operation *op) {
       loc, weightsType, idsType, logits, builder.getI64IntegerAttr(k),
       builder.getBoolAttr(normalize), builder.getStringAttr("softmax"));
   auto experts = moe::ExpertsOp::create(builder, 
-      loc, op->getResult(0).getType(), input, router.getWeights(), router.getExpertIds(),
+      loc, inputType, input, router.getWeights(), router.getExpertIds(),
       fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias, builder.getStringAttr(activation),
       builder.getI64IntegerAttr(fusion), builder.getF32FloatAttr(alpha),
       builder.getF32FloatAttr(beta), builder.getF32FloatAttr(static_cast<float>(limit)));
   if (failed(mlir::verify(experts)))
     return failure();
-  op->getResult(0).replaceAllUsesWith(experts.getOutput());
+  Value output = experts.getOutput();
+  if (rank3Type)
+    output = reshape(output, rank3Type);
+  op->getResult(0).replaceAllUsesWith(output);
+  op->erase();
+  return success();
+}
+
+// com.microsoft.GroupQueryAttention (fixed-capacity cache form; the op's
+// verifier refused every other form at import) -> moe.attention.
+LogicalResult convertGroupQueryAttention(Operation *op) {
+  auto gqa = cast<moec::onnx::MsGroupQueryAttentionOp>(op);
+  int64_t headSize = gqa.getHeadSizeOrDynamic();
+  if (ShapedType::isDynamic(headSize))
+    return op->emitError() << "op 'GroupQueryAttention': the head size is not known";
+  // onnxruntime treats a scale of 0 as "not given".
+  double scale = gqa.getScale() ? gqa.getScale()->convertToDouble() : 0.0;
+  if (scale == 0.0)
+    scale = 1.0 / std::sqrt(static_cast<double>(headSize));
+  int64_t window = static_cast<int64_t>(gqa.getLocalWindowSize());
+  auto pastType = cast<RankedTensorType>(gqa.getPastKey().getType());
+  auto queryType = cast<RankedTensorType>(gqa.getQuery().getType());
+  int64_t heads = static_cast<int64_t>(gqa.getNumHeads());
+  OpBuilder builder(op);
+  auto outputType = RankedTensorType::get(
+      {queryType.getDimSize(0), queryType.getDimSize(1), heads * headSize},
+      queryType.getElementType());
+  auto attention = moe::AttentionOp::create(
+      builder, op->getLoc(), outputType, pastType, pastType, gqa.getQuery(), gqa.getKey(),
+      gqa.getValue(), gqa.getPastKey(), gqa.getPastValue(), gqa.getSeqlensK(),
+      gqa.getTotalSequenceLength(), gqa.getCosCache(), gqa.getSinCache(),
+      builder.getI64IntegerAttr(heads),
+      builder.getI64IntegerAttr(static_cast<int64_t>(gqa.getKvNumHeads())),
+      builder.getF32FloatAttr(static_cast<float>(scale)),
+      builder.getF32FloatAttr(gqa.getSoftcap().convertToFloat()),
+      builder.getI64IntegerAttr(window > 0 ? window : 0),
+      builder.getBoolAttr(static_cast<int64_t>(gqa.getRotaryInterleaved()) != 0));
+  if (failed(mlir::verify(attention)))
+    return failure();
+  for (unsigned i = 0; i < op->getNumResults(); ++i)
+    op->getResult(i).replaceAllUsesWith(attention->getResult(i));
   op->erase();
   return success();
 }
@@ -403,6 +468,8 @@ struct ConvertOnnxToMoePass
       LogicalResult result = success();
       if (name == "onnx.ms.MoE")
         result = convertMoE(op);
+      else if (name == "onnx.ms.GroupQueryAttention")
+        result = convertGroupQueryAttention(op);
       else if (type == "MatMul")
         convertMatMul(op);
       else if (type == "Gemm")

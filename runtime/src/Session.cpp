@@ -8,6 +8,7 @@
 #include "runtime/src/Session.h"
 
 #include "runtime/src/CheckedMath.h"
+#include "runtime/src/KernelErrors.h"
 #include "runtime/src/Status.h"
 
 #include <chrono>
@@ -366,7 +367,8 @@ moert_status runSession(moert_session_impl &session,
       return makeStatus(MOERT_INTERNAL,
                         model.name + ": step " + std::to_string(s) +
                             " (kernel '" + model.kernels[step.kernel] +
-                            "') failed with code " + std::to_string(code));
+                            "') failed with code " + std::to_string(code) +
+                            describeKernelError(model.kernels[step.kernel], code));
   }
   if (timing) {
     session.lastTiming.tokens = tokens;

@@ -4,6 +4,7 @@
 
 #include "runtime/format/Container.h"
 #include "runtime/src/CheckedMath.h"
+#include "runtime/src/KernelErrors.h"
 #include "runtime/src/Status.h"
 
 #include <algorithm>
@@ -543,9 +544,10 @@ moert_status Executor::diagnoseKernelError(int64_t tokens, int code) {
     if (moert_status status = readStatusWord(&word))
       return status;
     if (word != 0)
-      return makeStatus(MOERT_INTERNAL, stepName(*model_, s) +
-                                            " reported error " +
-                                            std::to_string(word));
+      return makeStatus(MOERT_INTERNAL,
+                        stepName(*model_, s) + " reported error " + std::to_string(word) +
+                            describeKernelError(model_->kernels[model_->steps[s].kernel],
+                                                word));
   }
   return makeStatus(MOERT_INTERNAL,
                     "a kernel reported error " + std::to_string(code) +

@@ -84,3 +84,21 @@ func.func @dequantize_int4_shape(%q: tensor<4x16xi8>, %s: tensor<4x1xf32>) {
   %0 = moe.dequantize %q, %s {axis = 1 : i64, block_size = 16 : i64, bits = 4 : i64} : (tensor<4x16xi8>, tensor<4x1xf32>) -> tensor<4x16xf32>
   return
 }
+
+// -----
+
+// Tests that the present cache must have the past cache's type.
+func.func @attention_present(%q: tensor<1x?x64xf32>, %k: tensor<1x?x32xf32>, %pk: tensor<1x2x8x16xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>) {
+  // expected-error @+1 {{past_value, present_key and present_value must have past_key's type 'tensor<1x2x8x16xf32>', got 'tensor<1x2x9x16xf32>'}}
+  %0:3 = moe.attention %q, %k, %k, %pk, %pk, %sl, %tl {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.25 : f32, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0>} : (tensor<1x?x64xf32>, tensor<1x?x32xf32>, tensor<1x?x32xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1xi32>, tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x2x9x16xf32>, tensor<1x2x8x16xf32>)
+  return
+}
+
+// -----
+
+// Tests that a packed query must hold the q, k and v heads.
+func.func @attention_packed(%q: tensor<1x?x64xf32>, %pk: tensor<1x2x8x16xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>) {
+  // expected-error @+1 {{query must be [1, S, 128], got 'tensor<1x?x64xf32>'}}
+  %0:3 = moe.attention %q, %pk, %pk, %sl, %tl {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.25 : f32, operandSegmentSizes = array<i32: 1, 0, 0, 1, 1, 1, 1, 0, 0>} : (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1xi32>, tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+  return
+}

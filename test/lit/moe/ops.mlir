@@ -34,3 +34,10 @@ func.func @dense(%x: tensor<?x16xf32>, %w: tensor<16x8xf32>, %b: tensor<8xf32>,
   %mm = moe.matmul %x3, %m : (tensor<?x16x8xf32>, tensor<?x8x2xf32>) -> tensor<?x16x2xf32>
   return %z, %mm : tensor<?x8xf32>, tensor<?x16x2xf32>
 }
+
+// CHECK-LABEL: func.func @attention
+// CHECK: moe.attention {{.*}} {kv_heads = 2 : i64, num_heads = 4 : i64, {{.*}}scale = 2.500000e-01 : f32}
+func.func @attention(%q: tensor<1x?x64xf32>, %k: tensor<1x?x32xf32>, %pk: tensor<1x2x8x16xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>, %cos: tensor<8x4xf32>) -> tensor<1x?x64xf32> {
+  %0:3 = moe.attention %q, %k, %k, %pk, %pk, %sl, %tl, %cos, %cos {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.25 : f32, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1>} : (tensor<1x?x64xf32>, tensor<1x?x32xf32>, tensor<1x?x32xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1xi32>, tensor<i32>, tensor<8x4xf32>, tensor<8x4xf32>) -> (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+  return %0#0 : tensor<1x?x64xf32>
+}

@@ -511,3 +511,41 @@ func.func @dq_blocked(%q: tensor<16x8xi8>, %s: tensor<16x3xf32>) {
   %0 = onnx.DequantizeLinear %q, %s {axis = 1 : i64, block_size = 4 : i64} : (tensor<16x8xi8>, tensor<16x3xf32>) -> tensor<16x8xf32>
   return
 }
+
+// -----
+
+// Tests that GroupQueryAttention without a past cache (the growing-cache form,
+// whose present length is a run-time value) is refused with what moec needs.
+func.func @gqa_no_past(%q: tensor<1x?x64xf32>, %k: tensor<1x?x32xf32>, %v: tensor<1x?x32xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>) {
+  // expected-error @+1 {{needs past_key and past_value: moec compiles the fixed-capacity KV cache form}}
+  %0:3 = "onnx.ms.GroupQueryAttention"(%q, %k, %v, %sl, %tl) {num_heads = 4 : i64, kv_num_heads = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0>} : (tensor<1x?x64xf32>, tensor<1x?x32xf32>, tensor<1x?x32xf32>, tensor<1xi32>, tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+  return
+}
+
+// -----
+
+// Tests that num_heads must be a multiple of kv_num_heads.
+func.func @gqa_heads(%q: tensor<1x?x48xf32>, %k: tensor<1x?x32xf32>, %v: tensor<1x?x32xf32>, %pk: tensor<1x2x8x16xf32>, %pv: tensor<1x2x8x16xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>) {
+  // expected-error @+1 {{num_heads (3) must be a positive multiple of kv_num_heads (2)}}
+  %0:3 = "onnx.ms.GroupQueryAttention"(%q, %k, %v, %pk, %pv, %sl, %tl) {num_heads = 3 : i64, kv_num_heads = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0>} : (tensor<1x?x48xf32>, tensor<1x?x32xf32>, tensor<1x?x32xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1xi32>, tensor<i32>) -> (tensor<1x?x48xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+  return
+}
+
+// -----
+
+// Tests that a past cache whose capacity is the token dimension (a growing
+// cache) is refused: the cache must have a static capacity.
+func.func @gqa_dynamic_capacity(%q: tensor<1x?x64xf32>, %k: tensor<1x?x32xf32>, %v: tensor<1x?x32xf32>, %pk: tensor<1x2x?x16xf32>, %pv: tensor<1x2x?x16xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>) {
+  // expected-error @+1 {{past_key must be [batch, 2, capacity, 16] with a static capacity, got 'tensor<1x2x?x16xf32>'}}
+  %0:3 = "onnx.ms.GroupQueryAttention"(%q, %k, %v, %pk, %pv, %sl, %tl) {num_heads = 4 : i64, kv_num_heads = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0>} : (tensor<1x?x64xf32>, tensor<1x?x32xf32>, tensor<1x?x32xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1xi32>, tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>)
+  return
+}
+
+// -----
+
+// Tests that rotary caches wider than the head are refused.
+func.func @gqa_rotary_width(%q: tensor<1x?x64xf32>, %k: tensor<1x?x32xf32>, %v: tensor<1x?x32xf32>, %pk: tensor<1x2x8x16xf32>, %pv: tensor<1x2x8x16xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>, %cos: tensor<8x9xf32>) {
+  // expected-error @+1 {{cos_cache and sin_cache must both be [positions, rotary_dim / 2] with rotary_dim <= head size 16}}
+  %0:3 = "onnx.ms.GroupQueryAttention"(%q, %k, %v, %pk, %pv, %sl, %tl, %cos, %cos) {num_heads = 4 : i64, kv_num_heads = 2 : i64, do_rotary = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>} : (tensor<1x?x64xf32>, tensor<1x?x32xf32>, tensor<1x?x32xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1xi32>, tensor<i32>, tensor<8x9xf32>, tensor<8x9xf32>) -> (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+  return
+}

@@ -83,3 +83,33 @@ func.func @known_int_arithmetic(%x: tensor<?x8xf32>, %i: tensor<?x1xi64>) -> (te
   %d = "onnx.Div"(%i, %two) : (tensor<?x1xi64>, tensor<1xi64>) -> tensor<?x1xi64>
   return %y, %d : tensor<?x4xf32>, tensor<?x1xi64>
 }
+
+// -----
+
+// Tests that GroupQueryAttention in the fixed-capacity cache form becomes
+// moe.attention with the default scale 1/sqrt(head size) resolved, the
+// rotary caches passed through and the window of local_window_size.
+// CHECK-LABEL: func.func @gqa
+// CHECK: %[[O:.+]], %[[PK:.+]], %[[PV:.+]] = moe.attention %arg0, %arg1, %arg2, %arg3, %arg4, %arg5, %arg6, %{{.+}}, %{{.+}} {kv_heads = 2 : i64, num_heads = 4 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1>, rotary_interleaved = true, scale = 2.500000e-01 : f32, window = 3 : i64}
+// CHECK-SAME: -> (tensor<1x?x64xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>)
+// CHECK: return %[[O]], %[[PK]], %[[PV]]
+func.func @gqa(%q: tensor<1x?x64xf32>, %k: tensor<1x?x32xf32>, %v: tensor<1x?x32xf32>, %pk: tensor<1x2x32x16xf32>, %pv: tensor<1x2x32x16xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>) {
+  %cos = "onnx.Constant"() {value = dense<1.0> : tensor<32x8xf32>} : () -> tensor<32x8xf32>
+  %sin = "onnx.Constant"() {value = dense<0.0> : tensor<32x8xf32>} : () -> tensor<32x8xf32>
+  %o, %nk, %nv = "onnx.ms.GroupQueryAttention"(%q, %k, %v, %pk, %pv, %sl, %tl, %cos, %sin) {num_heads = 4 : i64, kv_num_heads = 2 : i64, do_rotary = 1 : i64, rotary_interleaved = 1 : i64, local_window_size = 3 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>} : (tensor<1x?x64xf32>, tensor<1x?x32xf32>, tensor<1x?x32xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1xi32>, tensor<i32>, tensor<32x8xf32>, tensor<32x8xf32>) -> (tensor<1x?x64xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>)
+  return %o, %nk, %nv : tensor<1x?x64xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>
+}
+
+// -----
+
+// Tests the packed form (query holds q | k | v; key and value absent), an
+// explicit scale, no rotary, and that local_window_size = -1 means no window.
+// CHECK-LABEL: func.func @gqa_packed
+// (Attributes at their defaults, rotary_interleaved = false and window = 0,
+// are not printed.)
+// CHECK: moe.attention %arg0, %arg1, %arg2, %arg3, %arg4 {kv_heads = 1 : i64, num_heads = 2 : i64, operandSegmentSizes = array<i32: 1, 0, 0, 1, 1, 1, 1, 0, 0>, scale = 1.250000e-01 : f32, softcap = 5.000000e+01 : f32}
+// CHECK-NOT: onnx.ms.GroupQueryAttention
+func.func @gqa_packed(%qkv: tensor<1x?x128xf32>, %pk: tensor<1x1x8x32xf32>, %pv: tensor<1x1x8x32xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>) -> tensor<1x?x64xf32> {
+  %o, %nk, %nv = "onnx.ms.GroupQueryAttention"(%qkv, %pk, %pv, %sl, %tl) {num_heads = 2 : i64, kv_num_heads = 1 : i64, scale = 0.125 : f32, softcap = 50.0 : f32, local_window_size = -1 : i64, operandSegmentSizes = array<i32: 1, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0>} : (tensor<1x?x128xf32>, tensor<1x1x8x32xf32>, tensor<1x1x8x32xf32>, tensor<1xi32>, tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x1x8x32xf32>, tensor<1x1x8x32xf32>)
+  return %o : tensor<1x?x64xf32>
+}
