@@ -95,9 +95,68 @@ def prepare(args):
                               "tolerance": VARIANTS[precision][1], "tokens": tokens,
                               "input": f"data/{base}.input.npy",
                               "ref": f"data/{base}.ref.npy"})
+    failures += prepare_decoders(args, cases)
     with open(os.path.join(args.out, "cases.json"), "w") as f:
         json.dump({"arch": args.arch, "cases": cases}, f, indent=1)
     return 1 if failures else 0
+
+
+def prepare_decoders(args, cases):
+    """The whole decoders (test/models/decoder): one greedy generation per variant, checked
+    against transformers' tokens and step logits (the .ref.npz travels with the artifacts)."""
+    import shutil
+    import e2e_common as common
+
+    decoder_dir = os.path.join(common.Config.models, "decoder")
+    failures = 0
+    for name in sorted(n[:-5] for n in os.listdir(decoder_dir) if n.endswith(".onnx")):
+        ref = f"data/decoder.{name}.ref.npz"
+        shutil.copy(os.path.join(decoder_dir, name + ".ref.npz"), os.path.join(args.out, ref))
+        for precision in ("f32", "bf16"):
+            artifact = f"decoder__{name}.{args.arch}.{precision}.moe"
+            result = common.run_tool([common.Config.moec, "compile",
+                                      os.path.join(decoder_dir, name + ".onnx"), "--target",
+                                      args.arch, *VARIANTS[precision][0], "--fail-on-spills",
+                                      "-o", os.path.join(args.out, artifact)])
+            ok = result.returncode == 0
+            failures += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} compile decoder/{name} for {args.arch} "
+                  f"({precision})" + ("" if ok else "\n" + common.describe(result)))
+            if ok:
+                cases.append({"kind": "generate", "model": f"decoder/{name}.onnx",
+                              "artifact": artifact, "precision": precision,
+                              "tolerance": VARIANTS[precision][1], "tokens": "generate 8",
+                              "ref": ref})
+    return failures
+
+
+def run_generate(args, case, work):
+    """moec-run --generate 8 on a decoder; the tokens must be transformers' (f32), and every
+    step's logits within the variant's tolerance while the tokens agree. In bf16 a token may
+    legitimately differ where the reference margin is below bf16's rounding; from there on
+    the sequences diverge, so only the steps up to and including the first difference count."""
+    at = lambda p: os.path.join(args.artifacts, p)  # noqa: E731
+    ref = np.load(at(case["ref"]))
+    want = [int(t) for t in ref["hf_tokens"]]
+    logits_path = os.path.join(work, os.path.basename(case["artifact"]) + ".step_logits.npy")
+    command = [os.path.abspath(args.moec_run), at(case["artifact"]), "--generate",
+               str(len(want)), "--prompt", ",".join(str(int(t)) for t in ref["prompt"]),
+               "--logits-out", logits_path]
+    result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+    if result.returncode != 0:
+        return "ERROR", float("nan"), float("nan"), result.stderr.strip()[-2000:]
+    got = [int(t) for t in result.stdout.split()]
+    same = 0
+    while same < len(want) and same < len(got) and got[same] == want[same]:
+        same += 1
+    steps = min(len(want), same + 1)
+    logits = np.load(logits_path).astype(np.float64)[:steps]
+    expected = ref["hf_step_logits"].astype(np.float64)[:steps]
+    scale = float(np.abs(expected).max())
+    err = float(np.abs(logits - expected).max())
+    ok = err <= case["tolerance"] * scale and (same == len(want) or case["precision"] != "f32")
+    note = f"tokens {same}/{len(want)} equal"
+    return ("PASS" if ok else "FAIL"), err, scale, note
 
 
 def run(args):
@@ -108,6 +167,15 @@ def run(args):
     rows, failures = [], 0
     for case in listing["cases"]:
         at = lambda p: os.path.join(args.artifacts, p)  # noqa: E731
+        if case.get("kind") == "generate":
+            start = time.monotonic()
+            status, err, scale, note = run_generate(args, case, work)
+            seconds = time.monotonic() - start
+            failures += status != "PASS"
+            rows.append((case["model"], case["precision"], case["tokens"], status, err, scale,
+                         case["tolerance"], seconds))
+            print(f"{status} {case['model']} ({case['precision']}) greedy: {note}")
+            continue
         out_path = os.path.join(work, os.path.basename(case["input"]).replace(
             ".input", f".{case['precision']}.out"))
         command = [os.path.abspath(args.moec_run), at(case["artifact"]),

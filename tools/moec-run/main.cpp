@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moert/moert.h"
+#include "tools/moec-run/Generate.h"
 #include "tools/moec-run/Npy.h"
 
 #include <algorithm>
@@ -24,8 +25,10 @@ namespace {
 
 const char kUsage[] =
     "usage: moec-run MODEL.moe --input NAME=FILE.npy ... [options]\n"
+    "       moec-run MODEL.moe --generate N --prompt ID,ID,... [options]\n"
     "\n"
-    "Runs a moec artifact on .npy inputs with libmoert.\n"
+    "Runs a moec artifact on .npy inputs with libmoert, or generates tokens\n"
+    "greedily with a compiled decoder and its KV cache.\n"
     "\n"
     "  --input NAME=FILE.npy   value of model input NAME (one per input; the\n"
     "                          dtype must equal the model's, nothing is cast)\n"
@@ -42,6 +45,19 @@ const char kUsage[] =
     "  --cuda-device N         CUDA artifacts: run on device N (default 0)\n"
     "  --no-cuda-graphs        CUDA artifacts: launch every step on every run\n"
     "                          instead of replaying a captured CUDA graph\n"
+    "  --generate N            greedy decoding: run the prompt, then one token\n"
+    "                          per run, feeding the present caches back as the\n"
+    "                          past; prints the N generated ids on one line.\n"
+    "                          The model needs the inputs input_ids (int64\n"
+    "                          [1, T]), seqlens_k (int32 [1]),\n"
+    "                          total_sequence_length (int32), past_<X> or\n"
+    "                          past_key_values.<X> caches with present_<X> or\n"
+    "                          present.<X> outputs, and the output logits\n"
+    "                          (float32 [1, T, vocab]) (docs/user-guide.md)\n"
+    "  --prompt IDS            --generate: the prompt's token ids, comma-separated\n"
+    "  --tokens-out FILE.npy   --generate: also write the ids (int64 [N])\n"
+    "  --logits-out FILE.npy   --generate: write each step's logits row\n"
+    "                          (float32 [N, vocab])\n"
     "  --help                  print this help\n"
     "\n"
     "Flags taking a value accept '--flag VALUE' and '--flag=VALUE'.\n"
@@ -60,7 +76,31 @@ struct Options {
   int64_t cudaDevice = 0;
   bool cudaGraphs = true;
   bool help = false;
+  int64_t generate = 0; // 0: not generating
+  bool promptGiven = false;
+  std::vector<int64_t> prompt;
+  std::string tokensOut, logitsOut;
 };
+
+// "1,2,3" -> {1, 2, 3}; false on anything else.
+bool parseIds(const std::string &text, std::vector<int64_t> *out) {
+  out->clear();
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                      : comma - start);
+    char *end = nullptr;
+    long long value = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || !end || *end != '\0')
+      return false;
+    out->push_back(value);
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return !out->empty();
+}
 
 int error(const std::string &where, const std::string &what) {
   std::fprintf(stderr, "moec-run: error: %s: %s\n", where.c_str(),
@@ -116,7 +156,8 @@ int parseArgs(int argc, char **argv, Options *options) {
     } else {
       if (flag != "--input" && flag != "--output" && flag != "--check" &&
           flag != "--rtol" && flag != "--atol" && flag != "--max-tokens" &&
-          flag != "--repeat" && flag != "--cuda-device")
+          flag != "--repeat" && flag != "--cuda-device" && flag != "--generate" &&
+          flag != "--prompt" && flag != "--tokens-out" && flag != "--logits-out")
         return error(flag, "unknown flag (see --help)");
       if (i + 1 >= argc)
         return error(flag, "missing value");
@@ -141,6 +182,15 @@ int parseArgs(int argc, char **argv, Options *options) {
         return error(flag, "expected a non-negative number, got '" + value +
                                "'");
       (flag == "--rtol" ? options->rtol : options->atol) = number;
+    } else if (flag == "--generate") {
+      if (!parseCount(value, &options->generate) || options->generate == 0)
+        return error(flag, "expects a positive number of tokens, got '" + value + "'");
+    } else if (flag == "--prompt") {
+      if (!parseIds(value, &options->prompt))
+        return error(flag, "expects comma-separated token ids, got '" + value + "'");
+      options->promptGiven = true;
+    } else if (flag == "--tokens-out" || flag == "--logits-out") {
+      (flag == "--tokens-out" ? options->tokensOut : options->logitsOut) = value;
     } else if (flag == "--cuda-device") {
       if (!parseCount(value, &options->cudaDevice) ||
           options->cudaDevice > INT32_MAX)
@@ -159,6 +209,16 @@ int parseArgs(int argc, char **argv, Options *options) {
   }
   if (options->model.empty())
     return error("moec-run", "no model given (see --help)");
+  bool generating = options->generate > 0;
+  if (generating && !options->promptGiven)
+    return error("--generate", "needs --prompt ID,ID,...");
+  if (!generating && (options->promptGiven || !options->tokensOut.empty() ||
+                      !options->logitsOut.empty()))
+    return error("moec-run", "--prompt, --tokens-out and --logits-out go with --generate");
+  if (generating && (!options->inputs.empty() || !options->outputs.empty() ||
+                     !options->checks.empty() || options->repeat != 1))
+    return error("--generate", "feeds the model itself; --input, --output, --check and "
+                               "--repeat do not apply");
   return 0;
 }
 
@@ -207,6 +267,16 @@ int run(const Options &options) {
     return statusError(status);
   std::unique_ptr<moert_model_t, void (*)(moert_model_t *)> modelOwner(
       model, moert_model_release);
+  if (options.generate > 0) {
+    moec::run::GenerateOptions generate;
+    generate.model = options.model;
+    generate.prompt = options.prompt;
+    generate.newTokens = options.generate;
+    generate.cudaDevice = options.cudaDevice;
+    generate.tokensPath = options.tokensOut;
+    generate.logitsPath = options.logitsOut;
+    return moec::run::generate(generate, model);
+  }
 
   // Inputs: every model input exactly once, dtype as declared.
   size_t inputCount = moert_model_input_count(model);
