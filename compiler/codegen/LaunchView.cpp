@@ -277,4 +277,31 @@ FailureOr<LaunchView::AttentionArgs> LaunchView::attentionArgs(bool cuda) {
   return args;
 }
 
+// Operands: input, positions, cos, sin -> output (see LowerToKernel).
+FailureOr<LaunchView::AttentionArgs> LaunchView::rotaryArgs(bool cuda) {
+  CodeFlavor flavor = cuda ? CodeFlavor::Cuda : CodeFlavor::Host;
+  auto x = shapeOf(op.getInputs()[0]);
+  auto data = cxxType(op, cast<ShapedType>(op.getInputs()[0].getType()).getElementType(), flavor);
+  auto table = cxxType(op, cast<ShapedType>(op.getInputs()[2].getType()).getElementType(), flavor);
+  if (failed(data) || failed(table))
+    return failure();
+  bool headsFirst = specBool("heads_first");
+  int64_t head = specInt("head_size");
+  AttentionArgs args;
+  args.types = *data + ", " + *table;
+  llvm::raw_string_ostream d(args.declarations);
+  d << "  " << (cuda ? "moec_ck" : "moec_hk") << "::RotaryShape shape{};\n"
+    << "  shape.batch = " << x[0] << ";\n"
+    << "  shape.seq = " << dimExpr(x[headsFirst ? 2 : 1]).str() << ";\n"
+    << "  shape.heads = " << (headsFirst ? x[1] : x[2] / head) << ";\n"
+    << "  shape.head_size = " << head << ";\n"
+    << "  shape.rotary_dim = " << specInt("rotary_dim") << ";\n"
+    << "  shape.rows = " << shapeOf(op.getInputs()[2])[0] << ";\n"
+    << "  shape.interleaved = " << (specBool("interleaved") ? "true" : "false") << ";\n"
+    << "  shape.heads_first = " << (headsFirst ? "true" : "false") << ";\n"
+    << "  shape.per_token = " << (specBool("per_token") ? "true" : "false") << ";\n";
+  args.arguments = "in0, in1, in2, in3, out0, shape";
+  return args;
+}
+
 } // namespace moec::codegen

@@ -72,6 +72,8 @@ public:
     std::string arguments;
   };
   mlir::FailureOr<AttentionArgs> attentionArgs(bool cuda);
+  // rotary: the same parts; arguments "in0, in1, in2, in3, out0, shape".
+  mlir::FailureOr<AttentionArgs> rotaryArgs(bool cuda);
   // The ReduceKind / ScatterReduction enumerator for the spec.
   std::string reduceKind();
   mlir::FailureOr<std::string> scatterReduction();

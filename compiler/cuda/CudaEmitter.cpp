@@ -194,6 +194,15 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     gridX = cover(bytes, kSimtBlock * 16);
     return success();
   }
+  if (k == "rotary") {
+    auto args = rotaryArgs(/*cuda=*/true);
+    if (failed(args))
+      return failure();
+    os << args->declarations << "  moec_ck::rotary<" << args->types << ", " << B() << ">("
+       << args->arguments << ", status);\n";
+    gridX = cover(product(inputShape(0)), kSimtBlock);
+    return success();
+  }
   if (k == "attention_kv_append" || k == "attention") {
     auto args = attentionArgs(/*cuda=*/true);
     if (failed(args))

@@ -143,6 +143,14 @@ LogicalResult FunctionWriter::body() {
     os << "  moec_hk::rms_norm<" << args->types << ">(" << args->arguments << ");\n  return 0;\n";
     return success();
   }
+  if (k == "rotary") {
+    auto args = rotaryArgs(/*cuda=*/false);
+    if (failed(args))
+      return failure();
+    os << args->declarations << "  return moec_hk::rotary<" << args->types << ">("
+       << args->arguments << ");\n";
+    return success();
+  }
   if (k == "attention_kv_append" || k == "attention") {
     auto args = attentionArgs(/*cuda=*/false);
     if (failed(args))

@@ -102,6 +102,7 @@ const OpInfo kMicrosoftOps[] = {
     // Inputs after head_sink (quantized caches, q/k norms, query_seqlens) are
     // refused as too many inputs.
     {"GroupQueryAttention", "ms.GroupQueryAttention", 7, 12, kVariadic, 12, 0b111110011110},
+    {"RotaryEmbedding", "ms.RotaryEmbedding", 4, 4, 1},
 };
 
 const OpInfo *findOp(StringRef domain, StringRef type) {

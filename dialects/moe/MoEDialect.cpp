@@ -236,6 +236,38 @@ LogicalResult AttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// RotaryOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RotaryOp::verify() {
+  auto x = rankedType(getInput());
+  int64_t head = getHeadSize(), rotary = getRotaryDim();
+  if (x.getRank() != (getHeadsFirst() ? 4 : 3))
+    return emitOpError("input must be [batch, seq, heads * head_size] or, with heads_first, "
+                       "[batch, heads, seq, head_size], got ")
+           << x;
+  int64_t width = x.getShape().back();
+  if (head < 1 || ShapedType::isDynamic(width) || width % head != 0 ||
+      (getHeadsFirst() && width != head))
+    return emitOpError("head_size ") << head << " does not divide the input's last dim " << width;
+  if (rotary < 2 || rotary % 2 != 0 || rotary > head)
+    return emitOpError("rotary_dim must be even, >= 2 and at most head_size, got ") << rotary;
+  auto cos = rankedType(getCosCache());
+  if (cos.getRank() != 2 || !cos.hasStaticShape() || cos.getDimSize(1) * 2 != rotary ||
+      rankedType(getSinCache()) != cos || !isa<FloatType>(cos.getElementType()))
+    return emitOpError("cos_cache and sin_cache must be float [rows, ") << rotary / 2 << "]";
+  auto pos = rankedType(getPositions());
+  int64_t batch = x.getDimSize(0), seq = x.getDimSize(getHeadsFirst() ? 2 : 1);
+  bool perToken = pos.getRank() == 2 && pos.getDimSize(0) == batch && pos.getDimSize(1) == seq;
+  bool offset = pos.getRank() == 1 && pos.getDimSize(0) == 1;
+  if (!pos.getElementType().isInteger(64) || !(perToken || offset))
+    return emitOpError("positions must be i64 [") << batch << ", S] or [1], got " << pos;
+  if (rankedType(getOutput()) != x)
+    return emitOpError("result must have the input's type");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // DequantizeOp
 //===----------------------------------------------------------------------===//
 

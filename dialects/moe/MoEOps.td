@@ -217,6 +217,34 @@ def MoE_AttentionOp : MoE_Op<"attention", [Pure, AttrSizedOperandSegments]> {
   }];
 }
 
+def MoE_RotaryOp : MoE_Op<"rotary", [Pure]> {
+  let summary = "Rotary position embedding of every head of q or k";
+  let description = [{
+    input is [B, S, heads * head_size] or, with `heads_first`, [B, heads, S,
+    head_size]; positions is int64 [B, S] or [1] (the first token's position;
+    token s is at positions[0] + s); cos/sin are [rows, rotary_dim / 2]. The
+    first rotary_dim elements of each head are rotated by the angle of the
+    token's position: pairs (i, i + rotary_dim/2), or (2i, 2i + 1) with
+    `interleaved`; the others pass through. A position outside [0, rows) is a
+    run-time error. com.microsoft.RotaryEmbedding.
+
+    ```mlir
+    %y = moe.rotary %x, %pos, %cos, %sin {head_size = 16 : i64, rotary_dim = 16 : i64}
+        : (tensor<1x?x64xf32>, tensor<1x?xi64>, tensor<32x8xf32>, tensor<32x8xf32>) -> tensor<1x?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$positions,
+                       AnyRankedTensor:$cos_cache, AnyRankedTensor:$sin_cache,
+                       I64Attr:$head_size, I64Attr:$rotary_dim,
+                       DefaultValuedAttr<BoolAttr, "false">:$interleaved,
+                       DefaultValuedAttr<BoolAttr, "false">:$heads_first);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $positions `,` $cos_cache `,` $sin_cache attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def MoE_MatMulOp : MoE_Op<"matmul", [Pure]> {
   let summary = "Batched matrix product of two run-time tensors (numpy semantics)";
   let description = [{

@@ -263,4 +263,65 @@ LogicalResult MsGroupQueryAttentionOp::inferShapes() {
   return success();
 }
 
+FailureOr<std::pair<int64_t, int64_t>> MsRotaryEmbeddingOp::getHeadAndRotaryDims() {
+  auto input = getRankedType(getInput());
+  auto cos = getRankedType(getCosCache());
+  if (!input || !cos || cos.getRank() != 2 || cos.isDynamicDim(1))
+    return emitOpError() << "needs a ranked input and cos_cache [positions, rotary_dim / 2]";
+  int64_t rotary = static_cast<int64_t>(getRotaryEmbeddingDim());
+  int64_t heads = static_cast<int64_t>(getNumHeads());
+  int64_t head = 0;
+  if (input.getRank() == 4) {
+    head = input.getDimSize(3);
+  } else if (input.getRank() == 3) {
+    int64_t width = input.getDimSize(2);
+    // Without num_heads, onnxruntime takes the head size from the cos cache
+    // (every dim of the head is rotated).
+    head = heads > 0 ? (width % heads == 0 ? width / heads : 0) : 2 * cos.getDimSize(1);
+    if (head <= 0 || width % head != 0)
+      return emitOpError() << "input width " << width << " does not divide into heads of "
+                           << (heads > 0 ? "num_heads " + std::to_string(heads)
+                                         : "size 2 * cos_cache.shape[1]");
+    if (heads == 0 && rotary > 0)
+      return emitOpError() << "rotary_embedding_dim needs num_heads (onnxruntime refuses it "
+                              "without; the head size would be ambiguous)";
+  } else {
+    return emitOpError() << "input must have rank 3 (batch, sequence, hidden) or 4 (batch, "
+                            "heads, sequence, head_size), got "
+                         << input;
+  }
+  if (rotary == 0)
+    rotary = head;
+  if (rotary < 2 || rotary % 2 != 0 || rotary > head || cos.getDimSize(1) * 2 != rotary)
+    return emitOpError() << "rotary dim " << rotary << " must be even, at most the head size "
+                         << head << " and twice cos_cache's last dim (" << cos.getDimSize(1)
+                         << ")";
+  return std::make_pair(head, rotary);
+}
+
+LogicalResult MsRotaryEmbeddingOp::verify() {
+  if (failed(verifyFlag(*this, "interleaved", getInterleaved())))
+    return failure();
+  if (static_cast<int64_t>(getIsPackedBatching()) != 0)
+    return emitOpError() << "is_packed_batching = 1 is not supported";
+  if (getScale().convertToFloat() != 1.0f)
+    return emitOpError() << "scale other than 1 is not supported";
+  auto cos = getRankedType(getCosCache()), sin = getRankedType(getSinCache());
+  if (cos && sin && cos.getShape() != sin.getShape())
+    return emitOpError() << "cos_cache " << cos << " and sin_cache " << sin
+                         << " must have one shape";
+  if (auto pos = getRankedType(getPositionIds());
+      pos && (!pos.getElementType().isInteger(64) || pos.getRank() < 1 || pos.getRank() > 2))
+    return emitOpError() << "position_ids must be int64 [batch, sequence] or [1], got " << pos;
+  if (getRankedType(getInput()) && cos && failed(getHeadAndRotaryDims()))
+    return failure();
+  return success();
+}
+
+LogicalResult MsRotaryEmbeddingOp::inferShapes() {
+  if (failed(verify()))
+    return failure();
+  return inferSameAsOperand(*this, getInput());
+}
+
 } // namespace moec::onnx

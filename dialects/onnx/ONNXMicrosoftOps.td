@@ -171,4 +171,34 @@ def ONNX_MsGroupQueryAttentionOp
   }];
 }
 
+def ONNX_MsRotaryEmbeddingOp : ONNX_Op<"ms.RotaryEmbedding"> {
+  let summary = "com.microsoft: rotary position embedding of q or k";
+  let description = [{
+    input [B, S, N*H] or [B, N, S, H]; position_ids [B, S] (int64), or [1]
+    holding the position of the first token (token s is at p + s);
+    cos_cache/sin_cache [positions, R/2] with R = rotary_embedding_dim, or the
+    head size when 0. The first R elements of every head are rotated (pairs
+    (i, i + R/2), or (2i, 2i + 1) when interleaved); the rest pass through.
+
+    ```mlir
+    %y = onnx.ms.RotaryEmbedding %x, %pos, %cos, %sin {num_heads = 4 : i64}
+        : (tensor<1x?x64xf32>, tensor<1x?xi64>, tensor<32x8xf32>, tensor<32x8xf32>) -> tensor<1x?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$input, AnyTensor:$position_ids, AnyTensor:$cos_cache,
+                   AnyTensor:$sin_cache,
+                   ONNX_DefaultI64<"0">:$num_heads,
+                   ONNX_DefaultI64<"0">:$rotary_embedding_dim,
+                   ONNX_DefaultI64<"0">:$interleaved,
+                   ONNX_DefaultI64<"0">:$is_packed_batching,
+                   ONNX_DefaultF32<"1.0">:$scale);
+  let results = (outs AnyTensor:$output);
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    // Head size and rotated dims, or failure (with the reason) when the
+    // shapes do not determine them.
+    mlir::FailureOr<std::pair<int64_t, int64_t>> getHeadAndRotaryDims();
+  }];
+}
+
 #endif // MOEC_DIALECTS_ONNX_ONNXMICROSOFTOPS_TD

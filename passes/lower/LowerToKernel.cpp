@@ -265,6 +265,16 @@ private:
     }
     if (auto attention = dyn_cast<moe::AttentionOp>(op))
       return lowerAttention(attention);
+    if (auto rotary = dyn_cast<moe::RotaryOp>(op)) {
+      bool perToken = rankOf(rotary.getPositions()) == 2;
+      replace(op, launch(op, "rotary", op->getOperands(), op->getResultTypes(),
+                         {i64("head_size", rotary.getHeadSize()),
+                          i64("rotary_dim", rotary.getRotaryDim()),
+                          boolean("interleaved", rotary.getInterleaved()),
+                          boolean("heads_first", rotary.getHeadsFirst()),
+                          boolean("per_token", perToken)}));
+      return success();
+    }
     if (isa<moe::MatMulOp>(op)) {
       replace(op, launch(op, "batch_matmul", op->getOperands(), op->getResultTypes(), {}));
       return success();

@@ -3,6 +3,7 @@
 // The rewrite that gives the optimizing passes something to work on:
 //   - com.microsoft.MoE       -> moe.router + moe.experts
 //   - com.microsoft.GroupQueryAttention -> moe.attention
+//   - com.microsoft.RotaryEmbedding -> moe.rotary
 //   - MatMul/Gemm by a constant matrix -> moe.linear (other MatMuls: moe.matmul)
 //   - elementwise ops         -> single-op moe.elementwise regions
 //   - Identity                -> its input
@@ -453,6 +454,28 @@ LogicalResult convertGroupQueryAttention(Operation *op) {
   return success();
 }
 
+// com.microsoft.RotaryEmbedding -> moe.rotary (the head size resolved from
+// num_heads or the cos cache, as onnxruntime does).
+LogicalResult convertRotaryEmbedding(Operation *op) {
+  auto rope = cast<moec::onnx::MsRotaryEmbeddingOp>(op);
+  auto dims = rope.getHeadAndRotaryDims();
+  if (failed(dims))
+    return failure();
+  auto inputType = cast<RankedTensorType>(rope.getInput().getType());
+  OpBuilder builder(op);
+  auto rotary = moe::RotaryOp::create(
+      builder, op->getLoc(), inputType, rope.getInput(), rope.getPositionIds(),
+      rope.getCosCache(), rope.getSinCache(), builder.getI64IntegerAttr(dims->first),
+      builder.getI64IntegerAttr(dims->second),
+      builder.getBoolAttr(static_cast<int64_t>(rope.getInterleaved()) != 0),
+      builder.getBoolAttr(inputType.getRank() == 4));
+  if (failed(mlir::verify(rotary)))
+    return failure();
+  op->getResult(0).replaceAllUsesWith(rotary.getOutput());
+  op->erase();
+  return success();
+}
+
 struct ConvertOnnxToMoePass
     : moec::impl::MoecConvertOnnxToMoeBase<ConvertOnnxToMoePass> {
   void runOnOperation() override {
@@ -470,6 +493,8 @@ struct ConvertOnnxToMoePass
         result = convertMoE(op);
       else if (name == "onnx.ms.GroupQueryAttention")
         result = convertGroupQueryAttention(op);
+      else if (name == "onnx.ms.RotaryEmbedding")
+        result = convertRotaryEmbedding(op);
       else if (type == "MatMul")
         convertMatMul(op);
       else if (type == "Gemm")

@@ -44,12 +44,16 @@ class Case:
 
     def __init__(self, name, heads=4, kv_heads=2, head=16, capacity=16, batch=1,
                  rotary_dim=None, interleaved=0, packed=False, scale=None, softcap=None,
-                 window=None):
+                 window=None, rotary_op=False):
         self.name, self.heads, self.kv_heads, self.head = name, heads, kv_heads, head
         self.capacity, self.batch, self.packed = capacity, batch, packed
         self.rotary_dim = rotary_dim
+        # rotary_op: q and k rotated by com.microsoft.RotaryEmbedding nodes fed by a
+        # position_ids input, GroupQueryAttention without do_rotary (older genai graphs).
+        self.rotary_op = rotary_op
+        self.interleaved = interleaved
         attrs = dict(num_heads=heads, kv_num_heads=kv_heads)
-        if rotary_dim:
+        if rotary_dim and not rotary_op:
             attrs.update(do_rotary=1, rotary_interleaved=interleaved)
         if scale is not None:
             attrs["scale"] = scale
@@ -76,19 +80,32 @@ class Case:
         inputs += [helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, [b]),
                    helper.make_tensor_value_info("total_sequence_length", TensorProto.INT32, [])]
         names += ["past_key", "past_value", "seqlens_k", "total_sequence_length"]
-        inits = []
+        inits, nodes = [], []
         if self.rotary_dim:
             cos, sin = rotary_cache(c, self.rotary_dim)
             inits = [helper.make_tensor("cos_cache", f32, cos.shape, cos.ravel()),
                      helper.make_tensor("sin_cache", f32, sin.shape, sin.ravel())]
-            names += ["cos_cache", "sin_cache"]
+            if not self.rotary_op:
+                names += ["cos_cache", "sin_cache"]
+        if self.rotary_op:
+            inputs.append(helper.make_tensor_value_info("position_ids", TensorProto.INT64,
+                                                        [b, "tokens"]))
+            for slot, heads_here in ((0, n), (1, kv)):
+                rotated = names[slot] + "_rot"
+                nodes.append(helper.make_node(
+                    "RotaryEmbedding", [names[slot], "position_ids", "cos_cache", "sin_cache"],
+                    [rotated], domain=MS, name=f"/layers.0/attn/{names[slot]}_rotary",
+                    num_heads=heads_here, rotary_embedding_dim=self.rotary_dim,
+                    interleaved=self.interleaved))
+                names[slot] = rotated
         node = helper.make_node("GroupQueryAttention", names,
                                 ["output", "present_key", "present_value"], domain=MS,
                                 name="/layers.0/attn/GroupQueryAttention", **self.attrs)
+        nodes.append(node)
         outputs = [helper.make_tensor_value_info("output", f32, [b, "tokens", n * hd]),
                    helper.make_tensor_value_info("present_key", f32, [b, kv, c, hd]),
                    helper.make_tensor_value_info("present_value", f32, [b, kv, c, hd])]
-        graph = helper.make_graph([node], self.name, inputs, outputs, inits)
+        graph = helper.make_graph(nodes, self.name, inputs, outputs, inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
                                                         helper.make_opsetid(MS, 1)])
         model.ir_version = 8
@@ -105,6 +122,9 @@ class Case:
             feeds["query"] = rng.standard_normal((b, tokens, n * hd)).astype(np.float32)
             feeds["key"] = rng.standard_normal((b, tokens, kv * hd)).astype(np.float32)
             feeds["value"] = rng.standard_normal((b, tokens, kv * hd)).astype(np.float32)
+        if self.rotary_op:
+            feeds["position_ids"] = np.array([[t - tokens + i for i in range(tokens)]
+                                              for t in totals], np.int64)
         feeds["seqlens_k"] = np.array([t - 1 for t in totals], np.int32)
         feeds["total_sequence_length"] = np.array(tokens if first else max(totals), np.int32)
         return feeds
@@ -118,6 +138,8 @@ CASES = [
     (Case("gqa4_no_rotary_scale", heads=8, kv_heads=2, head=32, scale=0.05), [4, 1, 1]),
     (Case("softcap_window", rotary_dim=16, softcap=2.0, window=3), [6, 1, 1, 2]),
     (Case("single_token_prompt_fills_cache", capacity=8, rotary_dim=16), [1, 1, 3, 1, 2]),
+    (Case("rotary_embedding_ops_partial_interleaved", head=32, rotary_dim=16, interleaved=1,
+          rotary_op=True), [5, 1, 2]),
 ]
 
 
@@ -236,6 +258,93 @@ class AttentionRefusals(unittest.TestCase):
         self.check(refused({"smooth_softmax": 1}), "smooth", "smooth_softmax")
         self.check(refused(extra_inputs=("attention_bias",)), "bias", "attention_bias")
         self.check(refused(drop=(7, 8)), "rotary_no_cache", "cos_cache")
+
+
+class RotaryEmbeddingOp(unittest.TestCase):
+    """com.microsoft.RotaryEmbedding alone (moe.rotary) against onnxruntime: 3-D input with
+    num_heads (full, partial, interleaved), 3-D without num_heads (head size from the cos
+    cache), 4-D [B, N, S, H], per-token positions and the one-offset form, batch 2; T = 1, 6.
+    Rotation is two float32 multiply-adds per element: 1e-4 of scale is ample. A position
+    beyond the tables is a one-line run-time error."""
+
+    @classmethod
+    def setUpClass(cls):
+        common.require_tools()
+        cls.dir = common.work_dir("rotary")
+
+    def model(self, name, shape, positions_shape, rows, rotary_dim, **attrs):
+        f32 = TensorProto.FLOAT
+        cos, sin = rotary_cache(rows, rotary_dim, theta=500.0)
+        node = helper.make_node("RotaryEmbedding", ["input", "position_ids", "cos", "sin"],
+                                ["output"], domain=MS, name="/attn/rotary", **attrs)
+        graph = helper.make_graph(
+            [node], name,
+            [helper.make_tensor_value_info("input", f32, shape),
+             helper.make_tensor_value_info("position_ids", TensorProto.INT64, positions_shape)],
+            [helper.make_tensor_value_info("output", f32, shape)],
+            [helper.make_tensor("cos", f32, cos.shape, cos.ravel()),
+             helper.make_tensor("sin", f32, sin.shape, sin.ravel())])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                        helper.make_opsetid(MS, 1)])
+        model.ir_version = 8
+        src = os.path.join(self.dir, name + ".onnx")
+        onnx.save(model, src)
+        moe_file = os.path.join(self.dir, name + ".moe")
+        result = common.compile_model(src, moe_file)
+        self.assertEqual(result.returncode, 0, common.describe(result))
+        return src, moe_file
+
+    def run_both(self, src, moe_file, feeds, tag):
+        want = common.ort_session(src).run(None, feeds)[0]
+        inputs = []
+        for key, value in feeds.items():
+            path = os.path.join(self.dir, f"{tag}.{key}.npy")
+            np.save(path, value)
+            inputs.append((key, path))
+        out = os.path.join(self.dir, f"{tag}.out.npy")
+        result = common.run_model(moe_file, inputs, [("output", out)])
+        self.assertEqual(result.returncode, 0, common.describe(result))
+        ok, err, scale = common.compare(np.load(out), want)
+        self.assertTrue(ok, f"{tag}: max err {err:.3g} vs scale {scale:.3g}")
+
+    def test_forms(self):
+        rng = np.random.default_rng(5)
+        forms = [  # name, shape (T as "tokens"), positions, batch, attributes
+            ("full", ["b", "tokens", 64], "per_token", 1, dict(num_heads=4), 16),
+            ("partial_interleaved", ["b", "tokens", 64], "per_token", 2,
+             dict(num_heads=2, rotary_embedding_dim=16, interleaved=1), 16),
+            ("no_num_heads", ["b", "tokens", 48], "per_token", 1, {}, 16),
+            ("heads_first", ["b", 3, "tokens", 16], "per_token", 1, dict(interleaved=1), 16),
+            ("offset", ["b", "tokens", 64], "offset", 1, dict(num_heads=4), 16),
+        ]
+        for name, shape, pos_form, batch, attrs, rotary_dim in forms:
+            with self.subTest(form=name):
+                dims = [batch if d == "b" else d for d in shape]
+                pos_shape = [batch, "tokens"] if pos_form == "per_token" else [1]
+                src, moe_file = self.model(name, dims, pos_shape, 40, rotary_dim, **attrs)
+                for tokens in (1, 6):
+                    concrete = [tokens if d == "tokens" else d for d in dims]
+                    x = rng.standard_normal(concrete).astype(np.float32)
+                    if pos_form == "per_token":
+                        pos = rng.integers(0, 40, size=(batch, tokens)).astype(np.int64)
+                    else:
+                        pos = np.array([40 - tokens], np.int64)
+                    self.run_both(src, moe_file, {"input": x, "position_ids": pos},
+                                  f"{name}_T{tokens}")
+
+    def test_position_out_of_range(self):
+        src, moe_file = self.model("range", [1, "tokens", 32], [1, "tokens"], 8, 16,
+                                   num_heads=2)
+        x = np.ones((1, 2, 32), np.float32)
+        inputs = []
+        for key, value in (("input", x), ("position_ids", np.array([[3, 8]], np.int64))):
+            path = os.path.join(self.dir, f"range.{key}.npy")
+            np.save(path, value)
+            inputs.append((key, path))
+        result = common.run_model(moe_file, inputs)
+        self.assertEqual(result.returncode, 2, common.describe(result))
+        self.assertIn("position id is outside the rotary cos/sin tables", result.stderr)
+        self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
 
 
 if __name__ == "__main__":

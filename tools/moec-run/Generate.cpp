@@ -9,6 +9,8 @@
 //   total_sequence_length  int32 scalar (the same count; equal to T on the prompt)
 //   past_<X> / past_key_values.<X>  ->  present_<X> / present.<X>: the caches,
 //                          static [1, kv_heads, capacity, head_size]
+//   position_ids           int64 [1, T], optional (the tokens' positions, for
+//                          graphs that rotate q/k with RotaryEmbedding)
 //   logits                 float32 [1, T, vocab]
 // Greedy: the next token is the argmax of the last row of logits (the lowest
 // id on a tie, as numpy and torch do).
@@ -23,6 +25,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -137,6 +140,7 @@ private:
   std::unique_ptr<moert_session_t, void (*)(moert_session_t *)> session{nullptr,
                                                                         moert_session_release};
   Port inputIds, seqlens, totalLength, logits;
+  std::optional<Port> positionIds;
   std::vector<Cache> caches;
   int64_t capacity = 0, vocab = 0;
   std::vector<float> chosenLogits;
@@ -189,6 +193,14 @@ private:
       std::string name = info.name;
       if (name == "input_ids" || name == "seqlens_k" || name == "total_sequence_length")
         continue;
+      if (name == "position_ids") {
+        positionIds = input(name);
+        expect(*positionIds,
+               info.dtype == MOERT_DTYPE_I64 && info.rank == 2 && info.dims[0] == 1 &&
+                   info.dims[1] == -1,
+               "int64 [1, T]");
+        continue;
+      }
       std::string presentName = presentNameFor(name);
       if (presentName.empty())
         fail(options.model + ": input '" + name + "' is neither a token input nor a cache "
@@ -250,6 +262,13 @@ private:
                              sizeof(int32_t)};
     inputs[totalLength.index] = {&totalValue, MOERT_DTYPE_I32, totalLength.info.rank,
                                  totalLength.info.dims, sizeof(int32_t)};
+    // Positions continue the cache: the run's tokens sit at [total - T, total).
+    std::vector<int64_t> positions(tokens.size());
+    for (int64_t i = 0; i < count; ++i)
+      positions[static_cast<size_t>(i)] = total - count + i;
+    if (positionIds)
+      inputs[positionIds->index] = {positions.data(), MOERT_DTYPE_I64, 2, idsDims,
+                                    positions.size() * sizeof(int64_t)};
     for (Cache &cache : caches) {
       npy::Array &past = cache.buffers[cache.current];
       npy::Array &present = cache.buffers[1 - cache.current];

@@ -312,6 +312,47 @@ __device__ void attention(const T *query, const T *present_key, const T *present
   }
 }
 
+// ---- Rotary position embedding (com.microsoft.RotaryEmbedding) --------------------
+
+// The host library's RotaryShape (same fields): x [batch, seq, heads,
+// head_size] or, heads_first, [batch, heads, seq, head_size]; positions
+// [batch, seq] (per_token) or one offset.
+struct RotaryShape {
+  index_t batch, seq, heads, head_size, rotary_dim, rows;
+  bool interleaved, heads_first, per_token;
+};
+
+// One thread per element (grid-stride): the element and its rotation partner
+// are read from X, so Y must not alias X. A position outside [0, rows)
+// reports kErrorIndexOutOfRange and leaves that row unwritten.
+template <class T, class TC, int BLOCK>
+__device__ void rotary(const T *X, const int64 *positions, const TC *cos_cache, const TC *sin_cache,
+                       T *Y, const RotaryShape &s, int *status) {
+  AttentionShape rot{};
+  rot.head_dim = s.head_size;
+  rot.rotary_dim = s.rotary_dim;
+  rot.interleaved = s.interleaved;
+  const index_t total = s.batch * s.seq * s.heads * s.head_size;
+  for (index_t i = grid_thread<BLOCK>(); i < total; i += grid_threads<BLOCK>()) {
+    const index_t row = i / s.head_size, d = i - row * s.head_size;
+    index_t b, t;
+    if (s.heads_first) {
+      t = row % s.seq;
+      b = row / (s.seq * s.heads);
+    } else {
+      b = row / (s.seq * s.heads);
+      t = (row / s.heads) % s.seq;
+    }
+    const int64 p = s.per_token ? positions[b * s.seq + t] : positions[0] + t;
+    if (p < 0 || p >= s.rows) {
+      report_error(status, kErrorIndexOutOfRange);
+      continue;
+    }
+    Y[i] = from_float<T>(detail::attention_rotated(X + row * s.head_size, d, p, cos_cache,
+                                                   sin_cache, rot));
+  }
+}
+
 } // namespace moec_ck
 
 #endif // MOEC_CUDA_ATTENTION_CUH

@@ -1449,6 +1449,43 @@ int attention(const T *query, const T *present_key, const T *present_value,
   return 0;
 }
 
+// ---- Rotary position embedding (com.microsoft.RotaryEmbedding) --------------------
+
+// x is [batch, seq, heads, head_size] (heads_first: [batch, heads, seq,
+// head_size]); positions are [batch, seq] (per_token) or one offset, token t
+// at positions[0] + t. The rotation is the attention kernels' (pairs (i, i +
+// R/2) or interleaved, dims [R, head_size) pass through).
+struct RotaryShape {
+  index_t batch, seq, heads, head_size, rotary_dim, rows;
+  bool interleaved, heads_first, per_token;
+};
+
+// Returns 1 (nothing written) if a position is outside [0, rows).
+template <class T, class TC>
+int rotary(const T *X, const int64_t *positions, const TC *cos_cache, const TC *sin_cache, T *Y,
+           const RotaryShape &s) {
+  for (index_t b = 0; b < s.batch; ++b)
+    for (index_t t = 0; t < s.seq; ++t) {
+      const int64_t p = s.per_token ? positions[b * s.seq + t] : positions[0] + t;
+      if (p < 0 || p >= s.rows)
+        return 1;
+    }
+  AttentionShape rot{};
+  rot.head_dim = s.head_size;
+  rot.rotary_dim = s.rotary_dim;
+  rot.interleaved = s.interleaved;
+  for (index_t b = 0; b < s.batch; ++b)
+    for (index_t n = 0; n < s.heads; ++n)
+      for (index_t t = 0; t < s.seq; ++t) {
+        const index_t p = s.per_token ? positions[b * s.seq + t] : positions[0] + t;
+        const index_t row = s.heads_first ? (b * s.heads + n) * s.seq + t
+                                          : (b * s.seq + t) * s.heads + n;
+        detail::attention_rotate(X + row * s.head_size, p, cos_cache, sin_cache, rot,
+                                 Y + row * s.head_size);
+      }
+  return 0;
+}
+
 } // namespace moec_hk
 
 #endif // MOEC_HOST_KERNELS_H

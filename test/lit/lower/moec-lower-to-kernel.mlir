@@ -117,3 +117,15 @@ func.func @attention_packed(%q: tensor<1x?x128xf32>, %pk: tensor<1x2x8x16xf32>, 
   %0:3 = moe.attention %q, %pk, %pk, %sl, %tl {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.25 : f32, operandSegmentSizes = array<i32: 1, 0, 0, 1, 1, 1, 1, 0, 0>} : (tensor<1x?x128xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1xi32>, tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
   return %0#0 : tensor<1x?x64xf32>
 }
+
+// -----
+
+// Tests that moe.rotary becomes one rotary launch whose spec says the layout
+// and whether positions are per token or one offset.
+// CHECK-LABEL: func.func @rotary
+// CHECK: kernel.launch "rotary"(%arg0, %arg1, %{{.+}}, %{{.+}}) {spec = {head_size = 16 : i64, heads_first = false, interleaved = false, per_token = true, rotary_dim = 8 : i64}}
+func.func @rotary(%x: tensor<1x?x64xf32>, %p: tensor<1x?xi64>) -> tensor<1x?x64xf32> {
+  %cos = "onnx.Constant"() {value = dense<1.0> : tensor<40x4xf32>} : () -> tensor<40x4xf32>
+  %y = moe.rotary %x, %p, %cos, %cos {head_size = 16 : i64, rotary_dim = 8 : i64} : (tensor<1x?x64xf32>, tensor<1x?xi64>, tensor<40x4xf32>, tensor<40x4xf32>) -> tensor<1x?x64xf32>
+  return %y : tensor<1x?x64xf32>
+}

@@ -549,3 +549,22 @@ func.func @gqa_rotary_width(%q: tensor<1x?x64xf32>, %k: tensor<1x?x32xf32>, %v: 
   %0:3 = "onnx.ms.GroupQueryAttention"(%q, %k, %v, %pk, %pv, %sl, %tl, %cos, %cos) {num_heads = 4 : i64, kv_num_heads = 2 : i64, do_rotary = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>} : (tensor<1x?x64xf32>, tensor<1x?x32xf32>, tensor<1x?x32xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1xi32>, tensor<i32>, tensor<8x9xf32>, tensor<8x9xf32>) -> (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
   return
 }
+
+// -----
+
+// Tests that rotary_embedding_dim without num_heads is refused, as
+// onnxruntime does (the head size would be ambiguous).
+func.func @rotary_partial_no_heads(%x: tensor<1x?x64xf32>, %p: tensor<1x?xi64>, %cos: tensor<40x4xf32>) {
+  // expected-error @+1 {{rotary_embedding_dim needs num_heads}}
+  %0 = "onnx.ms.RotaryEmbedding"(%x, %p, %cos, %cos) {rotary_embedding_dim = 8 : i64} : (tensor<1x?x64xf32>, tensor<1x?xi64>, tensor<40x4xf32>, tensor<40x4xf32>) -> tensor<1x?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that packed batching (positions relative to ragged sequences) is refused.
+func.func @rotary_packed(%x: tensor<1x?x64xf32>, %p: tensor<1x?xi64>, %cos: tensor<40x8xf32>) {
+  // expected-error @+1 {{is_packed_batching = 1 is not supported}}
+  %0 = "onnx.ms.RotaryEmbedding"(%x, %p, %cos, %cos) {num_heads = 4 : i64, is_packed_batching = 1 : i64} : (tensor<1x?x64xf32>, tensor<1x?xi64>, tensor<40x8xf32>, tensor<40x8xf32>) -> tensor<1x?x64xf32>
+  return
+}

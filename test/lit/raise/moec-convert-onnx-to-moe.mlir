@@ -113,3 +113,22 @@ func.func @gqa_packed(%qkv: tensor<1x?x128xf32>, %pk: tensor<1x1x8x32xf32>, %pv:
   %o, %nk, %nv = "onnx.ms.GroupQueryAttention"(%qkv, %pk, %pv, %sl, %tl) {num_heads = 2 : i64, kv_num_heads = 1 : i64, scale = 0.125 : f32, softcap = 50.0 : f32, local_window_size = -1 : i64, operandSegmentSizes = array<i32: 1, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0>} : (tensor<1x?x128xf32>, tensor<1x1x8x32xf32>, tensor<1x1x8x32xf32>, tensor<1xi32>, tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x1x8x32xf32>, tensor<1x1x8x32xf32>)
   return %o : tensor<1x?x64xf32>
 }
+
+// -----
+
+// Tests that RotaryEmbedding becomes moe.rotary with the head size taken from
+// num_heads (3-D input) and the rotary dim from rotary_embedding_dim; and,
+// without num_heads, from the cos cache; and that a 4-D input is heads_first.
+// CHECK-LABEL: func.func @rotary
+// CHECK: moe.rotary %arg0, %arg1, %{{.+}}, %{{.+}} {head_size = 32 : i64, interleaved = true, rotary_dim = 16 : i64} : (tensor<1x?x64xf32>, tensor<1x?xi64>, tensor<40x8xf32>, tensor<40x8xf32>) -> tensor<1x?x64xf32>
+// CHECK: moe.rotary %arg2, %arg3, %{{.+}}, %{{.+}} {head_size = 16 : i64, rotary_dim = 16 : i64}
+// CHECK: moe.rotary %arg4, %arg3, %{{.+}}, %{{.+}} {head_size = 16 : i64, heads_first = true, rotary_dim = 16 : i64}
+// CHECK-NOT: onnx.ms.RotaryEmbedding
+func.func @rotary(%x: tensor<1x?x64xf32>, %p: tensor<1x?xi64>, %y: tensor<1x?x48xf32>, %o: tensor<1xi64>, %z: tensor<1x3x?x16xf32>) -> (tensor<1x?x64xf32>, tensor<1x?x48xf32>, tensor<1x3x?x16xf32>) {
+  %cos = "onnx.Constant"() {value = dense<1.0> : tensor<40x8xf32>} : () -> tensor<40x8xf32>
+  %sin = "onnx.Constant"() {value = dense<0.0> : tensor<40x8xf32>} : () -> tensor<40x8xf32>
+  %a = "onnx.ms.RotaryEmbedding"(%x, %p, %cos, %sin) {num_heads = 2 : i64, rotary_embedding_dim = 16 : i64, interleaved = 1 : i64} : (tensor<1x?x64xf32>, tensor<1x?xi64>, tensor<40x8xf32>, tensor<40x8xf32>) -> tensor<1x?x64xf32>
+  %b = "onnx.ms.RotaryEmbedding"(%y, %o, %cos, %sin) : (tensor<1x?x48xf32>, tensor<1xi64>, tensor<40x8xf32>, tensor<40x8xf32>) -> tensor<1x?x48xf32>
+  %c = "onnx.ms.RotaryEmbedding"(%z, %o, %cos, %sin) : (tensor<1x3x?x16xf32>, tensor<1xi64>, tensor<40x8xf32>, tensor<40x8xf32>) -> tensor<1x3x?x16xf32>
+  return %a, %b, %c : tensor<1x?x64xf32>, tensor<1x?x48xf32>, tensor<1x3x?x16xf32>
+}

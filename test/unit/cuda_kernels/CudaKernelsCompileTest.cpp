@@ -36,6 +36,7 @@ std::set<std::string> expectedKernels() {
   }
   for (const char *tc : {"f32_f32", "f16_f32", "f16_f16", "bf16_f32", "bf16_bf16"}) {
     names.insert(std::string("attention_kv_append_") + tc);
+    names.insert(std::string("rotary_") + tc);
     for (const char *hd : {"_hd64", "_hd128"})
       names.insert(std::string("attention_") + tc + hd);
   }

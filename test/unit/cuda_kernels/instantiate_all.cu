@@ -155,8 +155,8 @@ MOEC_KERNEL(moe_permute_b256, 256) {
 // A Llama-like GQA layer (32 query heads, 8 kv heads, rotary, window, softcap
 // at run time), the cache append for each storage type and the attention
 // kernel for head sizes 64 and 128 (the register-resident query row is the
-// part that could spill); the rotary caches in f32 and, for 16-bit storage,
-// in the storage type too.
+// part that could spill), and the standalone rotary embedding; the rotary
+// caches in f32 and, for 16-bit storage, in the storage type too.
 
 #define MOEC_ATTENTION_SHAPE(hd)                                                                   \
   moec_ck::AttentionShape shape{};                                                                 \
@@ -186,7 +186,22 @@ MOEC_KERNEL(moe_permute_b256, 256) {
         MOEC_ARG(6, const TC *), MOEC_ARG(7, T *), MOEC_ARG(8, T *), shape, MOEC_STATUS);          \
   }                                                                                                \
   MOEC_ATTENTION_HD_KERNEL(T, tag, TC, ctag, 64)                                                   \
-  MOEC_ATTENTION_HD_KERNEL(T, tag, TC, ctag, 128)
+  MOEC_ATTENTION_HD_KERNEL(T, tag, TC, ctag, 128)                                                  \
+  MOEC_KERNEL(rotary_##tag##_##ctag, 256) {                                                        \
+    moec_ck::RotaryShape shape{};                                                                  \
+    shape.batch = 1;                                                                               \
+    shape.seq = args.tokens;                                                                       \
+    shape.heads = 32;                                                                              \
+    shape.head_size = 128;                                                                         \
+    shape.rotary_dim = 64;                                                                         \
+    shape.rows = 4096;                                                                             \
+    shape.interleaved = (args.tokens & 1) != 0;                                                    \
+    shape.heads_first = (args.tokens & 2) != 0;                                                    \
+    shape.per_token = (args.tokens & 4) != 0;                                                      \
+    moec_ck::rotary<T, TC, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, const int64 *),                \
+                                MOEC_ARG(2, const TC *), MOEC_ARG(3, const TC *),                  \
+                                MOEC_ARG(4, T *), shape, MOEC_STATUS);                             \
+  }
 
 #define MOEC_ATTENTION_HD_KERNEL(T, tag, TC, ctag, hd)                                             \
   MOEC_KERNEL(attention_##tag##_##ctag##_hd##hd, 256) {                                            \
