@@ -65,6 +65,27 @@ std::string argName(func::FuncOp f, unsigned i, bool result) {
 
 uint64_t alignTo64(uint64_t value) { return (value + 63) / 64 * 64; }
 
+// The graph input whose buffer graph output `v` may share, or -1: `v` is a
+// result of a launch that supports sharing it with one of its operands
+// (kernel::kInplaceOperandsAttr), that operand is a graph input, and that
+// launch is the input's only reader (so nothing reads the old values after
+// the launch has overwritten them).
+int32_t inplaceInputOf(Value v) {
+  auto result = dyn_cast<OpResult>(v);
+  auto launch = result ? dyn_cast<kernel::LaunchOp>(result.getOwner()) : kernel::LaunchOp();
+  auto operands = launch ? launch->getAttrOfType<DenseI64ArrayAttr>(kernel::kInplaceOperandsAttr)
+                         : DenseI64ArrayAttr();
+  if (!operands || result.getResultNumber() >= operands.size())
+    return -1;
+  int64_t operand = operands[result.getResultNumber()];
+  if (operand < 0 || operand >= static_cast<int64_t>(launch->getNumOperands()))
+    return -1;
+  auto input = dyn_cast<BlockArgument>(launch->getOperand(static_cast<unsigned>(operand)));
+  if (!input || !input.hasOneUse() || input.getType() != v.getType())
+    return -1;
+  return static_cast<int32_t>(input.getArgNumber());
+}
+
 // One weight's place in the segment. Its bytes are read only when written.
 struct PlannedWeight {
   kernel::ConstantOp op;
@@ -139,7 +160,10 @@ LogicalResult buildPlan(ModuleOp module, Plan &plan) {
   Block &body = func.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
 
-  // Signature.
+  // Signature. An output may share an input's buffer (see
+// kernel::kInplaceOperandsAttr) when the launch producing it supports it for
+// that operand, the operand is a graph input and that launch is its only
+// reader.
   std::vector<flatbuffers::Offset<fb::TensorSig>> inputs, outputs;
   for (BlockArgument arg : body.getArguments()) {
     auto type = cast<ShapedType>(arg.getType());
@@ -151,13 +175,18 @@ LogicalResult buildPlan(ModuleOp module, Plan &plan) {
         builder, argName(func, arg.getArgNumber(), false).c_str(), *dtype, &dims));
   }
   llvm::DenseMap<Value, unsigned> outputIndex;
+  llvm::DenseSet<int32_t> claimedInputs;
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
     auto type = cast<ShapedType>(v.getType());
     auto dtype = dtypeOf(func.getLoc(), type.getElementType());
     if (failed(dtype))
       return failure();
     auto dims = dimsOf(type);
-    outputs.push_back(fb::CreateTensorSigDirect(builder, argName(func, i, true).c_str(), *dtype, &dims));
+    int32_t inplace = inplaceInputOf(v);
+    if (inplace >= 0 && !claimedInputs.insert(inplace).second)
+      inplace = -1; // one output per input (the same value returned twice)
+    outputs.push_back(fb::CreateTensorSigDirect(builder, argName(func, i, true).c_str(), *dtype,
+                                                &dims, inplace));
     outputIndex[v] = i;
   }
 

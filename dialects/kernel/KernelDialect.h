@@ -19,6 +19,11 @@ namespace moec::kernel {
 inline constexpr llvm::StringLiteral kArenaOffsetsAttr = "arena_offsets";
 inline constexpr llvm::StringLiteral kScratchBytesAttr = "scratch_bytes";
 inline constexpr llvm::StringLiteral kScratchOffsetAttr = "scratch_offset";
+// On a launch: for each result, the operand whose buffer it may share (the
+// kernel then writes only what changes), or -1. The artifact writer turns it
+// into an in-place output when that operand is a graph input read by nothing
+// else and the result is a graph output.
+inline constexpr llvm::StringLiteral kInplaceOperandsAttr = "inplace_operands";
 inline constexpr llvm::StringLiteral kSymbolAttr = "symbol";
 inline constexpr llvm::StringLiteral kArenaSizeAttr = "kernel.arena_size";
 inline constexpr llvm::StringLiteral kHostSourceAttr = "kernel.host_source";

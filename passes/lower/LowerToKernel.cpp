@@ -327,6 +327,10 @@ private:
                          {attention.getPresentKey().getType(),
                           attention.getPresentValue().getType()},
                          spec);
+    // The append writes only the new rows when present is past's buffer.
+    int64_t past = packed ? 1 : 2;
+    append->setAttr(kernel::kInplaceOperandsAttr,
+                    DenseI64ArrayAttr::get(func.getContext(), {past, past + 1}));
     SmallVector<Value> inputs{attention.getQuery(), append.getResult(0), append.getResult(1),
                               attention.getSeqlensK(), attention.getTotalSequenceLength()};
     inputs.append(rotary);

@@ -196,6 +196,22 @@ moert_status moert_model_output_info(const moert_model_t *model, size_t index,
   }
 }
 
+moert_status moert_model_output_inplace_input(const moert_model_t *model, size_t index,
+                                              int64_t *out_input_index) {
+  const char *function = "moert_model_output_inplace_input";
+  if (!model)
+    return nullArgument(function, "model");
+  if (!out_input_index)
+    return nullArgument(function, "out_input_index");
+  const auto &outputs = model->model->outputs;
+  if (index >= outputs.size())
+    return moert::makeStatus(MOERT_INVALID_ARGUMENT,
+                             model->model->name + ": output index " + std::to_string(index) +
+                                 " out of range (" + std::to_string(outputs.size()) + ")");
+  *out_input_index = outputs[index].inplaceInput;
+  return nullptr;
+}
+
 moert_status moert_model_find_input(const moert_model_t *model,
                                     const char *name, size_t *out_index) {
   try {

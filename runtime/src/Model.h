@@ -44,6 +44,8 @@ struct TensorSig {
   int64_t staticElements = 1;
   /// How many dims are kTokenDim; the element count is staticElements*T^n.
   int tokenDimCount = 0;
+  /// Outputs: the input whose buffer this output may share, or -1.
+  int inplaceInput = -1;
 
   /// Writes "(T, 16) float32" for messages.
   std::string describe() const;

@@ -103,7 +103,34 @@ moert_status decodeSignature(const char *what,
     if (!checkedMul(decoded.staticElements,
                     static_cast<int64_t>(dtypeSize(dtype)), &staticBytes))
       return corrupt(where + ": byte size overflows");
+    decoded.inplaceInput = sig->inplace_input();
     out->push_back(std::move(decoded));
+  }
+  return nullptr;
+}
+
+// An output may share only an input of its own type and shape, and an input
+// only with one output.
+moert_status checkInplace(const Model &model) {
+  std::set<int> shared;
+  for (size_t i = 0; i < model.inputs.size(); ++i)
+    if (model.inputs[i].inplaceInput != -1)
+      return corrupt("input " + std::to_string(i) + " " + quoted(model.inputs[i].name) +
+                     ": inplace_input is for outputs only");
+  for (size_t o = 0; o < model.outputs.size(); ++o) {
+    const TensorSig &out = model.outputs[o];
+    if (out.inplaceInput == -1)
+      continue;
+    std::string where = "output " + std::to_string(o) + " " + quoted(out.name);
+    if (out.inplaceInput < 0 || static_cast<size_t>(out.inplaceInput) >= model.inputs.size())
+      return corrupt(where + ": inplace_input " + std::to_string(out.inplaceInput) +
+                     " is not an input");
+    const TensorSig &in = model.inputs[static_cast<size_t>(out.inplaceInput)];
+    if (in.dtype != out.dtype || in.dims != out.dims)
+      return corrupt(where + ": shares the buffer of input " + quoted(in.name) +
+                     " but has another type or shape");
+    if (!shared.insert(out.inplaceInput).second)
+      return corrupt(where + ": input " + quoted(in.name) + " is shared by two outputs");
   }
   return nullptr;
 }
@@ -507,6 +534,8 @@ moert_status verifyAndDecode(Model *model, const uint8_t *payload,
     return status;
   if (moert_status status =
           decodeSignature("output", root->outputs(), &model->outputs))
+    return status;
+  if (moert_status status = checkInplace(*model))
     return status;
   if (moert_status status = checkTokenSource(*model))
     return status;

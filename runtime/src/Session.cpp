@@ -70,6 +70,58 @@ moert_status checkTensor(const Model &model, const char *what,
 }
 
 // Reads T off the inputs' token dims and checks that they all agree.
+// Bytes [begin, end) a run touches in `tensor`, from the signature (the
+// caller's byte_size may be larger; only the signature's bytes are used).
+struct ByteRange {
+  uintptr_t begin = 0, end = 0;
+  bool overlaps(const ByteRange &other) const {
+    return begin < other.end && other.begin < end;
+  }
+};
+
+ByteRange rangeOf(const TensorSig &sig, const moert_tensor_t &tensor, int64_t tokens) {
+  int64_t bytes = 0;
+  signatureBytes(sig, tokens, &bytes); // checked by checkTensor already
+  auto begin = reinterpret_cast<uintptr_t>(tensor.data);
+  return {begin, begin + static_cast<uintptr_t>(bytes)};
+}
+
+// No two buffers of a run may share a byte (a kernel could read what another
+// already overwrote), except an output and the input it declares in place,
+// which must then be exactly the same buffer. Quadratic in the port count
+// but allocation-free, as a run must be; a decoder's few hundred ports cost
+// microseconds.
+moert_status checkOverlaps(const Model &model, const moert_tensor_t *inputs,
+                           const moert_tensor_t *outputs, int64_t tokens) {
+  for (size_t o = 0; o < model.outputs.size(); ++o) {
+    ByteRange out = rangeOf(model.outputs[o], outputs[o], tokens);
+    if (out.begin == out.end)
+      continue;
+    for (size_t i = 0; i < model.inputs.size(); ++i) {
+      ByteRange in = rangeOf(model.inputs[i], inputs[i], tokens);
+      if (in.begin == in.end || !out.overlaps(in))
+        continue;
+      bool declared = model.outputs[o].inplaceInput == static_cast<int>(i);
+      if (declared && in.begin == out.begin && in.end == out.end)
+        continue;
+      return invalid(model, "output " + quoted(model.outputs[o].name) +
+                                " overlaps input " + quoted(model.inputs[i].name) +
+                                (declared ? " without being the same buffer (an in-place "
+                                            "output must be passed exactly the input's buffer)"
+                                          : " (only an output declared in place, see "
+                                            "moert_model_output_inplace_input, may share an "
+                                            "input's buffer)"));
+    }
+    for (size_t p = o + 1; p < model.outputs.size(); ++p) {
+      ByteRange other = rangeOf(model.outputs[p], outputs[p], tokens);
+      if (other.begin != other.end && out.overlaps(other))
+        return invalid(model, "outputs " + quoted(model.outputs[o].name) + " and " +
+                                  quoted(model.outputs[p].name) + " overlap");
+    }
+  }
+  return nullptr;
+}
+
 moert_status inferTokens(const moert_session_impl &session,
                          const moert_tensor_t *inputs, int64_t *outTokens) {
   const Model &model = *session.model;
@@ -311,6 +363,8 @@ moert_status runSession(moert_session_impl &session,
     if (moert_status status =
             checkTensor(model, "output", model.outputs[i], outputs[i], tokens))
       return status;
+  if (moert_status status = checkOverlaps(model, inputs, outputs, tokens))
+    return status;
 
   if (session.cuda) {
     if (moert_status status = session.cuda->run(inputs, outputs, tokens))

@@ -219,6 +219,40 @@ class AttentionSteps(unittest.TestCase):
         self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
 
 
+class AttentionInPlace(unittest.TestCase):
+    """present_key/present_value may share past_key/past_value's buffers only when nothing
+    else reads the past: a graph that also returns the past (an Identity) gets no in-place
+    declaration for that cache."""
+
+    @classmethod
+    def setUpClass(cls):
+        common.require_tools()
+        cls.dir = common.work_dir("attention_inplace")
+
+    def info(self, model, tag):
+        src = os.path.join(self.dir, tag + ".onnx")
+        onnx.save(model, src)
+        moe_file = os.path.join(self.dir, tag + ".moe")
+        result = common.compile_model(src, moe_file)
+        self.assertEqual(result.returncode, 0, common.describe(result))
+        result = common.run_tool([common.Config.moec_run, moe_file, "--info"])
+        self.assertEqual(result.returncode, 0, common.describe(result))
+        return result.stdout
+
+    def test_declared_only_when_safe(self):
+        model = Case("inplace", rotary_dim=16).model()
+        out = self.info(model, "inplace")
+        self.assertIn("present_key: float32 [1, 2, 16, 16] (may share the buffer of input "
+                      "'past_key')", out)
+        self.assertIn("(may share the buffer of input 'past_value')", out)
+        model.graph.node.append(helper.make_node("Identity", ["past_key"], ["past_key_copy"]))
+        model.graph.output.append(helper.make_tensor_value_info(
+            "past_key_copy", TensorProto.FLOAT, [1, 2, 16, 16]))
+        out = self.info(model, "past_read_twice")
+        self.assertNotIn("input 'past_key')", out)
+        self.assertIn("(may share the buffer of input 'past_value')", out)
+
+
 def refused(case_attrs=None, drop=(), extra_inputs=()):
     """A GroupQueryAttention graph with attributes changed or inputs removed/added."""
     model = Case("refused", rotary_dim=16).model()

@@ -122,6 +122,21 @@ class DecoderFixtures(unittest.TestCase):
                                                 ref["hf_step_logits"][:NEW_TOKENS])
                 self.assertTrue(ok, f"{name} step logits: max err {err:.3g} vs {scale:.3g}")
 
+    def test_caches_update_in_place(self):
+        """Each present cache may share its past's buffer (the attention append then writes
+        only the new rows); --generate relies on it, so its tokens above cover that path."""
+        for name in self.models():
+            with self.subTest(model=name):
+                _, moe_file = self.compile(name)
+                result = common.run_tool([common.Config.moec_run, moe_file, "--info"])
+                self.assertEqual(result.returncode, 0, common.describe(result))
+                caches = self.cache_names(moe_file)
+                self.assertTrue(caches)
+                for past in caches:
+                    present = "present." + past[len("past_key_values."):]
+                    self.assertIn(f"{present}: float32", result.stdout)
+                    self.assertIn(f"(may share the buffer of input '{past}')", result.stdout)
+
     def test_generate_overflow_refused(self):
         name = self.models()[0]
         _, moe_file = self.compile(name)

@@ -103,13 +103,17 @@ public:
     check(moert_session_create(model, &sessionOptions, &raw));
     session.reset(raw);
 
-    // Two buffers per cache: the past of this run and the present it writes,
-    // swapped after every run. Their contents beyond the current length are
-    // never read, so they start as zeros.
+    // One buffer per cache when the model updates it in place (the present
+    // output declares the past input's buffer as its own); otherwise two,
+    // the past of this run and the present it writes, swapped after every
+    // run. Contents beyond the current length are never read: zeros to start.
     for (Cache &cache : caches) {
       std::vector<int64_t> dims(cache.past.info.dims, cache.past.info.dims + cache.past.info.rank);
+      int64_t shared = -1;
+      check(moert_model_output_inplace_input(model, cache.present.index, &shared));
+      cache.inplace = shared == static_cast<int64_t>(cache.past.index);
       if (!cache.buffers[0].allocate(cache.past.info.dtype, dims) ||
-          !cache.buffers[1].allocate(cache.past.info.dtype, dims))
+          (!cache.inplace && !cache.buffers[1].allocate(cache.past.info.dtype, dims)))
         fail("cannot allocate the cache '" + std::string(cache.past.info.name) + "'");
     }
 
@@ -132,7 +136,8 @@ private:
   struct Cache {
     Port past, present;
     npy::Array buffers[2];
-    int current = 0; // buffers[current] is the past of the next run
+    int current = 0;      // buffers[current] is the past of the next run
+    bool inplace = false; // past and present are buffers[0]
   };
 
   const GenerateOptions &options;
@@ -271,7 +276,7 @@ private:
                                     positions.size() * sizeof(int64_t)};
     for (Cache &cache : caches) {
       npy::Array &past = cache.buffers[cache.current];
-      npy::Array &present = cache.buffers[1 - cache.current];
+      npy::Array &present = cache.inplace ? past : cache.buffers[1 - cache.current];
       inputs[cache.past.index] = {past.data(), past.dtype(), cache.past.info.rank,
                                   past.shape().data(), past.byteSize()};
       outputs[cache.present.index] = {present.data(), present.dtype(), cache.present.info.rank,
@@ -295,7 +300,8 @@ private:
     check(moert_session_run(session.get(), inputs.data(), inputs.size(), outputs.data(),
                             outputs.size()));
     for (Cache &cache : caches)
-      cache.current = 1 - cache.current;
+      if (!cache.inplace)
+        cache.current = 1 - cache.current;
 
     const float *rows = reinterpret_cast<const float *>(otherOutputs[logits.index].data());
     const float *last = rows + (count - 1) * vocab;

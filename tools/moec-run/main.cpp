@@ -26,6 +26,7 @@ namespace {
 const char kUsage[] =
     "usage: moec-run MODEL.moe --input NAME=FILE.npy ... [options]\n"
     "       moec-run MODEL.moe --generate N --prompt ID,ID,... [options]\n"
+    "       moec-run MODEL.moe --info\n"
     "\n"
     "Runs a moec artifact on .npy inputs with libmoert, or generates tokens\n"
     "greedily with a compiled decoder and its KV cache.\n"
@@ -59,6 +60,9 @@ const char kUsage[] =
     "  --tokens-out FILE.npy   --generate: also write the ids (int64 [N])\n"
     "  --logits-out FILE.npy   --generate: write each step's logits row\n"
     "                          (float32 [N, vocab])\n"
+    "  --info                  print the model's target, inputs and outputs (T is\n"
+    "                          the token count; outputs that may share an\n"
+    "                          input's buffer say so) and weight bytes, and exit\n"
     "  --help                  print this help\n"
     "\n"
     "Flags taking a value accept '--flag VALUE' and '--flag=VALUE'.\n"
@@ -77,6 +81,7 @@ struct Options {
   int64_t cudaDevice = 0;
   bool cudaGraphs = true;
   bool help = false;
+  bool info = false;
   int64_t generate = 0; // 0: not generating
   bool promptGiven = false;
   std::vector<int64_t> prompt;
@@ -137,6 +142,10 @@ int parseArgs(int argc, char **argv, Options *options) {
     if (arg == "--help" || arg == "-h") {
       options->help = true;
       return 0;
+    }
+    if (arg == "--info") {
+      options->info = true;
+      continue;
     }
     if (arg == "--no-cuda-graphs") {
       options->cudaGraphs = false;
@@ -216,6 +225,9 @@ int parseArgs(int argc, char **argv, Options *options) {
   if (!generating && (options->promptGiven || !options->tokensOut.empty() ||
                       !options->logitsOut.empty()))
     return error("moec-run", "--prompt, --tokens-out and --logits-out go with --generate");
+  if (options->info && (generating || !options->inputs.empty() || !options->outputs.empty() ||
+                        !options->checks.empty()))
+    return error("--info", "prints the model's interface and exits; give it alone");
   if (generating && (!options->inputs.empty() || !options->outputs.empty() ||
                      !options->checks.empty() || options->repeat != 1))
     return error("--generate", "feeds the model itself; --input, --output, --check and "
@@ -262,12 +274,52 @@ std::string shapeText(const std::vector<int64_t> &shape) {
   return text + (shape.size() == 1 ? ",)" : ")");
 }
 
+std::string describePort(const moert_tensor_info_t &info) {
+  std::string text = std::string(info.name) + ": " + moert_dtype_name(info.dtype) + " [";
+  for (int32_t d = 0; d < info.rank; ++d)
+    text += (d ? ", " : "") + (info.dims[d] == -1 ? std::string("T") : std::to_string(info.dims[d]));
+  return text + "]";
+}
+
+int printInfo(const std::string &path, moert_model_t *model) {
+  std::printf("%s: target %s, %zu weights (%llu bytes)\n", path.c_str(),
+              moert_model_target(model), moert_model_weight_count(model),
+              static_cast<unsigned long long>(moert_model_weight_bytes(model)));
+  size_t inputs = moert_model_input_count(model), outputs = moert_model_output_count(model);
+  std::printf("inputs (%zu):\n", inputs);
+  std::vector<std::string> inputNames(inputs);
+  for (size_t i = 0; i < inputs; ++i) {
+    moert_tensor_info_t info;
+    if (moert_status status = moert_model_input_info(model, i, &info))
+      return statusError(status);
+    inputNames[i] = info.name;
+    std::printf("  %s\n", describePort(info).c_str());
+  }
+  std::printf("outputs (%zu):\n", outputs);
+  for (size_t i = 0; i < outputs; ++i) {
+    moert_tensor_info_t info;
+    int64_t shared = -1;
+    if (moert_status status = moert_model_output_info(model, i, &info))
+      return statusError(status);
+    if (moert_status status = moert_model_output_inplace_input(model, i, &shared))
+      return statusError(status);
+    std::string inPlace = shared >= 0 && static_cast<size_t>(shared) < inputs
+                              ? " (may share the buffer of input '" +
+                                    inputNames[static_cast<size_t>(shared)] + "')"
+                              : "";
+    std::printf("  %s%s\n", describePort(info).c_str(), inPlace.c_str());
+  }
+  return 0;
+}
+
 int run(const Options &options) {
   moert_model_t *model = nullptr;
   if (moert_status status = moert_model_load_file(options.model.c_str(), &model))
     return statusError(status);
   std::unique_ptr<moert_model_t, void (*)(moert_model_t *)> modelOwner(
       model, moert_model_release);
+  if (options.info)
+    return printInfo(options.model, model);
   if (options.generate > 0) {
     moec::run::GenerateOptions generate;
     generate.model = options.model;

@@ -165,6 +165,13 @@ MOERT_API moert_status moert_model_find_input(const moert_model_t *model,
 MOERT_API moert_status moert_model_find_output(const moert_model_t *model,
                                                const char *name,
                                                size_t *out_index);
+/* The input whose buffer output `index` may share (*out_input_index), or -1.
+ * Passing the same pointer for both (a KV cache updated in place) saves a
+ * buffer and the copy of what does not change; the compiler declares it only
+ * where that is safe. Any other overlap between buffers of a run is refused. */
+MOERT_API moert_status moert_model_output_inplace_input(const moert_model_t *model,
+                                                        size_t index,
+                                                        int64_t *out_input_index);
 
 MOERT_API size_t moert_model_weight_count(const moert_model_t *model);
 /* Sum of the weights' sizes in bytes. */
@@ -256,7 +263,9 @@ MOERT_API moert_status moert_session_output_byte_size(
  * their token dims must agree; that value is T (0 <= T <= max_tokens).
  * Outputs must carry the dtype, rank and dims that moert_session_output_dims
  * reports for T and at least that many bytes. Kernels read inputs and never
- * write them. Allocates nothing on the host; a CUDA session's first run at a
+ * write them; no two buffers may overlap, except an output and the input it
+ * declares in place (moert_model_output_inplace_input), which must then be
+ * the same buffer. Allocates nothing on the host; a CUDA session's first run at a
  * new T captures and instantiates a graph (driver allocations), later runs
  * at that T allocate nothing. A kernel that finds bad data (e.g. an index
  * out of range) stops the run with MOERT_INTERNAL naming the step and its

@@ -95,10 +95,11 @@ func.func @constant_output() -> tensor<2x2xf32> {
 
 // Tests that moe.attention becomes two launches: the cache append, whose
 // results are the present caches, then the attention, which reads the
-// queries and the present (not the past) caches. Both carry the same spec.
+// queries and the present (not the past) caches. Both carry the same spec;
+// the append says its results may share the past caches' buffers.
 // CHECK-LABEL: func.func @attention
 // CHECK: %[[COS:.+]] = kernel.constant
-// CHECK: %[[CACHE:.+]]:2 = kernel.launch "attention_kv_append"(%arg1, %arg2, %arg3, %arg4, %arg5, %arg6, %[[COS]], %[[COS]]) {spec = {kv_heads = 2 : i64, num_heads = 4 : i64, packed = false, rotary_dim = 8 : i64, rotary_interleaved = false, scale = 2.500000e-01 : f32, softcap = 3.000000e+01 : f32, window = 4 : i64}}
+// CHECK: %[[CACHE:.+]]:2 = kernel.launch "attention_kv_append"(%arg1, %arg2, %arg3, %arg4, %arg5, %arg6, %[[COS]], %[[COS]]) {inplace_operands = array<i64: 2, 3>, spec = {kv_heads = 2 : i64, num_heads = 4 : i64, packed = false, rotary_dim = 8 : i64, rotary_interleaved = false, scale = 2.500000e-01 : f32, softcap = 3.000000e+01 : f32, window = 4 : i64}}
 // CHECK: %[[OUT:.+]] = kernel.launch "attention"(%arg0, %[[CACHE]]#0, %[[CACHE]]#1, %arg5, %arg6, %[[COS]], %[[COS]])
 // CHECK: return %[[OUT]], %[[CACHE]]#0, %[[CACHE]]#1
 func.func @attention(%q: tensor<1x?x64xf32>, %k: tensor<1x?x32xf32>, %v: tensor<1x?x32xf32>, %pk: tensor<1x2x8x16xf32>, %pv: tensor<1x2x8x16xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) {
@@ -111,7 +112,7 @@ func.func @attention(%q: tensor<1x?x64xf32>, %k: tensor<1x?x32xf32>, %v: tensor<
 
 // Tests the packed form: the append reads key and value out of the query.
 // CHECK-LABEL: func.func @attention_packed
-// CHECK: kernel.launch "attention_kv_append"(%arg0, %arg1, %arg1, %arg2, %arg3) {spec = {{{.*}}packed = true, rotary_dim = 0 : i64
+// CHECK: kernel.launch "attention_kv_append"(%arg0, %arg1, %arg1, %arg2, %arg3) {inplace_operands = array<i64: 1, 2>, spec = {{{.*}}packed = true, rotary_dim = 0 : i64
 // CHECK: kernel.launch "attention"(%arg0,
 func.func @attention_packed(%q: tensor<1x?x128xf32>, %pk: tensor<1x2x8x16xf32>, %sl: tensor<1xi32>, %tl: tensor<i32>) -> tensor<1x?x64xf32> {
   %0:3 = moe.attention %q, %pk, %pk, %sl, %tl {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.25 : f32, operandSegmentSizes = array<i32: 1, 0, 0, 1, 1, 1, 1, 0, 0>} : (tensor<1x?x128xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1xi32>, tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)

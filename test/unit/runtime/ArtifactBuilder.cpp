@@ -39,7 +39,7 @@ std::vector<uint8_t> buildPayload(const ModelSpec &spec) {
     for (const SigSpec &sig : list)
       out.push_back(fb::CreateTensorSig(fbb, fbb.CreateString(sig.name),
                                         static_cast<fb::DType>(sig.dtype),
-                                        fbb.CreateVector(sig.dims)));
+                                        fbb.CreateVector(sig.dims), sig.inplaceInput));
     return fbb.CreateVector(out);
   };
   auto inputs = sigs(spec.inputs);

@@ -22,6 +22,7 @@ struct SigSpec {
   std::string name;
   int8_t dtype = kF32;
   std::vector<int64_t> dims;
+  int32_t inplaceInput = -1; // TensorSig.inplace_input
 };
 
 struct WeightSpec {

@@ -97,6 +97,62 @@ TEST(Session, AddWeightMatchesDirectComputation) {
   }
 }
 
+// An output may share exactly the buffer of the input it declares in place
+// (y = x + w, elementwise, is safe in place); every other overlap is refused
+// before a kernel runs.
+TEST(Session, InPlaceOutputsAndOverlappingBuffers) {
+  std::vector<float> w = randomFloats(kHidden, 3);
+  const int64_t tokens = 4;
+  int64_t dims[] = {tokens, kHidden};
+  {
+    ModelSpec spec = addWeightModel(w);
+    spec.outputs[0].inplaceInput = 0;
+    Loaded loaded = load(spec);
+    ASSERT_TRUE(loaded.session);
+    int64_t shared = -2;
+    ASSERT_TRUE(Status(moert_model_output_inplace_input(loaded.model.get(), 0, &shared)).ok());
+    EXPECT_EQ(shared, 0);
+    std::vector<float> x = randomFloats(tokens * kHidden, 7);
+    std::vector<double> want(x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      want[i] = static_cast<double>(x[i]) + static_cast<double>(w[i % kHidden]);
+    moert_tensor_t input = tensor(x, dims, 2), output = tensor(x, dims, 2);
+    Status run(moert_session_run(loaded.session.get(), &input, 1, &output, 1));
+    ASSERT_TRUE(run.ok()) << run.message();
+    expectClose(x, want);
+    // Declared, but shifted by one row: refused.
+    std::vector<float> big((tokens + 1) * kHidden, 1.f);
+    moert_tensor_t from = tensor(big, dims, 2), to = tensor(big, dims, 2);
+    to.data = big.data() + kHidden;
+    Status shifted(moert_session_run(loaded.session.get(), &from, 1, &to, 1));
+    EXPECT_EQ(shifted.code(), MOERT_INVALID_ARGUMENT);
+    EXPECT_NE(shifted.message().find("without being the same buffer"), std::string::npos)
+        << shifted.message();
+  }
+  {
+    Loaded loaded = load(addWeightModel(w));
+    ASSERT_TRUE(loaded.session);
+    int64_t shared = -2;
+    ASSERT_TRUE(Status(moert_model_output_inplace_input(loaded.model.get(), 0, &shared)).ok());
+    EXPECT_EQ(shared, -1);
+    std::vector<float> x = randomFloats(tokens * kHidden, 8);
+    moert_tensor_t input = tensor(x, dims, 2), output = tensor(x, dims, 2);
+    Status run(moert_session_run(loaded.session.get(), &input, 1, &output, 1));
+    EXPECT_EQ(run.code(), MOERT_INVALID_ARGUMENT);
+    EXPECT_NE(run.message().find("overlaps input 'x'"), std::string::npos) << run.message();
+    EXPECT_NE(run.message().find("only an output declared in place"), std::string::npos)
+        << run.message();
+  }
+  // A declaration the verifier refuses: an input that does not exist.
+  ModelSpec bad = addWeightModel(w);
+  bad.outputs[0].inplaceInput = 3;
+  std::unique_ptr<Status> status;
+  ModelPtr model = loadBuffer(buildFile(bad), &status);
+  EXPECT_FALSE(model);
+  EXPECT_NE(status->message().find("inplace_input 3 is not an input"), std::string::npos)
+      << status->message();
+}
+
 TEST(Session, ArenaBuffersAtTokenDependentOffsets) {
   std::vector<float> w = randomFloats(kHidden, 2);
   for (int64_t maxTokens : {9, 64}) {
