@@ -22,6 +22,7 @@
 #include "tools/moec-run/Npy.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -130,6 +131,7 @@ public:
   }
 
   const std::vector<float> &stepLogits() const { return chosenLogits; }
+  const std::vector<double> &stepMillis() const { return millis; }
   int64_t vocabSize() const { return vocab; }
 
 private:
@@ -149,6 +151,7 @@ private:
   std::vector<Cache> caches;
   int64_t capacity = 0, vocab = 0;
   std::vector<float> chosenLogits;
+  std::vector<double> millis; // per run, moert_session_run only
 
   Port input(const std::string &name) {
     Port port;
@@ -297,8 +300,13 @@ private:
       outputs[i] = {otherOutputs[i].data(), info.dtype, rank, otherOutputs[i].shape().data(),
                     otherOutputs[i].byteSize()};
     }
-    check(moert_session_run(session.get(), inputs.data(), inputs.size(), outputs.data(),
-                            outputs.size()));
+    auto start = std::chrono::steady_clock::now();
+    moert_status status = moert_session_run(session.get(), inputs.data(), inputs.size(),
+                                            outputs.data(), outputs.size());
+    millis.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
+    check(status);
     for (Cache &cache : caches)
       if (!cache.inplace)
         cache.current = 1 - cache.current;
@@ -331,6 +339,21 @@ int generate(const GenerateOptions &options, moert_model_t *model) {
       std::memcpy(array.data(), tokens.data(), array.byteSize());
       if (!npy::write(options.tokensPath, array, &reason))
         fail(options.tokensPath + ": " + reason);
+    }
+    if (!options.timingPath.empty()) {
+      // {"prompt_tokens": P, "prefill_ms": x, "decode_ms": [..]}: the first run
+      // is the prompt, each later one a single token.
+      FILE *out = std::fopen(options.timingPath.c_str(), "w");
+      if (!out)
+        fail(options.timingPath + ": cannot write");
+      const std::vector<double> &ms = generator.stepMillis();
+      std::fprintf(out, "{\"prompt_tokens\": %zu, \"prefill_ms\": %.6f, \"decode_ms\": [",
+                   options.prompt.size(), ms.empty() ? 0.0 : ms[0]);
+      for (size_t i = 1; i < ms.size(); ++i)
+        std::fprintf(out, "%s%.6f", i > 1 ? ", " : "", ms[i]);
+      std::fprintf(out, "]}\n");
+      if (std::fclose(out) != 0)
+        fail(options.timingPath + ": cannot write");
     }
     if (!options.logitsPath.empty()) {
       npy::Array array;

@@ -17,6 +17,7 @@ struct GenerateOptions {
   int64_t cudaDevice = 0;
   std::string tokensPath;       // optional .npy of the generated ids (int64 [N])
   std::string logitsPath;       // optional .npy of each step's logits row (float32 [N, vocab])
+  std::string timingPath;       // optional JSON: each run's wall time around moert_session_run
 };
 
 // Greedy generation with the model's KV cache (see Generate.cpp for the

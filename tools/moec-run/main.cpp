@@ -60,6 +60,8 @@ const char kUsage[] =
     "  --tokens-out FILE.npy   --generate: also write the ids (int64 [N])\n"
     "  --logits-out FILE.npy   --generate: write each step's logits row\n"
     "                          (float32 [N, vocab])\n"
+    "  --timing-out FILE.json  --generate: each run's wall time (prefill, then\n"
+    "                          one per decoded token), for benchmarks\n"
     "  --info                  print the model's target, inputs and outputs (T is\n"
     "                          the token count; outputs that may share an\n"
     "                          input's buffer say so) and weight bytes, and exit\n"
@@ -85,7 +87,7 @@ struct Options {
   int64_t generate = 0; // 0: not generating
   bool promptGiven = false;
   std::vector<int64_t> prompt;
-  std::string tokensOut, logitsOut;
+  std::string tokensOut, logitsOut, timingOut;
 };
 
 // "1,2,3" -> {1, 2, 3}; false on anything else.
@@ -167,7 +169,8 @@ int parseArgs(int argc, char **argv, Options *options) {
       if (flag != "--input" && flag != "--output" && flag != "--check" &&
           flag != "--rtol" && flag != "--atol" && flag != "--max-tokens" &&
           flag != "--repeat" && flag != "--cuda-device" && flag != "--generate" &&
-          flag != "--prompt" && flag != "--tokens-out" && flag != "--logits-out")
+          flag != "--prompt" && flag != "--tokens-out" && flag != "--logits-out" &&
+          flag != "--timing-out")
         return error(flag, "unknown flag (see --help)");
       if (i + 1 >= argc)
         return error(flag, "missing value");
@@ -199,8 +202,10 @@ int parseArgs(int argc, char **argv, Options *options) {
       if (!parseIds(value, &options->prompt))
         return error(flag, "expects comma-separated token ids, got '" + value + "'");
       options->promptGiven = true;
-    } else if (flag == "--tokens-out" || flag == "--logits-out") {
-      (flag == "--tokens-out" ? options->tokensOut : options->logitsOut) = value;
+    } else if (flag == "--tokens-out" || flag == "--logits-out" || flag == "--timing-out") {
+      (flag == "--tokens-out"   ? options->tokensOut
+       : flag == "--logits-out" ? options->logitsOut
+                                : options->timingOut) = value;
     } else if (flag == "--cuda-device") {
       if (!parseCount(value, &options->cudaDevice) ||
           options->cudaDevice > INT32_MAX)
@@ -223,8 +228,9 @@ int parseArgs(int argc, char **argv, Options *options) {
   if (generating && !options->promptGiven)
     return error("--generate", "needs --prompt ID,ID,...");
   if (!generating && (options->promptGiven || !options->tokensOut.empty() ||
-                      !options->logitsOut.empty()))
-    return error("moec-run", "--prompt, --tokens-out and --logits-out go with --generate");
+                      !options->logitsOut.empty() || !options->timingOut.empty()))
+    return error("moec-run",
+                 "--prompt, --tokens-out, --logits-out and --timing-out go with --generate");
   if (options->info && (generating || !options->inputs.empty() || !options->outputs.empty() ||
                         !options->checks.empty()))
     return error("--info", "prints the model's interface and exits; give it alone");
@@ -328,6 +334,7 @@ int run(const Options &options) {
     generate.cudaDevice = options.cudaDevice;
     generate.tokensPath = options.tokensOut;
     generate.logitsPath = options.logitsOut;
+    generate.timingPath = options.timingOut;
     return moec::run::generate(generate, model);
   }
 
