@@ -28,6 +28,46 @@ import e2e_common as common  # noqa: E402
 NEW_TOKENS = 8
 
 
+def attention_mask_form(model):
+    """The fixture rewritten into the form onnxruntime-genai's builder writes for CPU: an
+    attention_mask [1, total_sequence_length] input instead of seqlens_k and
+    total_sequence_length, which the graph computes (ReduceSum - 1, Cast; Shape, Gather,
+    Cast), and caches with symbolic lengths (past_sequence_length in,
+    total_sequence_length out). onnxruntime runs it as a growing cache."""
+    from onnx import TensorProto, helper
+    g = model.graph
+    keep = [i for i in g.input if i.name not in ("seqlens_k", "total_sequence_length")]
+    del g.input[:]
+    g.input.extend(keep)
+    g.input.append(helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
+                                                 [1, "total_sequence_length"]))
+    for port, dim in ((g.input, "past_sequence_length"), (g.output, "total_sequence_length")):
+        for value in port:
+            if value.name.startswith(("past_key_values.", "present.")):
+                shape_dim = value.type.tensor_type.shape.dim[2]
+                shape_dim.ClearField("dim_value")
+                shape_dim.dim_param = dim
+    g.initializer.extend([helper.make_tensor("mask_one", TensorProto.INT64, [], [1]),
+                          helper.make_tensor("mask_axes", TensorProto.INT64, [1], [1])])
+    prefix = "/model/attn_mask_reformat/"
+    nodes = [
+        helper.make_node("ReduceSum", ["attention_mask", "mask_axes"], ["mask_sum"],
+                         keepdims=0, name=prefix + "ReduceSum"),
+        helper.make_node("Sub", ["mask_sum", "mask_one"], ["mask_sum_m1"], name=prefix + "Sub"),
+        helper.make_node("Cast", ["mask_sum_m1"], ["seqlens_k"], to=TensorProto.INT32,
+                         name=prefix + "Cast"),
+        helper.make_node("Shape", ["attention_mask"], ["mask_shape"], name=prefix + "Shape"),
+        helper.make_node("Gather", ["mask_shape", "mask_one"], ["total_i64"], axis=0,
+                         name=prefix + "Gather"),
+        helper.make_node("Cast", ["total_i64"], ["total_sequence_length"],
+                         to=TensorProto.INT32, name=prefix + "Cast_1"),
+    ]
+    old = list(g.node)
+    del g.node[:]
+    g.node.extend(nodes + old)
+    return model
+
+
 def decoder_dir():
     return os.path.join(common.Config.models, "decoder")
 
@@ -136,6 +176,54 @@ class DecoderFixtures(unittest.TestCase):
                     present = "present." + past[len("past_key_values."):]
                     self.assertIn(f"{present}: float32", result.stdout)
                     self.assertIn(f"(may share the buffer of input '{past}')", result.stdout)
+
+    def test_attention_mask_form(self):
+        """The genai CPU form (mask input, in-graph seqlens/total, symbolic cache lengths)
+        compiles once its two lengths are bound to the capacity, and --generate (which then
+        feeds a capacity-long mask: ones for the cached tokens) reproduces transformers'
+        tokens. onnxruntime, running the same graph as a growing cache, checks the rewrite."""
+        import onnx
+        import onnxruntime as ort
+        for name in self.models():
+            with self.subTest(model=name):
+                ref = np.load(os.path.join(decoder_dir(), name + ".ref.npz"))
+                model = attention_mask_form(onnx.load(os.path.join(decoder_dir(),
+                                                                   name + ".onnx")))
+                src = os.path.join(self.dir, name + ".mask.onnx")
+                onnx.save(model, src)
+                # onnxruntime: growing cache, mask of the current length.
+                session = ort.InferenceSession(src, providers=["CPUExecutionProvider"])
+                caches = {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), np.float32)
+                          for i in session.get_inputs() if i.name.startswith("past_key_values.")}
+                outputs = [o.name for o in session.get_outputs()]
+                ids, total, tokens = ref["prompt"][None, :].astype(np.int64), 0, []
+                for _ in range(NEW_TOKENS):
+                    total += ids.shape[1]
+                    feeds = dict(caches, input_ids=ids,
+                                 attention_mask=np.ones((1, total), np.int64))
+                    named = dict(zip(outputs, session.run(None, feeds)))
+                    caches = {k: named["present." + k[len("past_key_values."):]] for k in caches}
+                    tokens.append(int(np.argmax(named["logits"][0, -1])))
+                    ids = np.array([[tokens[-1]]], np.int64)
+                want = [int(t) for t in ref["hf_tokens"][:NEW_TOKENS]]
+                self.assertEqual(tokens, want, "the rewritten graph in onnxruntime")
+                # moec: both lengths bound to the capacity.
+                capacity = self.cache_shape(name)[2]
+                moe_file = os.path.join(self.dir, name + ".mask.moe")
+                result = common.compile_model(src, moe_file, "--bind-dim",
+                                              f"past_sequence_length={capacity}", "--bind-dim",
+                                              f"total_sequence_length={capacity}")
+                self.assertEqual(result.returncode, 0, common.describe(result))
+                logits_out = os.path.join(self.dir, f"{name}.mask.step_logits.npy")
+                result = common.run_tool([common.Config.moec_run, moe_file, "--generate",
+                                          NEW_TOKENS, "--prompt",
+                                          ",".join(str(int(t)) for t in ref["prompt"]),
+                                          "--logits-out", logits_out])
+                self.assertEqual(result.returncode, 0, common.describe(result))
+                self.assertEqual(result.stdout.split(), [str(t) for t in want])
+                ok, err, scale = common.compare(np.load(logits_out),
+                                                ref["hf_step_logits"][:NEW_TOKENS])
+                self.assertTrue(ok, f"{name} mask form step logits: {err:.3g} vs {scale:.3g}")
 
     def test_generate_overflow_refused(self):
         name = self.models()[0]

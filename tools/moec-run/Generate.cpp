@@ -7,6 +7,9 @@
 //   input_ids              int64 [1, T]
 //   seqlens_k              int32 [1]   (tokens in the cache after this run - 1)
 //   total_sequence_length  int32 scalar (the same count; equal to T on the prompt)
+//     or, instead of those two, attention_mask int64 [1, capacity]: the graph
+//     computes them from it (onnxruntime-genai's form, its total length bound
+//     to the capacity with --bind-dim); ones for the cached tokens, then zeros
 //   past_<X> / past_key_values.<X>  ->  present_<X> / present.<X>: the caches,
 //                          static [1, kv_heads, capacity, head_size]
 //   position_ids           int64 [1, T], optional (the tokens' positions, for
@@ -146,8 +149,9 @@ private:
   moert_model_t *model;
   std::unique_ptr<moert_session_t, void (*)(moert_session_t *)> session{nullptr,
                                                                         moert_session_release};
-  Port inputIds, seqlens, totalLength, logits;
-  std::optional<Port> positionIds;
+  Port inputIds, logits;
+  std::optional<Port> seqlens, totalLength, attentionMask, positionIds;
+  std::vector<int64_t> maskValues;
   std::vector<Cache> caches;
   int64_t capacity = 0, vocab = 0;
   std::vector<float> chosenLogits;
@@ -167,8 +171,9 @@ private:
   }
 
   void bindPorts() {
-    const std::string needs = " (--generate needs the inputs input_ids, seqlens_k, "
-                              "total_sequence_length and past/present cache pairs)";
+    const std::string needs = " (--generate needs the inputs input_ids, seqlens_k and "
+                              "total_sequence_length or attention_mask, and past/present "
+                              "cache pairs)";
     auto find = [&](const char *name) {
       size_t index;
       if (moert_status status = moert_model_find_input(model, name, &index)) {
@@ -182,24 +187,37 @@ private:
            inputIds.info.dtype == MOERT_DTYPE_I64 && inputIds.info.rank == 2 &&
                inputIds.info.dims[0] == 1 && inputIds.info.dims[1] == -1,
            "int64 [1, T]");
-    seqlens = find("seqlens_k");
-    expect(seqlens,
-           seqlens.info.dtype == MOERT_DTYPE_I32 && seqlens.info.rank == 1 &&
-               seqlens.info.dims[0] == 1,
-           "int32 [1]");
-    totalLength = find("total_sequence_length");
-    expect(totalLength,
-           totalLength.info.dtype == MOERT_DTYPE_I32 &&
-               std::all_of(totalLength.info.dims, totalLength.info.dims + totalLength.info.rank,
-                           [](int64_t d) { return d == 1; }),
-           "one int32");
+    size_t maskIndex;
+    if (moert_status status = moert_model_find_input(model, "attention_mask", &maskIndex)) {
+      moert_status_free(status);
+      seqlens = find("seqlens_k");
+      expect(*seqlens,
+             seqlens->info.dtype == MOERT_DTYPE_I32 && seqlens->info.rank == 1 &&
+                 seqlens->info.dims[0] == 1,
+             "int32 [1]");
+      totalLength = find("total_sequence_length");
+      expect(*totalLength,
+             totalLength->info.dtype == MOERT_DTYPE_I32 &&
+                 std::all_of(totalLength->info.dims,
+                             totalLength->info.dims + totalLength->info.rank,
+                             [](int64_t d) { return d == 1; }),
+             "one int32");
+    } else {
+      attentionMask = input("attention_mask");
+      expect(*attentionMask,
+             attentionMask->info.dtype == MOERT_DTYPE_I64 && attentionMask->info.rank == 2 &&
+                 attentionMask->info.dims[0] == 1 && attentionMask->info.dims[1] > 0,
+             "int64 [1, capacity] (bind its length to the cache capacity with moec compile "
+             "--bind-dim)");
+    }
 
     size_t inputCount = moert_model_input_count(model);
     for (size_t i = 0; i < inputCount; ++i) {
       moert_tensor_info_t info;
       check(moert_model_input_info(model, i, &info));
       std::string name = info.name;
-      if (name == "input_ids" || name == "seqlens_k" || name == "total_sequence_length")
+      if (name == "input_ids" || name == "seqlens_k" || name == "total_sequence_length" ||
+          name == "attention_mask")
         continue;
       if (name == "position_ids") {
         positionIds = input(name);
@@ -237,6 +255,10 @@ private:
     }
     if (caches.empty())
       fail(options.model + ": no KV cache inputs" + needs);
+    if (attentionMask && attentionMask->info.dims[1] != capacity)
+      fail(options.model + ": attention_mask holds " +
+           std::to_string(attentionMask->info.dims[1]) + " positions, the KV cache " +
+           std::to_string(capacity) + " (bind both to the capacity with --bind-dim)");
 
     if (moert_status status = moert_model_find_output(model, "logits", &logits.index)) {
       moert_status_free(status);
@@ -266,10 +288,19 @@ private:
     int32_t seqlensValue = static_cast<int32_t>(total - 1);
     // On the prompt, total == T tells the attention that there is no past.
     int32_t totalValue = static_cast<int32_t>(first ? count : total);
-    inputs[seqlens.index] = {&seqlensValue, MOERT_DTYPE_I32, seqlens.info.rank, seqlens.info.dims,
-                             sizeof(int32_t)};
-    inputs[totalLength.index] = {&totalValue, MOERT_DTYPE_I32, totalLength.info.rank,
-                                 totalLength.info.dims, sizeof(int32_t)};
+    if (seqlens) {
+      inputs[seqlens->index] = {&seqlensValue, MOERT_DTYPE_I32, seqlens->info.rank,
+                                seqlens->info.dims, sizeof(int32_t)};
+      inputs[totalLength->index] = {&totalValue, MOERT_DTYPE_I32, totalLength->info.rank,
+                                    totalLength->info.dims, sizeof(int32_t)};
+    } else {
+      // The mask's ones are the cached tokens; the graph sums them.
+      maskValues.assign(static_cast<size_t>(attentionMask->info.dims[1]), 0);
+      std::fill(maskValues.begin(), maskValues.begin() + total, 1);
+      inputs[attentionMask->index] = {maskValues.data(), MOERT_DTYPE_I64, 2,
+                                      attentionMask->info.dims,
+                                      maskValues.size() * sizeof(int64_t)};
+    }
     // Positions continue the cache: the run's tokens sit at [total - T, total).
     std::vector<int64_t> positions(tokens.size());
     for (int64_t i = 0; i < count; ++i)
