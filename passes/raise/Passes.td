@@ -48,4 +48,29 @@ def MoecRaiseDequantize : Pass<"moec-raise-dequantize", "mlir::func::FuncOp"> {
   let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
 }
 
+def MoecRaiseDenseMoE : Pass<"moec-raise-dense-moe", "mlir::func::FuncOp"> {
+  let summary = "Raises an MoE block computed densely (every expert, every token) to moe.router + moe.experts";
+  let description = [{
+    Recognizes the unrolled export of an MoE block: a softmax router
+    (Softmax, TopK [, v / ReduceSum(v)], or TopK of the logits then Softmax of
+    the k values; or a moe.router an earlier pass raised, which is reused),
+    a routing weight per expert selected from the top k
+    (Where(Equal(idx, e), w, 0) or Mul(Cast(Equal(idx, e)), w), summed over k,
+    as a [T, 1] column), every expert's FFN computed for every token (SwiGLU
+    silu(x W1) * (x W3) then W2, or Relu / silu of x W1 then W2; constant
+    weights, optional constant biases) and the sum of the scaled outputs.
+    Replaces the sum by moe.router + moe.experts (weights stacked in the
+    com.microsoft.MoE layout), so only the k selected experts run; the dense
+    ops left without a use are erased. Runs on onnx ops, before
+    moec-convert-onnx-to-moe.
+    Leaves alone, without a diagnostic: an expert id missing or repeated,
+    selections from different TopKs, weights that are not constants, experts
+    of different structure or shapes, intermediate values used outside the
+    block, routers that are not a softmax, a sum missing an expert.
+    Unselected experts are not computed, so an inf or NaN they would produce
+    no longer turns the dense sum into NaN (inf * 0).
+  }];
+  let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
+}
+
 #endif // MOEC_PASSES_RAISE_PASSES_TD

@@ -1,0 +1,648 @@
+//===- RaiseDenseMoE.cpp - densely computed MoE blocks to top-k dispatch ----===//
+//
+// Some exports unroll the per-expert loop of an MoE block and compute every
+// expert for every token, scaling each expert's output by a routing weight
+// that is zero unless the expert is among the token's top k:
+//
+//   probs = Softmax(logits)            or  v, idx = TopK(logits, k)
+//   v, idx = TopK(probs, k)                w = Softmax(v)
+//   w = v  |  v / ReduceSum(v, last, keepdims)
+//   for e in 0..E-1:
+//     rw_e = ReduceSum(Where(Equal(idx, e), w, 0)          (or Mul(Cast(Equal(idx, e)), w))
+//                      over k) [Unsqueeze / Reshape to [T, 1]]
+//     y_e  = FFN_e(x)
+//   y = y_0 * rw_0 + y_1 * rw_1 + ...                      (Adds in any association)
+//
+// (The top k may also be the results of a moe.router that an earlier pass
+// raised, e.g. a sigmoid router: it is reused as it is.)
+//
+// That runs E/k times the expert FLOPs the model needs. This pass recognizes
+// the whole block and replaces the sum by moe.router + moe.experts, so only
+// the selected experts run. The per-expert weights are stacked (transposed
+// where the export wrote them [in, out]) into the com.microsoft.MoE layout
+// moe.experts reads: fc1 [E, I, H], fc2 [E, H, I], fc3 [E, I, H].
+//
+// FFN_e is one of (each linear a MatMul by a constant, or by the Transpose of
+// one, or a Gemm with alpha = beta = 1; each with an optional constant bias):
+//   SwiGLU:  W2(silu(W1 x) * (W3 x)), silu written Mul(g, Sigmoid(g))
+//   single:  W2(act(W1 x)) with act Relu or silu
+// and every expert must have the same form, shapes and types.
+//
+// Anything else is left alone, without a diagnostic: the dense form is a
+// correct (if slow) program. In particular: a missing or repeated expert id,
+// selections from different TopKs, weights that are not constants, experts
+// of different structure, an intermediate value with a use outside the
+// block, a router that is not a softmax, an incomplete sum.
+//
+// One observable difference, by design: the dense form multiplies every
+// expert's output by its routing weight, so an unselected expert that
+// produces inf or NaN turns the sum into NaN (inf * 0). The raised form does
+// not compute unselected experts, so their overflow never reaches the output.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/utils/ConstantData.h"
+#include "compiler/utils/OnnxOpAccess.h"
+#include "dialects/moe/MoEDialect.h"
+#include "dialects/onnx/ONNXDialect.h"
+#include "passes/raise/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <cstring>
+#include <limits>
+#include <map>
+
+namespace moec {
+#define GEN_PASS_DEF_MOECRAISEDENSEMOE
+#include "passes/raise/Passes.h.inc"
+} // namespace moec
+
+using namespace mlir;
+namespace moe = moec::moe;
+
+namespace {
+
+RankedTensorType rankedType(Value v) { return v ? dyn_cast<RankedTensorType>(v.getType()) : nullptr; }
+
+bool isOnnx(Operation *op, StringRef type) {
+  return op && op->getDialect() && op->getDialect()->getNamespace() == "onnx" &&
+         moec::onnxOpType(op) == type;
+}
+
+// The op defining `v` if it is the ONNX op `type`, else null.
+Operation *definedBy(Value v, StringRef type) {
+  Operation *def = v ? v.getDefiningOp() : nullptr;
+  return isOnnx(def, type) ? def : nullptr;
+}
+
+// The last-axis index of a rank-`rank` tensor, as ONNX may write it.
+bool isLastAxis(int64_t axis, int64_t rank) { return axis == rank - 1 || axis == -1; }
+
+// A reduction over exactly the last axis of its rank-2 input, with the given
+// keepdims.
+bool reducesLastAxis(Operation *reduce, int64_t keepdims) {
+  auto in = rankedType(reduce->getOperand(0));
+  if (!in || in.getRank() != 2 || moec::getIntAttr(reduce, "keepdims", 1) != keepdims)
+    return false;
+  std::optional<std::vector<int64_t>> axes;
+  if (Value axesInput = moec::getOnnxInput(reduce, 1))
+    axes = moec::getKnownInts(axesInput);
+  else
+    axes = moec::getIntsAttr(reduce, "axes");
+  return axes && axes->size() == 1 && isLastAxis(axes->front(), 2);
+}
+
+// A one-element integer constant's value (an expert id).
+std::optional<int64_t> scalarInt(Value v) {
+  ElementsAttr elements = moec::getConstantElements(v);
+  if (!elements || elements.getNumElements() != 1 ||
+      !isa<IntegerType>(elements.getElementType()))
+    return std::nullopt;
+  auto known = moec::getConstantInts(elements);
+  if (!known || known->size() != 1)
+    return std::nullopt;
+  return known->front();
+}
+
+// A constant whose elements are all zero (the Where's "else" operand).
+bool isZeroConstant(Value v) {
+  ElementsAttr elements = moec::getConstantElements(v);
+  if (!elements || elements.getNumElements() > 64)
+    return false;
+  for (int64_t i = 0; i < elements.getNumElements(); ++i) {
+    auto value = moec::getElementAsDouble(elements, i);
+    if (!value || *value != 0.0)
+      return false;
+  }
+  return true;
+}
+
+// One linear layer of an expert: out = input · W (+ bias), W constant.
+struct Linear {
+  Value input;
+  ElementsAttr weight; // stored [in, out] or, when `outIn`, [out, in]
+  bool outIn = false;
+  ElementsAttr bias; // [out] or [1, out]; null without a bias
+  int64_t in = 0, out = 0;
+};
+
+// A rank-2 float constant, or the Transpose of one (`transposed` set).
+ElementsAttr constantMatrix(Value w, bool &transposed) {
+  transposed = false;
+  if (Operation *t = definedBy(w, "Transpose")) {
+    auto perm = moec::getIntsAttr(t, "perm");
+    if (perm && *perm != std::vector<int64_t>{1, 0})
+      return {};
+    transposed = true;
+    w = t->getOperand(0);
+  }
+  ElementsAttr elements = moec::getConstantElements(w);
+  auto type = elements ? dyn_cast<RankedTensorType>(elements.getType()) : nullptr;
+  if (!type || type.getRank() != 2 || !type.hasStaticShape() ||
+      !isa<FloatType>(type.getElementType()))
+    return {};
+  return elements;
+}
+
+// A constant bias of `n` elements: shape [n] or [1, n].
+ElementsAttr constantBias(Value b, int64_t n) {
+  ElementsAttr elements = moec::getConstantElements(b);
+  auto type = elements ? dyn_cast<RankedTensorType>(elements.getType()) : nullptr;
+  if (!type || !isa<FloatType>(type.getElementType()))
+    return {};
+  auto shape = type.getShape();
+  bool fits = (shape.size() == 1 && shape[0] == n) ||
+              (shape.size() == 2 && shape[0] == 1 && shape[1] == n);
+  return fits ? elements : ElementsAttr();
+}
+
+// Matches `out` as a linear layer by a constant weight.
+std::optional<Linear> matchLinear(Value out) {
+  Linear linear;
+  Value product = out;
+  Value biasValue;
+  if (Operation *add = definedBy(out, "Add")) {
+    for (unsigned i = 0; i < 2 && !biasValue; ++i) {
+      Value p = add->getOperand(i), b = add->getOperand(1 - i);
+      if ((definedBy(p, "MatMul") || definedBy(p, "Gemm")) && p.hasOneUse() &&
+          moec::getConstantElements(b)) {
+        product = p;
+        biasValue = b;
+      }
+    }
+    if (!biasValue)
+      return std::nullopt;
+  }
+  bool transposed = false;
+  Value weight;
+  if (Operation *matmul = definedBy(product, "MatMul")) {
+    linear.input = matmul->getOperand(0);
+    weight = matmul->getOperand(1);
+    linear.weight = constantMatrix(weight, transposed);
+    linear.outIn = transposed;
+  } else if (Operation *gemm = definedBy(product, "Gemm")) {
+    if (moec::getIntAttr(gemm, "transA", 0) != 0 || moec::getFloatAttr(gemm, "alpha", 1.0) != 1.0)
+      return std::nullopt;
+    if (Value c = moec::getOnnxInput(gemm, 2)) {
+      if (biasValue || moec::getFloatAttr(gemm, "beta", 1.0) != 1.0)
+        return std::nullopt;
+      biasValue = c;
+    }
+    linear.input = moec::getOnnxInput(gemm, 0);
+    weight = moec::getOnnxInput(gemm, 1);
+    linear.weight = constantMatrix(weight, transposed);
+    linear.outIn = transposed != (moec::getIntAttr(gemm, "transB", 0) != 0);
+  } else {
+    return std::nullopt;
+  }
+  if (!linear.weight)
+    return std::nullopt;
+  auto wShape = cast<ShapedType>(linear.weight.getType()).getShape();
+  linear.in = linear.outIn ? wShape[1] : wShape[0];
+  linear.out = linear.outIn ? wShape[0] : wShape[1];
+  auto inType = rankedType(linear.input), outType = rankedType(out);
+  if (!inType || !outType || inType.getRank() != 2 || outType.getRank() != 2 ||
+      inType.getDimSize(1) != linear.in || outType.getDimSize(1) != linear.out ||
+      inType.getDimSize(0) != outType.getDimSize(0) ||
+      inType.getElementType() != linear.weight.getElementType() ||
+      outType.getElementType() != linear.weight.getElementType())
+    return std::nullopt;
+  if (biasValue) {
+    linear.bias = constantBias(biasValue, linear.out);
+    if (!linear.bias || linear.bias.getElementType() != linear.weight.getElementType())
+      return std::nullopt;
+  }
+  return linear;
+}
+
+// silu(g) = Mul(g, Sigmoid(g)), operands either way round; returns g. g is
+// used by exactly those two ops.
+Value matchSilu(Value v) {
+  Operation *mul = definedBy(v, "Mul");
+  if (!mul)
+    return {};
+  for (unsigned i = 0; i < 2; ++i) {
+    Value g = mul->getOperand(i), s = mul->getOperand(1 - i);
+    Operation *sigmoid = definedBy(s, "Sigmoid");
+    if (sigmoid && sigmoid->getOperand(0) == g && s.hasOneUse() &&
+        std::distance(g.use_begin(), g.use_end()) == 2)
+      return g;
+  }
+  return {};
+}
+
+struct Expert {
+  std::string activation; // "swiglu", "silu" or "relu"
+  Linear fc1, fc2;
+  std::optional<Linear> fc3; // SwiGLU's linear (ungated) branch
+};
+
+// Matches y = FFN(x); every value strictly inside the FFN has no use outside.
+std::optional<Expert> matchFfn(Value y) {
+  Expert expert;
+  if (!y.hasOneUse())
+    return std::nullopt;
+  auto fc2 = matchLinear(y);
+  if (!fc2 || !fc2->input.hasOneUse())
+    return std::nullopt;
+  expert.fc2 = *fc2;
+  Value h = fc2->input;
+  Value gate;
+  if (Operation *mul = definedBy(h, "Mul")) {
+    for (unsigned i = 0; i < 2 && !expert.fc3; ++i) {
+      Value a = mul->getOperand(i), b = mul->getOperand(1 - i);
+      Value g = a.hasOneUse() ? matchSilu(a) : Value();
+      if (!g || !b.hasOneUse())
+        continue;
+      auto fc1 = matchLinear(g), fc3 = matchLinear(b);
+      if (!fc1 || !fc3 || fc1->input != fc3->input)
+        continue;
+      expert.activation = "swiglu";
+      expert.fc1 = *fc1;
+      expert.fc3 = *fc3;
+    }
+    if (expert.fc3)
+      return expert;
+  }
+  if (Operation *relu = definedBy(h, "Relu")) {
+    gate = relu->getOperand(0);
+    if (!gate.hasOneUse())
+      return std::nullopt;
+    expert.activation = "relu";
+  } else if ((gate = matchSilu(h))) {
+    expert.activation = "silu";
+  } else {
+    return std::nullopt;
+  }
+  auto fc1 = matchLinear(gate);
+  if (!fc1)
+    return std::nullopt;
+  expert.fc1 = *fc1;
+  return expert;
+}
+
+// rw_e: expert `expert`'s routing weight, [T, 1], selected from the top-k
+// (`weights`, `ids`).
+struct Selection {
+  Value ids, weights;
+  int64_t expert = -1;
+};
+
+std::optional<Selection> matchSelection(Value rw) {
+  auto rwType = rankedType(rw);
+  if (!rw.hasOneUse() || !rwType || rwType.getRank() != 2 || rwType.getDimSize(1) != 1)
+    return std::nullopt;
+  // [T] -> [T, 1] by Unsqueeze or Reshape; or a ReduceSum that kept the dim.
+  Value sum = rw;
+  int64_t keepdims = 1;
+  Operation *column = definedBy(rw, "Unsqueeze");
+  if (!column)
+    column = definedBy(rw, "Reshape");
+  if (column) {
+    sum = column->getOperand(0);
+    auto sumType = rankedType(sum);
+    if (!sumType || sumType.getRank() != 1 || !sum.hasOneUse() ||
+        sumType.getDimSize(0) != rwType.getDimSize(0))
+      return std::nullopt;
+    keepdims = 0;
+  }
+  Operation *reduce = definedBy(sum, "ReduceSum");
+  if (!reduce || !reducesLastAxis(reduce, keepdims))
+    return std::nullopt;
+  Value selected = reduce->getOperand(0);
+  if (!selected.hasOneUse())
+    return std::nullopt;
+
+  // Where(Equal(ids, e), w, 0), or Mul(Cast(Equal(ids, e)), w) either way round.
+  Selection selection;
+  Value isExpert;
+  if (Operation *where = definedBy(selected, "Where")) {
+    if (!isZeroConstant(where->getOperand(2)))
+      return std::nullopt;
+    isExpert = where->getOperand(0);
+    selection.weights = where->getOperand(1);
+  } else if (Operation *mul = definedBy(selected, "Mul")) {
+    for (unsigned i = 0; i < 2 && !isExpert; ++i) {
+      Operation *cast = definedBy(mul->getOperand(i), "Cast");
+      if (cast && mul->getOperand(i).hasOneUse() && definedBy(cast->getOperand(0), "Equal")) {
+        isExpert = cast->getOperand(0);
+        selection.weights = mul->getOperand(1 - i);
+      }
+    }
+  }
+  Operation *equal = definedBy(isExpert, "Equal");
+  if (!equal || !isExpert.hasOneUse())
+    return std::nullopt;
+  for (unsigned i = 0; i < 2 && selection.expert < 0; ++i) {
+    if (auto id = scalarInt(equal->getOperand(1 - i))) {
+      selection.ids = equal->getOperand(i);
+      selection.expert = *id;
+    }
+  }
+  // The selection keeps the top-k's shape: nothing broadcast it.
+  auto weightsType = rankedType(selection.weights), idsType = rankedType(selection.ids);
+  auto selectedType = rankedType(selected);
+  if (selection.expert < 0 || !weightsType || !idsType || !selectedType ||
+      weightsType.getRank() != 2 || idsType.getShape() != weightsType.getShape() ||
+      selectedType.getShape() != weightsType.getShape() ||
+      selectedType.getElementType() != weightsType.getElementType())
+    return std::nullopt;
+  return selection;
+}
+
+struct Router {
+  Value logits;
+  int64_t k = 0;
+  bool normalize = false;
+  // A router an earlier pass already raised (moec-raise-sigmoid-router),
+  // whose results the selections read: reused as it is.
+  moe::RouterOp existing;
+};
+
+// The top-k (`weights`, `ids`) as a softmax router over `experts` logits.
+std::optional<Router> matchRouter(Value weights, Value ids, int64_t experts) {
+  if (auto raised = ids.getDefiningOp<moe::RouterOp>()) {
+    auto logitsType = rankedType(raised.getLogits());
+    if (raised.getExpertIds() != ids || raised.getWeights() != weights ||
+        logitsType.getDimSize(1) != experts)
+      return std::nullopt;
+    Router router;
+    router.logits = raised.getLogits();
+    router.k = raised.getK();
+    router.existing = raised;
+    return router;
+  }
+  Operation *topk = definedBy(ids, "TopK");
+  if (!topk || topk->getResult(1) != ids)
+    return std::nullopt;
+  auto inType = rankedType(topk->getOperand(0));
+  if (!inType || inType.getRank() != 2 || inType.getDimSize(1) != experts ||
+      !isLastAxis(moec::getIntAttr(topk, "axis", -1), 2) ||
+      moec::getIntAttr(topk, "largest", 1) != 1)
+    return std::nullopt;
+  auto k = moec::getKnownInts(topk->getOperand(1));
+  if (!k || k->size() != 1 || k->front() < 1 || k->front() > experts)
+    return std::nullopt;
+  Router router;
+  router.k = k->front();
+  Value values = topk->getResult(0);
+  auto softmaxOverLast = [](Operation *softmax) {
+    auto type = rankedType(softmax->getOperand(0));
+    return type && type.getRank() == 2 && isLastAxis(moec::getIntAttr(softmax, "axis", -1), 2);
+  };
+  if (Operation *softmax = definedBy(topk->getOperand(0), "Softmax")) {
+    // Softmax over all experts, then top-k; renormalized or not.
+    if (!softmaxOverLast(softmax))
+      return std::nullopt;
+    router.logits = softmax->getOperand(0);
+    if (weights == values) {
+      router.normalize = false;
+    } else {
+      Operation *div = definedBy(weights, "Div");
+      Operation *sum = div ? definedBy(div->getOperand(1), "ReduceSum") : nullptr;
+      if (!div || div->getOperand(0) != values || !sum || sum->getOperand(0) != values ||
+          !reducesLastAxis(sum, 1))
+        return std::nullopt;
+      router.normalize = true;
+    }
+  } else {
+    // Top-k of the logits, then a softmax over the k of them: the same
+    // experts (softmax is monotonic) and the renormalized probabilities.
+    Operation *overK = definedBy(weights, "Softmax");
+    if (!overK || overK->getOperand(0) != values || !softmaxOverLast(overK))
+      return std::nullopt;
+    router.logits = topk->getOperand(0);
+    router.normalize = true;
+  }
+  return router;
+}
+
+// Writes `linear`'s weight as [out, in] rows at `dst` (elements `width` bytes).
+bool writeOutIn(const Linear &linear, char *dst, int64_t width) {
+  auto bytes = moec::getConstantBytes(linear.weight);
+  if (!bytes)
+    return false;
+  if (linear.outIn) {
+    std::memcpy(dst, bytes->data(), bytes->size());
+    return true;
+  }
+  for (int64_t i = 0; i < linear.in; ++i)
+    for (int64_t o = 0; o < linear.out; ++o)
+      std::memcpy(dst + (o * linear.in + i) * width, bytes->data() + (i * linear.out + o) * width,
+                  width);
+  return true;
+}
+
+bool sameShape(const Linear &a, const Linear &b) {
+  return a.in == b.in && a.out == b.out && a.weight.getElementType() == b.weight.getElementType() &&
+         static_cast<bool>(a.bias) == static_cast<bool>(b.bias);
+}
+
+class Raiser {
+public:
+  // Tries to raise the sum ending at `root`; leaves everything as it was on
+  // any mismatch. Fails only on an internal inconsistency (reported).
+  LogicalResult raise(Operation *root) {
+    // The root is the last Add of the sum: not itself a term of a bigger sum.
+    Value result = root->getResult(0);
+    if (result.hasOneUse() && isOnnx(*result.getUsers().begin(), "Add"))
+      return success();
+    SmallVector<Value> terms;
+    collectTerms(root, terms);
+    if (terms.size() < 2)
+      return success();
+
+    // Each term is y_e * rw_e, one per expert id.
+    std::map<int64_t, Expert> experts;
+    Value ids, weights, x;
+    for (Value term : terms) {
+      Operation *mul = definedBy(term, "Mul");
+      if (!mul || !term.hasOneUse())
+        return success();
+      std::optional<Selection> selection;
+      std::optional<Expert> expert;
+      for (unsigned i = 0; i < 2 && !expert; ++i) {
+        selection = matchSelection(mul->getOperand(i));
+        if (selection)
+          expert = matchFfn(mul->getOperand(1 - i));
+      }
+      if (!expert || rankedType(term) != rankedType(result))
+        return success();
+      if (!ids) {
+        ids = selection->ids;
+        weights = selection->weights;
+        x = expert->fc1.input;
+      }
+      if (selection->ids != ids || selection->weights != weights || expert->fc1.input != x ||
+          !experts.emplace(selection->expert, *expert).second)
+        return success();
+    }
+    int64_t count = static_cast<int64_t>(experts.size());
+    if (experts.begin()->first != 0 || experts.rbegin()->first != count - 1)
+      return success(); // ids are distinct, so 0..count-1 means each exactly once
+
+    // Same structure for all.
+    const Expert &first = experts.begin()->second;
+    for (auto &[id, e] : experts) {
+      if (e.activation != first.activation || !sameShape(e.fc1, first.fc1) ||
+          !sameShape(e.fc2, first.fc2) || e.fc3.has_value() != first.fc3.has_value() ||
+          (e.fc3 && !sameShape(*e.fc3, *first.fc3)))
+        return success();
+    }
+    int64_t hidden = first.fc1.in, inter = first.fc1.out;
+    Type element = first.fc1.weight.getElementType();
+    auto xType = rankedType(x);
+    if (first.fc2.in != inter || first.fc2.out != hidden || xType != rankedType(result) ||
+        xType.getElementType() != element)
+      return success();
+
+    // The router scores the same rows the experts read (moe.experts takes
+    // one routing row per token; a [1, E] router broadcast over all tokens
+    // is another computation).
+    std::optional<Router> router = matchRouter(weights, ids, count);
+    auto logitsType = router ? rankedType(router->logits) : nullptr;
+    if (!router || logitsType.getElementType() != element ||
+        rankedType(weights).getElementType() != element ||
+        logitsType.getDimSize(0) != xType.getDimSize(0))
+      return success();
+
+    return build(root, *router, experts, x);
+  }
+
+private:
+  // The terms of the Add tree under `add`: operands that are not themselves
+  // single-use Adds of the tree.
+  void collectTerms(Operation *add, SmallVectorImpl<Value> &terms) {
+    for (Value operand : add->getOperands()) {
+      Operation *inner = definedBy(operand, "Add");
+      if (inner && operand.hasOneUse())
+        collectTerms(inner, terms);
+      else
+        terms.push_back(operand);
+    }
+  }
+
+  // Stacks one weight (or bias) slot of all experts into a new constant.
+  Value stack(OpBuilder &b, Location loc, const std::map<int64_t, Expert> &experts,
+              function_ref<const Linear &(const Expert &)> slot, bool bias, StringRef key) {
+    const Linear &first = slot(experts.begin()->second);
+    Type element = first.weight.getElementType();
+    int64_t width = moec::storageBytes(element);
+    int64_t count = static_cast<int64_t>(experts.size());
+    int64_t perExpert = bias ? first.out : first.out * first.in;
+    std::vector<char> data(static_cast<size_t>(count * perExpert * width));
+    for (auto &[id, expert] : experts) {
+      const Linear &linear = slot(expert);
+      char *dst = data.data() + id * perExpert * width;
+      if (bias) {
+        auto bytes = moec::getConstantBytes(linear.bias);
+        if (!bytes || static_cast<int64_t>(bytes->size()) != perExpert * width)
+          return {};
+        std::memcpy(dst, bytes->data(), bytes->size());
+      } else if (!writeOutIn(linear, dst, width)) {
+        return {};
+      }
+    }
+    SmallVector<int64_t> shape{count, first.out};
+    if (!bias)
+      shape.push_back(first.in);
+    return moec::createBlobConstant(b, loc, RankedTensorType::get(shape, element), data, key);
+  }
+
+  LogicalResult build(Operation *root, const Router &router,
+                      const std::map<int64_t, Expert> &experts, Value x) {
+    OpBuilder b(root);
+    Location loc = root->getLoc();
+    const Expert &first = experts.begin()->second;
+    SmallVector<Operation *> created;
+    auto track = [&](Value v) {
+      if (v)
+        created.push_back(v.getDefiningOp());
+      return v;
+    };
+    auto fc1 = [](const Expert &e) -> const Linear & { return e.fc1; };
+    auto fc2 = [](const Expert &e) -> const Linear & { return e.fc2; };
+    auto fc3 = [](const Expert &e) -> const Linear & { return *e.fc3; };
+    bool swiglu = first.fc3.has_value();
+    Value w1 = track(stack(b, loc, experts, fc1, false, "dense_moe.fc1"));
+    Value w2 = track(stack(b, loc, experts, fc2, false, "dense_moe.fc2"));
+    Value w3 = swiglu ? track(stack(b, loc, experts, fc3, false, "dense_moe.fc3")) : Value();
+    Value b1 = first.fc1.bias ? track(stack(b, loc, experts, fc1, true, "dense_moe.fc1_bias"))
+                              : Value();
+    Value b2 = first.fc2.bias ? track(stack(b, loc, experts, fc2, true, "dense_moe.fc2_bias"))
+                              : Value();
+    Value b3 = swiglu && first.fc3->bias
+                   ? track(stack(b, loc, experts, fc3, true, "dense_moe.fc3_bias"))
+                   : Value();
+    bool unreadable = !w1 || !w2 || (swiglu && !w3) || (first.fc1.bias && !b1) ||
+                      (first.fc2.bias && !b2) || (swiglu && first.fc3->bias && !b3);
+    if (unreadable) {
+      // A weight whose data cannot be read (a dropped blob): leave the dense form.
+      for (Operation *op : llvm::reverse(created))
+        op->erase();
+      return success();
+    }
+
+    auto logitsType = rankedType(router.logits);
+    int64_t tokens = logitsType.getDimSize(0);
+    auto weightsType = RankedTensorType::get({tokens, router.k}, logitsType.getElementType());
+    auto idsType = RankedTensorType::get({tokens, router.k}, b.getI64Type());
+    moe::RouterOp route = router.existing;
+    if (!route)
+      route = moe::RouterOp::create(b, loc, weightsType, idsType, router.logits,
+                                    b.getI64IntegerAttr(router.k), b.getBoolAttr(router.normalize),
+                                    b.getStringAttr("softmax"));
+    // alpha 1, beta 0, no limit: SwiGLU is exactly silu(gate) * linear.
+    auto grouped = moe::ExpertsOp::create(
+        b, loc, root->getResult(0).getType(), x, route.getWeights(), route.getExpertIds(), w1, b1,
+        w2, b2, w3, b3, b.getStringAttr(first.activation), b.getI64IntegerAttr(0),
+        b.getF32FloatAttr(1.0f), b.getF32FloatAttr(0.0f),
+        b.getF32FloatAttr(std::numeric_limits<float>::infinity()));
+    if (failed(mlir::verify(grouped)) || failed(mlir::verify(route)))
+      return failure();
+    root->getResult(0).replaceAllUsesWith(grouped.getOutput());
+    eraseDead(root);
+    return success();
+  }
+
+  // Erases `op` and every onnx op that only it kept alive: the dense experts,
+  // the selections, the top-k when nothing else reads it. All of them precede
+  // the root, so the caller's forward walk never revisits an erased op.
+  void eraseDead(Operation *op) {
+    llvm::SetVector<Operation *> worklist;
+    worklist.insert(op);
+    while (!worklist.empty()) {
+      Operation *dead = worklist.pop_back_val();
+      if (!dead->use_empty())
+        continue;
+      for (Value operand : dead->getOperands()) {
+        Operation *def = operand.getDefiningOp();
+        if (def && def->getDialect() && def->getDialect()->getNamespace() == "onnx")
+          worklist.insert(def);
+      }
+      dead->erase();
+    }
+  }
+};
+
+struct RaiseDenseMoEPass : moec::impl::MoecRaiseDenseMoEBase<RaiseDenseMoEPass> {
+  using MoecRaiseDenseMoEBase::MoecRaiseDenseMoEBase;
+  void runOnOperation() override {
+    SmallVector<Operation *> adds;
+    getOperation().walk([&](Operation *op) {
+      if (isOnnx(op, "Add"))
+        adds.push_back(op);
+    });
+    // Forward order: a raise erases only ops before its root, all visited.
+    Raiser raiser;
+    for (Operation *add : adds)
+      if (failed(raiser.raise(add)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
