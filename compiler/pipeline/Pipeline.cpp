@@ -2,6 +2,7 @@
 #include "compiler/pipeline/Pipeline.h"
 
 #include "compiler/cuda/CudaEmitter.h"
+#include "compiler/report/Passes.h"
 #include "dialects/kernel/KernelDialect.h"
 #include "dialects/moe/MoEDialect.h"
 #include "dialects/onnx/ONNXDialect.h"
@@ -46,6 +47,8 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stop
     precision.to = options.precision;
     funcPm.addPass(createMoecConvertFloatPrecision(precision));
   }
+  if (!options.report.empty()) // the counts before fusion, for the report
+    funcPm.addPass(createMoecRecordUnfused({cuda ? "cuda" : "host"}));
   funcPm.addPass(createMoecFuseElementwise());
   funcPm.addPass(createCSEPass());
   if (stopAfter == Stage::MoeMlir)
@@ -57,6 +60,8 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stop
   MoecPlanMemoryOptions planOptions;
   planOptions.report = options.reportMemory;
   lowerPm.addPass(createMoecPlanMemory(planOptions));
+  if (!options.report.empty())
+    pm.addPass(createMoecWriteReport({options.report, "", options.target}));
   if (stopAfter == Stage::KernelMlir)
     return;
   if (cuda) {
@@ -93,6 +98,7 @@ void registerAllPassesAndPipelines() {
   registerLowerPasses();
   registerEmitPasses();
   registerQuantPasses();
+  registerReportPasses();
   PassPipelineRegistration<PipelineOptions>(
       "moec-pipeline", "Compiles imported onnx IR to a .moe artifact for target=",
       [](OpPassManager &pm, const PipelineOptions &options) { buildPipeline(pm, options); });

@@ -37,6 +37,9 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
   Option<std::string> keepSources{*this, "keep-sources",
                                   llvm::cl::desc("Keep the generated C++ in this directory")};
   Option<std::string> cxx{*this, "cxx", llvm::cl::desc("Host C++ compiler")};
+  Option<std::string> report{*this, "report",
+                             llvm::cl::desc("Write the compile report here (.json: JSON, "
+                                            "else Markdown); see docs/user-guide.md")};
   Option<bool> reportMemory{*this, "report-memory",
                             llvm::cl::desc("Report the arena size as a remark"),
                             llvm::cl::init(false)};

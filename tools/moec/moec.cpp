@@ -129,6 +129,13 @@ cl::opt<std::string> keepSources("keep-sources",
 cl::opt<bool> reportMemory("report-memory",
                            cl::desc("Print the arena size chosen by memory planning"),
                            cl::cat(moecCategory));
+cl::opt<std::string> reportPath(
+    "report",
+    cl::desc("Write the compile report to FILE: per layer, each kernel launch with its ONNX "
+             "node, FLOPs and bytes moved (a*T + b), and the launches and bytes before "
+             "fusion. FILE ending in .json gets JSON, any other name Markdown (see "
+             "docs/user-guide.md)"),
+    cl::value_desc("FILE"), cl::cat(moecCategory));
 cl::opt<bool> progress("progress",
                        cl::desc("Print progress to stderr (default: when stderr is a terminal)"),
                        cl::cat(moecCategory));
@@ -242,6 +249,11 @@ int compile() {
     return fail("--standalone-name must be a C identifier of at most 64 characters, got '" +
                 standaloneName + "'");
 
+  if (!reportPath.empty() && (emit == EmitKind::OnnxMlir || emit == EmitKind::MoeMlir))
+    return fail("--report describes kernel launches: use it with --emit kernel-mlir or a "
+                "later stage, not --emit " +
+                std::string(emit == EmitKind::OnnxMlir ? "onnx-mlir" : "moe-mlir"));
+
   moec::OnnxImportOptions importOptions;
   for (const std::string &binding : bindDims) {
     auto [name, value] = llvm::StringRef(binding).split('=');
@@ -302,6 +314,7 @@ int compile() {
   options.output = outputPath;
   options.keepSources = keepSources;
   options.reportMemory = reportMemory;
+  options.report = reportPath;
   if (standalone) {
     options.output = "";
     moec::standalone::buildStandalonePipeline(pm, options);

@@ -1,0 +1,307 @@
+//===- Cost.cpp - FLOPs and bytes of a kernel launch, affine in T ----------===//
+//
+// FLOPs count what the kernel computes for the shapes it is specialized on,
+// one multiply-add as 2:
+//   - matrix products (linear, batch_matmul, moe_route_linear's logits,
+//     the expert GEMMs, attention's q.k and p.v): 2*M*N*K; biases,
+//     activations and epilogue scaling are not counted;
+//   - MoE experts (moe_experts, moe_gemm_up, moe_gemm_down) count the k
+//     experts each token is routed to, not all E: 2*T*k*(H*F1 [+ H*I for
+//     fc3] + I*H), F1 = fc1's rows (I, or 2*I for a fused SwiGLU);
+//   - attention is an upper bound: every query over the whole cache
+//     capacity C (or the window when smaller), 4*C*HD per query head, since
+//     the keys it actually reads depend on the cache's fill at run time;
+//   - elementwise bodies: arithmetic ops per element (constants and
+//     conversions not counted); softmax 4, rms_norm 4, rotary 3 per rotated
+//     element, reduce and moe_combine 1 per input element, dequantize 1 per
+//     value; routers (moe_route, moe_route_sigmoid) 4 per logit;
+//   - data movement (copy, gather, slice, transpose, concat, topk,
+//     moe_permute, shape_of, scatter/gather_elements): 0.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/report/Cost.h"
+
+#include "compiler/utils/ConstantData.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+
+using namespace mlir;
+
+namespace moec::report {
+
+FailureOr<Affine> elementCount(Type type) {
+  auto ranked = dyn_cast<RankedTensorType>(type);
+  if (!ranked)
+    return failure();
+  int64_t product = 1;
+  int dynamic = 0;
+  for (int64_t d : ranked.getShape()) {
+    if (ShapedType::isDynamic(d))
+      ++dynamic;
+    else
+      product *= d;
+  }
+  if (dynamic > 1)
+    return failure();
+  return dynamic ? Affine{0, product} : Affine{product, 0};
+}
+
+FailureOr<Affine> tensorBytes(Type type) {
+  auto count = elementCount(type);
+  Type element = isa<ShapedType>(type) ? cast<ShapedType>(type).getElementType() : Type();
+  if (failed(count) || !element || !element.isIntOrFloat())
+    return failure();
+  return *count * moec::storageBytes(element);
+}
+
+std::vector<std::string> nodeNames(Location loc) {
+  std::vector<std::string> names;
+  auto visit = [&](Location l, auto &self) -> void {
+    if (auto name = dyn_cast<NameLoc>(l)) {
+      std::string n = name.getName().str();
+      if (!n.empty() && !llvm::is_contained(names, n))
+        names.push_back(n);
+      self(name.getChildLoc(), self);
+    } else if (auto fused = dyn_cast<FusedLoc>(l)) {
+      for (Location inner : fused.getLocations())
+        self(inner, self);
+    } else if (auto callsite = dyn_cast<CallSiteLoc>(l)) {
+      self(callsite.getCallee(), self);
+    }
+  };
+  visit(loc, visit);
+  return names;
+}
+
+std::string nodeLabel(Location loc) { return llvm::join(nodeNames(loc), " + "); }
+
+std::string layerOf(ArrayRef<std::string> names) {
+  // "layers" followed by '.', '/' or '_' and digits, as exporters name the
+  // decoder layers' nodes and weights.
+  for (const std::string &name : names) {
+    StringRef rest(name);
+    while (true) {
+      size_t at = rest.find("layers");
+      if (at == StringRef::npos)
+        break;
+      rest = rest.drop_front(at + 6);
+      if (rest.empty() || (rest[0] != '.' && rest[0] != '/' && rest[0] != '_'))
+        continue;
+      StringRef digits = rest.drop_front(1).take_while(llvm::isDigit);
+      if (!digits.empty())
+        return ("layers." + digits).str();
+    }
+  }
+  return "";
+}
+
+bool isWeight(Value value) {
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return false;
+  StringRef name = def->getName().getStringRef();
+  return isa<kernel::ConstantOp, arith::ConstantOp>(def) || name == "onnx.Constant";
+}
+
+int64_t inplaceInput(Operation *launch, unsigned index) {
+  // kernel::kInplaceOperandsAttr; see ArtifactWriter's inplaceInputOf.
+  auto operands = launch->getAttrOfType<DenseI64ArrayAttr>("inplace_operands");
+  if (!operands || index >= operands.size())
+    return -1;
+  int64_t operand = operands[index];
+  if (operand < 0 || operand >= static_cast<int64_t>(launch->getNumOperands()))
+    return -1;
+  Value result = launch->getResult(index);
+  auto input = dyn_cast<BlockArgument>(launch->getOperand(static_cast<unsigned>(operand)));
+  bool returned = llvm::any_of(result.getUsers(),
+                               [](Operation *user) { return isa<func::ReturnOp>(user); });
+  if (!input || !input.hasOneUse() || input.getType() != result.getType() || !returned)
+    return -1;
+  return operand;
+}
+
+namespace {
+
+int64_t dim(Value v, int64_t i) {
+  auto shape = cast<ShapedType>(v.getType()).getShape();
+  return shape[i < 0 ? shape.size() + i : i];
+}
+
+int64_t specInt(kernel::LaunchOp op, StringRef name, int64_t dflt = 0) {
+  auto attr = op.getSpec().getAs<IntegerAttr>(name);
+  return attr ? attr.getInt() : dflt;
+}
+bool specBool(kernel::LaunchOp op, StringRef name) {
+  auto attr = op.getSpec().getAs<BoolAttr>(name);
+  return attr && attr.getValue();
+}
+
+// Arithmetic ops per element of an elementwise body.
+int64_t bodyOps(kernel::LaunchOp op) {
+  int64_t n = 0;
+  op.getBody().walk([&](Operation *inner) {
+    if (isa<arith::ConstantOp, kernel::YieldOp>(inner) || isa<CastOpInterface>(inner))
+      return;
+    StringRef dialect = inner->getName().getDialectNamespace();
+    if (dialect == "arith" || dialect == "math")
+      ++n;
+  });
+  return n;
+}
+
+// The expert FFN's multiply-adds per routed (token, slot): H*F1 [+ H*I] + I*H.
+int64_t expertMacs(int64_t hidden, int64_t fc1Rows, int64_t inter, bool fc3) {
+  return hidden * fc1Rows + (fc3 ? hidden * inter : 0) + inter * hidden;
+}
+
+FailureOr<Affine> flopsOf(kernel::LaunchOp op, bool &modelled) {
+  StringRef kind = op.getKernel();
+  ValueRange in = op.getInputs(), out = op.getOutputs();
+  auto count = [&](Value v) { return elementCount(v.getType()); };
+  FailureOr<Affine> result = Affine{};
+  if (kind == "linear" || kind == "batch_matmul") {
+    // [.., K] x [K, N] -> [.., N]: 2*K per output element.
+    result = count(out[0]);
+    if (succeeded(result))
+      result = *result * (2 * dim(in[0], -1));
+  } else if (kind == "moe_experts") {
+    // x [T, H], routing weights [T, k], ids [T, k], fc1 [E, F1, H(/2)],
+    // fc2 [E, H, I(/2)] (packed int4 halves the last dim: `inter` holds I).
+    auto routed = count(in[2]);
+    int64_t hidden = dim(in[0], -1), inter = specInt(op, "inter", 0);
+    unsigned fc2 = 4 + (specBool(op, "has_fc1_bias") ? 1 : 0);
+    if (!inter)
+      inter = dim(in[fc2], 2);
+    result = routed;
+    if (succeeded(result))
+      result = *result * (2 * expertMacs(hidden, dim(in[3], 1), inter,
+                                         specBool(op, "has_fc3")));
+  } else if (kind == "moe_gemm_up") {
+    // x [T, H], slots [T, k], offsets, fc1 [E, F1, H] -> hidden [T, k, I].
+    auto routed = count(in[1]);
+    int64_t hidden = dim(in[0], -1), inter = dim(out[0], -1);
+    int64_t macs = hidden * dim(in[3], 1) + (specBool(op, "has_fc3") ? hidden * inter : 0);
+    result = routed;
+    if (succeeded(result))
+      result = *result * (2 * macs);
+  } else if (kind == "moe_gemm_down") {
+    // hidden [T, k, I] -> partial [T, k, H]: 2*I per output element.
+    result = count(out[0]);
+    if (succeeded(result))
+      result = *result * (2 * dim(in[0], -1));
+  } else if (kind == "moe_route_linear") {
+    // logits = x [.., H] . W [E, H]^T, then the softmax over E.
+    int64_t experts = dim(in[1], 0), hidden = dim(in[0], -1);
+    result = count(in[0]);
+    if (succeeded(result))
+      result = *result * (2 * experts) + result->divExact(hidden) * (4 * experts);
+  } else if (kind == "moe_route" || kind == "moe_route_sigmoid" || kind == "softmax" ||
+             kind == "rms_norm") {
+    result = count(in[0]);
+    if (succeeded(result))
+      result = *result * 4;
+  } else if (kind == "attention") {
+    // out [B, S, N*HD]: per query head, q.k and p.v over L keys.
+    int64_t capacity = dim(in[1], 2), window = specInt(op, "window", 0);
+    int64_t keys = window > 0 ? std::min(window, capacity) : capacity;
+    result = count(out[0]);
+    if (succeeded(result))
+      result = *result * (4 * keys);
+  } else if (kind == "attention_kv_append" || kind == "rotary") {
+    // 3 flops per rotated element (a pair costs 4 mul + 2 add) of the new
+    // keys (append) or of the input (rotary).
+    int64_t rotaryDim = specInt(op, "rotary_dim", 0);
+    int64_t headSize = kind == "rotary" ? specInt(op, "head_size", 1) : dim(out[0], 3);
+    result = count(in[0]);
+    if (succeeded(result) && kind == "attention_kv_append") {
+      if (specBool(op, "packed")) {
+        int64_t heads = specInt(op, "num_heads"), kvHeads = specInt(op, "kv_heads");
+        result = result->divExact(heads + 2 * kvHeads) * kvHeads;
+      }
+    }
+    if (succeeded(result))
+      result = (*result * (3 * rotaryDim)).divExact(headSize ? headSize : 1);
+  } else if (kind == "elementwise") {
+    result = count(out[0]);
+    if (succeeded(result))
+      result = *result * bodyOps(op);
+  } else if (kind == "reduce" || kind == "moe_combine") {
+    result = count(in[0]);
+  } else if (kind == "dequantize") {
+    result = count(out[0]);
+  } else if (kind == "copy" || kind == "gather" || kind == "gather_elements" ||
+             kind == "scatter_elements" || kind == "transpose" || kind == "concat" ||
+             kind == "slice" || kind == "topk" || kind == "moe_permute" ||
+             kind == "shape_of") {
+    result = Affine{};
+  } else {
+    modelled = false;
+  }
+  return result;
+}
+
+} // namespace
+
+FailureOr<LaunchCost> costOf(kernel::LaunchOp op) {
+  LaunchCost cost;
+  auto fail = [&](Value v) {
+    op.emitError() << "compile report: the size of " << v.getType()
+                   << " is not affine in the token count";
+    return failure();
+  };
+  llvm::SmallDenseSet<unsigned> aliased;
+  for (unsigned i = 0; i < op->getNumResults(); ++i)
+    if (int64_t input = inplaceInput(op, i); input >= 0)
+      aliased.insert(static_cast<unsigned>(input));
+  for (auto [i, v] : llvm::enumerate(op.getInputs())) {
+    if (auto c = v.getDefiningOp<kernel::ConstantOp>()) {
+      auto bytes = tensorBytes(c.getType());
+      if (failed(bytes))
+        return fail(v);
+      cost.weightBytes += bytes->base;
+      continue;
+    }
+    if (aliased.contains(i))
+      continue; // updated in place: only what changes moves (below)
+    auto bytes = tensorBytes(v.getType());
+    if (failed(bytes))
+      return fail(v);
+    cost.activationBytes += *bytes;
+  }
+  for (auto [i, v] : llvm::enumerate(op.getOutputs())) {
+    auto bytes = tensorBytes(v.getType());
+    if (failed(bytes))
+      return fail(v);
+    if (inplaceInput(op, i) >= 0 && op.getKernel() == "attention_kv_append") {
+      // Only the new keys (result 0) or values (result 1) are written: the
+      // key/value inputs, or their share of the packed qkv.
+      Value fresh = op.getInputs()[specBool(op, "packed") ? 0 : i];
+      auto written = tensorBytes(fresh.getType());
+      if (failed(written))
+        return fail(fresh);
+      if (specBool(op, "packed")) {
+        int64_t heads = specInt(op, "num_heads"), kvHeads = specInt(op, "kv_heads");
+        *bytes = written->divExact(heads + 2 * kvHeads) * kvHeads;
+      } else {
+        *bytes = *written;
+      }
+    }
+    cost.activationBytes += *bytes;
+    cost.resultBytes += *bytes;
+  }
+  bool modelled = true;
+  auto flops = flopsOf(op, modelled);
+  if (failed(flops))
+    return op.emitError("compile report: a tensor size is not affine in the token count"),
+           failure();
+  cost.flops = *flops;
+  cost.flopsModelled = modelled;
+  return cost;
+}
+
+} // namespace moec::report
