@@ -265,7 +265,23 @@ bool isWeight(Value v) {
   return moec::getConstantElements(v) || v.getDefiningOp<moe::DequantizeOp>();
 }
 
-// MatMul(A, B): a constant rank-2 B is a linear layer's weight.
+// The constant [N, K] matrix whose transpose `v` is (torch exports a
+// Linear's weight as Transpose(W) feeding MatMul), or null.
+Value transposedWeight(Value v) {
+  Operation *transpose = v.getDefiningOp();
+  if (!transpose || !transpose->getDialect() ||
+      transpose->getDialect()->getNamespace() != "onnx" ||
+      moec::onnxOpType(transpose) != "Transpose")
+    return {};
+  Value w = transpose->getOperand(0);
+  auto type = dyn_cast<RankedTensorType>(w.getType());
+  auto perm = moec::getIntsAttr(transpose, "perm");
+  bool swaps = !perm || (perm->size() == 2 && (*perm)[0] == 1 && (*perm)[1] == 0);
+  return isWeight(w) && type && type.getRank() == 2 && swaps ? w : Value();
+}
+
+// MatMul(A, B): a constant rank-2 B is a linear layer's weight, and so is
+// the transpose of one (read as [N, K], no transpose at run time).
 void convertMatMul(Operation *op) {
   OpBuilder builder(op);
   Value a = op->getOperand(0), b = op->getOperand(1);
@@ -274,6 +290,9 @@ void convertMatMul(Operation *op) {
   if (isWeight(b) && bType.getRank() == 2)
     result = moe::LinearOp::create(builder, op->getLoc(), op->getResult(0).getType(),
                                            a, b, Value(), false);
+  else if (Value w = transposedWeight(b))
+    result = moe::LinearOp::create(builder, op->getLoc(), op->getResult(0).getType(), a, w,
+                                   Value(), true);
   else
     result = moe::MatMulOp::create(builder, op->getLoc(), op->getResult(0).getType(), a, b);
   op->getResult(0).replaceAllUsesWith(result);

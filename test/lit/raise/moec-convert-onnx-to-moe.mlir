@@ -132,3 +132,22 @@ func.func @rotary(%x: tensor<1x?x64xf32>, %p: tensor<1x?xi64>, %y: tensor<1x?x48
   %c = "onnx.ms.RotaryEmbedding"(%z, %o, %cos, %sin) : (tensor<1x3x?x16xf32>, tensor<1xi64>, tensor<40x8xf32>, tensor<40x8xf32>) -> tensor<1x3x?x16xf32>
   return %a, %b, %c : tensor<1x?x64xf32>, tensor<1x?x48xf32>, tensor<1x3x?x16xf32>
 }
+
+// -----
+
+// Tests that MatMul by the Transpose of a constant (torch's Linear export) is
+// a linear layer reading the [N, K] constant as it is, while the transpose of
+// a run-time value stays a transpose feeding moe.matmul.
+// CHECK-LABEL: func.func @matmul_transposed_weight
+// CHECK: %[[W:.+]] = onnx.Constant
+// CHECK: moe.linear %arg0, %[[W]] {transpose_weight = true} : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+// CHECK: %[[T:.+]] = onnx.Transpose %arg1
+// CHECK: moe.matmul %arg0, %[[T]]
+func.func @matmul_transposed_weight(%x: tensor<?x16xf32>, %r: tensor<8x16xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %w = "onnx.Constant"() {value = dense<0.5> : tensor<8x16xf32>} : () -> tensor<8x16xf32>
+  %wt = "onnx.Transpose"(%w) : (tensor<8x16xf32>) -> tensor<16x8xf32>
+  %y = "onnx.MatMul"(%x, %wt) : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %rt = "onnx.Transpose"(%r) : (tensor<8x16xf32>) -> tensor<16x8xf32>
+  %z = "onnx.MatMul"(%x, %rt) : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  return %y, %z : tensor<?x8xf32>, tensor<?x8xf32>
+}
