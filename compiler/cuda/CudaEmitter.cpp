@@ -338,6 +338,18 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     gridX = cover(dimExpr(s[0]), kRowsPerBlock);
     return success();
   }
+  if (k == "moe_route_sigmoid") {
+    // One warp per token, like the softmax router.
+    auto s = shapeOf(op.getInputs()[0]);
+    os << "  moec_ck::moe_route_sigmoid<" << T << ", " << B() << ">(in0, "
+       << (specBool("has_bias") ? "in1" : "static_cast<const " + T + "*>(nullptr)")
+       << ", out0, out1, " << dimExpr(s[0]).str() << ", " << s[1] << ", " << specInt("k") << ", "
+       << specInt("groups") << ", " << specInt("topk_groups") << ", "
+       << (specBool("normalize") ? "true" : "false") << ", "
+       << floatLiteral(specFloat("scaling"), Float32Type::get(op.getContext())) << ");\n";
+    gridX = cover(dimExpr(s[0]), kRowsPerBlock);
+    return success();
+  }
   if (k == "moe_route_linear") {
     // Router GEMM + softmax + top-k in one launch; one warp per token, the
     // warp's logits in dynamic shared memory.

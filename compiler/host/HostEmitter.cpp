@@ -244,6 +244,17 @@ LogicalResult FunctionWriter::body() {
        << (specBool("normalize") ? "true" : "false") << ");\n  return 0;\n";
     return success();
   }
+  if (k == "moe_route_sigmoid") {
+    auto s = shapeOf(op.getInputs()[0]);
+    os << "  moec_hk::moe_route_sigmoid<" << T << ">(in0, "
+       << (specBool("has_bias") ? "in1" : "static_cast<const " + T + "*>(nullptr)")
+       << ", out0, out1, " << dimExpr(s[0]).str() << ", " << s[1] << ", " << specInt("k") << ", "
+       << specInt("groups") << ", " << specInt("topk_groups") << ", "
+       << (specBool("normalize") ? "true" : "false") << ", "
+       << floatLiteral(specFloat("scaling"), Float32Type::get(op.getContext())) << ");\n"
+       << "  return 0;\n";
+    return success();
+  }
   if (k == "moe_experts")
     return moeExperts();
   return op.emitError() << "kernel '" << k << "' has no host implementation";

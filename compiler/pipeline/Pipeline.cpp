@@ -32,6 +32,7 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stop
   OpPassManager &funcPm = pm.nest<func::FuncOp>();
   funcPm.addPass(createMoecRaiseDequantize());
   funcPm.addPass(createMoecRaiseRmsNorm());
+  funcPm.addPass(createMoecRaiseSigmoidRouter());
   funcPm.addPass(createMoecRaiseDenseMoE());
   funcPm.addPass(createMoecConvertOnnxToMoe());
   if (options.quantize != "none") {

@@ -3,6 +3,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include <cmath>
 
 using namespace mlir;
 using namespace moec::moe;
@@ -42,6 +43,23 @@ LogicalResult RouterOp::verify() {
   if (getScoring() != "softmax" && getScoring() != "sigmoid")
     return emitOpError("scoring must be \"softmax\" or \"sigmoid\", got \"")
            << getScoring() << "\"";
+  bool sigmoid = getScoring() == "sigmoid";
+  int64_t groups = getGroups(), topkGroups = getTopkGroups();
+  if (!sigmoid && (groups != 1 || getBias()))
+    return emitOpError("bias and groups are for sigmoid scoring");
+  if (groups < 1 || experts % groups != 0 || (groups > 1 && experts / groups < 2))
+    return emitOpError("groups must divide the ")
+           << experts << " experts into groups of at least 2, got " << groups;
+  if (topkGroups < 1 || topkGroups > groups)
+    return emitOpError("topk_groups must be in [1, groups], got ") << topkGroups;
+  if (groups > 1 && getK() > topkGroups * (experts / groups))
+    return emitOpError("k = ") << getK() << " exceeds the " << topkGroups * (experts / groups)
+                               << " experts of the kept groups";
+  if (auto bias = getBias(); bias && static_cast<int64_t>(bias->size()) != experts)
+    return emitOpError("bias must have one value per expert (") << experts << "), got "
+                                                                << bias->size();
+  if (!std::isfinite(getScaling().convertToFloat()))
+    return emitOpError("scaling must be finite");
   auto weights = rankedType(getWeights());
   auto ids = rankedType(getExpertIds());
   if (weights.getShape() != ids.getShape() || weights.getRank() != 2 ||

@@ -34,8 +34,13 @@ def MoE_RouterOp : MoE_Op<"router", [Pure]> {
   let description = [{
     Turns router logits [T, E] into the k selected experts per token and their
     mixing weights. `scoring` is "softmax" (softmax over all experts, then
-    top-k) or "sigmoid". With `normalize`, the k weights of a token are
-    rescaled to sum to one. Ties choose the lower expert index.
+    top-k) or "sigmoid" (DeepSeek-V3): s = sigmoid(logits), experts chosen by
+    s + `bias` (a constant per-expert selection bias, absent = 0), weights =
+    the unbiased s of the chosen. With `groups` > 1 (sigmoid only) the experts
+    form `groups` equal consecutive groups, each scored by the sum of its two
+    largest biased scores, and only the `topk_groups` best groups compete.
+    With `normalize`, the k weights of a token are rescaled to sum to one;
+    then they are multiplied by `scaling`. Ties choose the lower index.
 
     ```mlir
     %w, %ids = moe.router %logits {k = 2 : i64, normalize = true, scoring = "softmax"}
@@ -43,8 +48,22 @@ def MoE_RouterOp : MoE_Op<"router", [Pure]> {
     ```
   }];
   let arguments = (ins AnyRankedTensor:$logits, I64Attr:$k, BoolAttr:$normalize,
-                       StrAttr:$scoring);
+                       StrAttr:$scoring,
+                       DefaultValuedAttr<I64Attr, "1">:$groups,
+                       DefaultValuedAttr<I64Attr, "1">:$topk_groups,
+                       DefaultValuedAttr<F32Attr, "1.0">:$scaling,
+                       OptionalAttr<DenseF32ArrayAttr>:$bias);
   let results = (outs AnyRankedTensor:$weights, AnyRankedTensor:$expert_ids);
+  let builders = [
+    // A router without groups, bias or scaling (softmax routers, the MoE op).
+    OpBuilder<(ins "mlir::Type":$weights, "mlir::Type":$expert_ids, "mlir::Value":$logits,
+                   "mlir::IntegerAttr":$k, "mlir::BoolAttr":$normalize,
+                   "mlir::StringAttr":$scoring), [{
+      build($_builder, $_state, weights, expert_ids, logits, k, normalize, scoring,
+            mlir::IntegerAttr(), mlir::IntegerAttr(), mlir::FloatAttr(),
+            mlir::DenseF32ArrayAttr());
+    }]>
+  ];
   let assemblyFormat = [{
     $logits attr-dict `:` type($logits) `->` type($weights) `,` type($expert_ids)
   }];

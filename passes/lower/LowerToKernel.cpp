@@ -280,8 +280,10 @@ private:
       return success();
     }
     if (auto router = dyn_cast<moe::RouterOp>(op)) {
-      if (router.getScoring() != "softmax")
-        return op->emitError("sigmoid routing is not supported yet");
+      if (router.getScoring() == "sigmoid")
+        return lowerSigmoidRouter(router);
+      if (router.getScaling().convertToFloat() != 1.0f)
+        return op->emitError("a scaled softmax router is not supported yet");
       if (cuda)
         return lowerRouterCuda(router);
       replace(op, launch(op, "moe_route", op->getOperands(), op->getResultTypes(),
@@ -295,6 +297,39 @@ private:
     if (isa<kernel::LaunchOp, kernel::ConstantOp>(op))
       return success();
     return op->emitError() << "op '" << op->getName() << "' cannot be lowered to kernels";
+  }
+
+  // Sigmoid routing is one launch on both targets; the selection bias becomes
+  // a weight the kernel reads.
+  LogicalResult lowerSigmoidRouter(moe::RouterOp router) {
+    // The GPU kernel keeps a token's scores in one warp's registers (8 per
+    // lane) and one chosen expert per lane.
+    int64_t experts = cast<RankedTensorType>(router.getLogits().getType()).getDimSize(1);
+    if (cuda && (experts > 256 || router.getK() > 32))
+      return router.emitError() << "sigmoid routing over " << experts << " experts with k = "
+                                << router.getK()
+                                << " is not supported on the GPU (at most 256 experts, k <= 32)";
+    SmallVector<Value> inputs{router.getLogits()};
+    if (auto bias = router.getBias()) {
+      auto type = RankedTensorType::get({static_cast<int64_t>(bias->size())},
+                                        Float32Type::get(func.getContext()));
+      ArrayRef<float> values = *bias;
+      auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign(
+          ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
+                         values.size() * sizeof(float)));
+      OpBuilder b(router);
+      inputs.push_back(kernel::ConstantOp::create(
+          b, router.getLoc(), type,
+          DenseResourceElementsAttr::get(type, "router_bias", std::move(blob)),
+          StringAttr::get(func.getContext(), "router.bias")));
+    }
+    replace(router, launch(router, "moe_route_sigmoid", inputs, router->getResultTypes(),
+                           {i64("k", router.getK()), boolean("normalize", router.getNormalize()),
+                            i64("groups", router.getGroups()),
+                            i64("topk_groups", router.getTopkGroups()),
+                            f32("scaling", router.getScaling().convertToDouble()),
+                            boolean("has_bias", static_cast<bool>(router.getBias()))}));
+    return success();
   }
 
   // Two launches: the cache append (present = past + the new, rotated keys

@@ -344,6 +344,39 @@ LogicalResult convertGemm(Operation *op) {
   return success();
 }
 
+// router_probs = ScatterElements(fill <= -1e30, ids, Log(w)) over the rows
+// of a moe.router's (w, ids): how a graph hands precomputed routing (e.g.
+// DeepSeek's sigmoid router, raised by moec-raise-sigmoid-router) to
+// com.microsoft.MoE, whose softmax then yields w / sum(w) on the k experts
+// and exactly 0 elsewhere. Returns that router, or null.
+moe::RouterOp routerBehindLogScatter(Value logits, int64_t k) {
+  Operation *scatter = logits.getDefiningOp();
+  if (!scatter || moec::onnxOpType(scatter) != "ScatterElements" ||
+      scatter->getDialect()->getNamespace() != "onnx")
+    return {};
+  int64_t axis = moec::getIntAttr(scatter, "axis", 0);
+  if ((axis != 1 && axis != -1) || moec::getStringAttr(scatter, "reduction", "none") != "none")
+    return {};
+  auto router = scatter->getOperand(1).getDefiningOp<moe::RouterOp>();
+  Operation *log = scatter->getOperand(2).getDefiningOp();
+  if (!router || router.getK() != k || scatter->getOperand(1) != router.getExpertIds() || !log ||
+      moec::onnxOpType(log) != "Log" || log->getOperand(0) != router.getWeights())
+    return {};
+  // The fill: ConstantOfShape of, or a constant of, values <= -1e30.
+  Operation *fill = scatter->getOperand(0).getDefiningOp();
+  bool fromShape = fill && moec::onnxOpType(fill) == "ConstantOfShape";
+  ElementsAttr value = fromShape ? fill->getAttrOfType<ElementsAttr>("value")
+                                 : moec::getConstantElements(scatter->getOperand(0));
+  if (!value || value.getNumElements() < 1)
+    return {};
+  for (int64_t i = 0; i < value.getNumElements(); ++i) {
+    auto x = moec::getElementAsDouble(value, i);
+    if (!x || !(*x <= -1e30))
+      return {};
+  }
+  return router;
+}
+
 // com.microsoft.MoE -> moe.router + moe.experts.
 LogicalResult convertMoE(Operation *op) {
   auto fail = [&](const Twine &what) { return op->emitError() << "op 'MoE': " << what; };
@@ -418,9 +451,19 @@ LogicalResult convertMoE(Operation *op) {
   int64_t tokens = inputType.getDimSize(0);
   auto weightsType = RankedTensorType::get({tokens, k}, inputType.getElementType());
   auto idsType = RankedTensorType::get({tokens, k}, IntegerType::get(ctx, 64));
-  auto router = moe::RouterOp::create(builder, 
-      loc, weightsType, idsType, logits, builder.getI64IntegerAttr(k),
-      builder.getBoolAttr(normalize), builder.getStringAttr("softmax"));
+  moe::RouterOp router;
+  if (auto routed = routerBehindLogScatter(logits, k)) {
+    // The MoE's softmax renormalizes the routed weights (any scale cancels):
+    // the same router with normalize and no scaling.
+    router = cast<moe::RouterOp>(builder.clone(*routed));
+    router.setNormalize(true);
+    router.setScalingAttr(builder.getF32FloatAttr(1.0f));
+    weightsType = cast<RankedTensorType>(router.getWeights().getType());
+  } else {
+    router = moe::RouterOp::create(builder, loc, weightsType, idsType, logits,
+                                   builder.getI64IntegerAttr(k), builder.getBoolAttr(normalize),
+                                   builder.getStringAttr("softmax"));
+  }
   auto experts = moe::ExpertsOp::create(builder, 
       loc, inputType, input, router.getWeights(), router.getExpertIds(),
       fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias, builder.getStringAttr(activation),
@@ -498,19 +541,22 @@ LogicalResult convertRotaryEmbedding(Operation *op) {
 struct ConvertOnnxToMoePass
     : moec::impl::MoecConvertOnnxToMoeBase<ConvertOnnxToMoePass> {
   void runOnOperation() override {
-    SmallVector<Operation *> ops;
+    // MoE nodes first: their router inputs are matched on onnx ops (a
+    // routing handed over as a log-scatter) before those become elementwise.
+    SmallVector<Operation *> moes, ops;
     getOperation().walk([&](Operation *op) {
-      if (op->getDialect() && op->getDialect()->getNamespace() == "onnx")
-        ops.push_back(op);
+      if (!op->getDialect() || op->getDialect()->getNamespace() != "onnx")
+        return;
+      (op->getName().getStringRef() == "onnx.ms.MoE" ? moes : ops).push_back(op);
     });
     bool failedAny = false;
+    for (Operation *op : moes)
+      failedAny |= failed(convertMoE(op));
     for (Operation *op : ops) {
       StringRef type = moec::onnxOpType(op);
       StringRef name = op->getName().getStringRef();
       LogicalResult result = success();
-      if (name == "onnx.ms.MoE")
-        result = convertMoE(op);
-      else if (name == "onnx.ms.GroupQueryAttention")
+      if (name == "onnx.ms.GroupQueryAttention")
         result = convertGroupQueryAttention(op);
       else if (name == "onnx.ms.RotaryEmbedding")
         result = convertRotaryEmbedding(op);

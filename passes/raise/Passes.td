@@ -73,4 +73,20 @@ def MoecRaiseDenseMoE : Pass<"moec-raise-dense-moe", "mlir::func::FuncOp"> {
   let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
 }
 
+def MoecRaiseSigmoidRouter : Pass<"moec-raise-sigmoid-router", "mlir::func::FuncOp"> {
+  let summary = "Raises DeepSeek-V3's sigmoid router subgraph to one moe.router";
+  let description = [{
+    Sigmoid(logits) [+ constant selection bias] [group-limited selection:
+    groups scored by the sum of their two best biased scores, a scatter mask
+    of the top groups, Where] -> TopK(k) -> GatherElements of the unbiased
+    scores [-> divided by their sum] [-> times a constant] becomes one
+    moe.router {scoring = "sigmoid"} whose results replace the weights and
+    the indices. The zeros, ones and broadcasts of the mask may be written
+    with ConstantOfShape, Expand, Mul by ones, Unsqueeze, Reshape, Cast and
+    Not. Other group scores, non-constant biases and gathers from other
+    values are left alone. Runs on onnx ops, before moec-convert-onnx-to-moe.
+  }];
+  let dependentDialects = ["moec::moe::MoEDialect"];
+}
+
 #endif // MOEC_PASSES_RAISE_PASSES_TD

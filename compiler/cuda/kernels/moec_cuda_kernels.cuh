@@ -830,6 +830,199 @@ __device__ void moe_route_softmax_topk(const T *logits, T *weights, int64 *exper
                             normalize);
 }
 
+// Router with sigmoid scores (DeepSeek-V3): the host's moe_route_sigmoid (read
+// its comment for the semantics: sel = sigmoid(logit) + bias, group-limited
+// selection by the sum of each group's two largest sel, top-k of sel, weights
+// the unbiased sigmoids, optionally normalized without epsilon, times scaling;
+// ties to the lower index, NaN first). Same results as host up to float
+// rounding: the device expf may differ from the host's by an ulp (so may a
+// near-tie closer than that), and the normalizing sum is a warp tree here.
+// One warp per token; each lane keeps its experts' scores in registers, so
+// experts <= kSigmoidMaxExperts and k <= 32 (one chosen expert per lane). The
+// emitter promises these limits on top of the host's contract; parameters
+// outside them give weight 0 and expert 0 in every slot (never an
+// out-of-bounds access).
+// The bias type B may differ from T (float bias with __half / bf16 logits, as
+// the lowering emits it).
+constexpr int kSigmoidMaxExperts = 256;
+
+namespace detail {
+constexpr int kSigmoidSlots = kSigmoidMaxExperts / kWarp;          // experts per lane
+constexpr int kSigmoidGroupSlots = kSigmoidMaxExperts / 2 / kWarp; // groups per lane (>= 2 experts each)
+
+// A ranked candidate with a float riding along (the unbiased score); int index
+// (< 0: none) so a candidate crosses lanes in three shuffles.
+struct RankedScore {
+  float value;
+  int index;
+  float payload;
+};
+
+// One warp finds the element that ranks right after `prev` (the first when
+// prev.index < 0) among n elements spread over the lanes: element i * 32 + lane
+// is value[i] of that lane. Every lane returns the same candidate; index < 0
+// when none is left. The slots are unrolled, so the arrays stay in registers.
+template <int SLOTS>
+__device__ __forceinline__ RankedScore warp_next_in_registers(const float (&value)[SLOTS],
+                                                              const float (&payload)[SLOTS], int n,
+                                                              RankedScore prev) {
+  const int lane = lane_id();
+  RankedScore best{0.f, -1, 0.f};
+#pragma unroll
+  for (int i = 0; i < SLOTS; ++i) {
+    const int e = i * kWarp + lane;
+    if (e >= n || (prev.index >= 0 && !ranks_before(prev.value, prev.index, value[i], e, true)))
+      continue;
+    if (best.index < 0 || ranks_before(value[i], e, best.value, best.index, true))
+      best = RankedScore{value[i], e, payload[i]};
+  }
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) {
+    RankedScore other;
+    other.value = __shfl_xor_sync(kFullMask, best.value, offset);
+    other.index = __shfl_xor_sync(kFullMask, best.index, offset);
+    other.payload = __shfl_xor_sync(kFullMask, best.payload, offset);
+    if (other.index >= 0 && (best.index < 0 || ranks_before(other.value, other.index, best.value, best.index, true)))
+      best = other;
+  }
+  return best;
+}
+
+// a strictly above b in the TopK order's values (NaN greatest; equal values
+// are interchangeable when only the values matter, as in a group's top-2 sum).
+__device__ __forceinline__ bool value_above(float a, float b) {
+  return is_nan(a) ? !is_nan(b) : (!is_nan(b) && a > b);
+}
+
+// Folds v into the pair first >= second (value_above order).
+__device__ __forceinline__ void keep_top2(float v, float &first, float &second) {
+  if (value_above(v, first)) {
+    second = first;
+    first = v;
+  } else if (value_above(v, second)) {
+    second = v;
+  }
+}
+
+// The token at logits x[0, experts), written to w[0, k) / ids[0, k). Called by a
+// whole warp with parameters inside the limits.
+template <class T, class B>
+__device__ void route_sigmoid_one_token(const T *x, const B *bias, T *w, int64 *ids, int experts, int k,
+                                        int groups, int topk_groups, bool normalize, float scaling) {
+  const int lane = lane_id();
+  float score[kSigmoidSlots], sel[kSigmoidSlots];
+#pragma unroll
+  for (int i = 0; i < kSigmoidSlots; ++i) {
+    const int e = i * kWarp + lane;
+    score[i] = 0.f;
+    sel[i] = 0.f;
+    if (e < experts) {
+      score[i] = 1.f / (1.f + expf(-to_float(x[e])));
+      sel[i] = bias ? score[i] + to_float(bias[e]) : score[i];
+    }
+  }
+  if (groups > 1) {
+    const int group_size = experts / groups;
+    // 1. Group scores: lane g % 32 keeps group g's in slot g / 32.
+    float group_score[kSigmoidGroupSlots];
+#pragma unroll
+    for (int j = 0; j < kSigmoidGroupSlots; ++j)
+      group_score[j] = 0.f;
+    for (int g = 0; g < groups; ++g) { // uniform: every lane runs every shuffle
+      const int begin = g * group_size, end = begin + group_size;
+      float first = -float_infinity(), second = -float_infinity();
+#pragma unroll
+      for (int i = 0; i < kSigmoidSlots; ++i) {
+        const int e = i * kWarp + lane;
+        if (e >= begin && e < end)
+          keep_top2(sel[i], first, second);
+      }
+      for (int offset = kWarp / 2; offset > 0; offset /= 2) {
+        const float other_first = __shfl_xor_sync(kFullMask, first, offset);
+        const float other_second = __shfl_xor_sync(kFullMask, second, offset);
+        keep_top2(other_first, first, second);
+        keep_top2(other_second, first, second);
+      }
+#pragma unroll
+      for (int j = 0; j < kSigmoidGroupSlots; ++j)
+        if (g == j * kWarp + lane)
+          group_score[j] = first + second; // NaN in the group: NaN
+    }
+    // 2. The topk_groups-th group in rank order; it and the groups ranked
+    // before it are kept. Bit j of `kept` is group j * 32 + lane.
+    RankedScore last{0.f, -1, 0.f};
+    for (int j = 0; j < topk_groups; ++j)
+      last = warp_next_in_registers(group_score, group_score, groups, last);
+    unsigned kept = 0;
+#pragma unroll
+    for (int j = 0; j < kSigmoidGroupSlots; ++j) {
+      const int g = j * kWarp + lane;
+      if (g < groups && (g == last.index || ranks_before(group_score[j], g, last.value, last.index, true)))
+        kept |= 1u << j;
+    }
+    // 3. Experts of the other groups drop to -inf (HF's masked_fill).
+#pragma unroll
+    for (int i = 0; i < kSigmoidSlots; ++i) {
+      const int e = i * kWarp + lane;
+      const int g = e < experts ? e / group_size : 0;
+      const unsigned bits = __shfl_sync(kFullMask, kept, g % kWarp);
+      if (e < experts && !((bits >> (g / kWarp)) & 1u))
+        sel[i] = -float_infinity();
+    }
+  }
+  // 4. The k best experts; lane j keeps the j-th one.
+  RankedScore prev{0.f, -1, 0.f};
+  int my_id = 0;
+  float my_weight = 0.f;
+  for (int j = 0; j < k; ++j) {
+    prev = warp_next_in_registers(sel, score, experts, prev);
+    if (lane == j) {
+      my_id = prev.index; // k <= experts: always found
+      my_weight = prev.payload;
+    }
+  }
+  const float sum = warp_reduce(lane < k ? my_weight : 0.f, SumOp{});
+  if (lane < k) {
+    w[lane] = from_float<T>((normalize ? my_weight / sum : my_weight) * scaling);
+    ids[lane] = my_id;
+  }
+}
+} // namespace detail
+
+template <class T, int BLOCK, class B = T>
+__device__ void moe_route_sigmoid(const T *logits, const B *bias, T *weights, int64 *expert_ids,
+                                  index_t tokens, index_t experts, index_t k, index_t groups,
+                                  index_t topk_groups, bool normalize, float scaling) {
+  static_assert(BLOCK % kWarp == 0, "moe_route_sigmoid: BLOCK must be a multiple of 32");
+  if (tokens <= 0 || k <= 0)
+    return;
+  const bool grouped = groups > 1;
+  const bool valid = k <= experts && k <= kWarp && experts <= kSigmoidMaxExperts &&
+                     (!grouped || (experts % groups == 0 && experts / groups >= 2 && topk_groups >= 1 &&
+                                   topk_groups <= groups));
+  for (index_t t = grid_warp<BLOCK>(); t < tokens; t += grid_warps<BLOCK>()) {
+    if (valid) {
+      detail::route_sigmoid_one_token(logits + t * experts, bias, weights + t * k, expert_ids + t * k,
+                                      static_cast<int>(experts), static_cast<int>(k),
+                                      grouped ? static_cast<int>(groups) : 1, static_cast<int>(topk_groups),
+                                      normalize, scaling);
+    } else {
+      for (index_t j = lane_id(); j < k; j += kWarp) {
+        weights[t * k + j] = from_float<T>(0.f);
+        expert_ids[t * k + j] = 0;
+      }
+    }
+  }
+}
+
+// No bias, spelled as a bare nullptr (B cannot be deduced from it).
+template <class T, int BLOCK>
+__device__ void moe_route_sigmoid(const T *logits, decltype(nullptr), T *weights, int64 *expert_ids,
+                                  index_t tokens, index_t experts, index_t k, index_t groups,
+                                  index_t topk_groups, bool normalize, float scaling) {
+  moe_route_sigmoid<T, BLOCK, T>(logits, static_cast<const T *>(nullptr), weights, expert_ids, tokens, experts, k,
+                                 groups, topk_groups, normalize, scaling);
+}
+
 // The whole router in one launch: logits = X[t] . Wr^T (+ bias) for every
 // expert, then softmax, top-k and optional renormalization, without the
 // logits ever reaching global memory. Wr is [experts, hidden] (hidden

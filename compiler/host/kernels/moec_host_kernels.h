@@ -1022,6 +1022,90 @@ void moe_route_softmax_topk(const T *logits, T *weights, int64_t *expert_ids, in
   }
 }
 
+// Router with sigmoid scores (DeepSeek-V3, transformers' DeepseekV3TopkRouter):
+// per token, s = sigmoid(logit) and the selection score sel = s + bias[e]
+// (bias [experts] may be null: 0). When groups > 1 the experts form `groups`
+// consecutive groups of experts / groups; a group scores the sum of its two
+// largest sel, the topk_groups best groups are kept and the other groups'
+// experts get sel = -inf (HF's masked_fill: they are chosen only when k exceeds
+// the kept experts). Then the k largest sel are chosen; their weights are the
+// UNbiased s, divided by their sum when normalize, then multiplied by scaling.
+// HF adds 1e-20 to that sum; the ONNX exports do not, so neither do we. That
+// shifts the weights by a relative 1e-20 / sum: below 1e-6 unless every chosen
+// logit is under about -30, and when every chosen s underflows to 0 (logits
+// under about -88) the weights are NaN here, 0 in HF.
+// Ranking everywhere (groups and experts) is the TopK order above: larger
+// first, ties to the lower index (torch.topk leaves ties unspecified), NaN
+// first (as torch.topk: a NaN logit keeps its group, is chosen first and
+// poisons the normalized weights).
+// expert_ids [tokens, k] in that order; weights [tokens, k].
+// Requires 0 <= k <= experts and, when groups > 1, experts % groups == 0,
+// experts / groups >= 2, 1 <= topk_groups <= groups (the emitter promises it;
+// otherwise every slot gets weight 0 and expert 0, never an out-of-bounds read).
+// The bias may be float whatever T is (HF keeps e_score_correction_bias in
+// float32 for bf16 models; the lowering passes it as float).
+// Allocates its scratch (2 * experts + groups values) once per call.
+template <class T, class B = T>
+void moe_route_sigmoid(const T *logits, const B *bias, T *weights, int64_t *expert_ids, index_t tokens,
+                       index_t experts, index_t k, index_t groups, index_t topk_groups, bool normalize,
+                       float scaling) {
+  using Acc = detail::acc_t<T>;
+  if (tokens <= 0 || k <= 0)
+    return;
+  const bool grouped = groups > 1;
+  const index_t group_size = grouped ? experts / groups : experts;
+  if (k > experts ||
+      (grouped && (experts % groups != 0 || group_size < 2 || topk_groups < 1 || topk_groups > groups))) {
+    std::fill(weights, weights + tokens * k, T(0));
+    std::fill(expert_ids, expert_ids + tokens * k, int64_t(0));
+    return;
+  }
+  const index_t n_groups = grouped ? groups : 0;
+  std::vector<Acc> scratch(static_cast<size_t>(2 * experts + n_groups));
+  Acc *score = scratch.data(), *sel = score + experts, *group_score = sel + experts;
+  detail::TopKBuffer<Acc> buffer(std::max(k, grouped ? topk_groups : index_t(2)));
+  detail::Ranked<Acc> *best = buffer.data();
+  for (index_t t = 0; t < tokens; ++t) {
+    const T *x = logits + t * experts;
+    for (index_t e = 0; e < experts; ++e) {
+      score[e] = Acc(1) / (Acc(1) + std::exp(-static_cast<Acc>(x[e])));
+      sel[e] = bias ? score[e] + static_cast<Acc>(bias[e]) : score[e];
+    }
+    if (grouped) {
+      for (index_t g = 0; g < groups; ++g) {
+        detail::select_topk(sel + g * group_size, group_size, 1, 2, true, best);
+        group_score[g] = best[0].value + best[1].value; // NaN in the group: NaN
+      }
+      const index_t kept = detail::select_topk(group_score, groups, 1, topk_groups, true, best);
+      // group_score now marks the kept groups (1) instead of scoring them.
+      std::fill(group_score, group_score + groups, Acc(0));
+      for (index_t j = 0; j < kept; ++j)
+        group_score[best[j].index] = Acc(1);
+      for (index_t e = 0; e < experts; ++e)
+        if (group_score[e / group_size] == Acc(0))
+          sel[e] = -std::numeric_limits<Acc>::infinity();
+    }
+    const index_t found = detail::select_topk(sel, experts, 1, k, true, best); // == k
+    Acc sum = 0;
+    for (index_t j = 0; j < found; ++j)
+      sum += score[best[j].index];
+    for (index_t j = 0; j < found; ++j) {
+      const Acc w = score[best[j].index];
+      weights[t * k + j] = static_cast<T>((normalize ? w / sum : w) * static_cast<Acc>(scaling));
+      expert_ids[t * k + j] = best[j].index;
+    }
+  }
+}
+
+// No bias, spelled as a bare nullptr (B cannot be deduced from it).
+template <class T>
+void moe_route_sigmoid(const T *logits, std::nullptr_t, T *weights, int64_t *expert_ids, index_t tokens,
+                       index_t experts, index_t k, index_t groups, index_t topk_groups, bool normalize,
+                       float scaling) {
+  moe_route_sigmoid<T, T>(logits, static_cast<const T *>(nullptr), weights, expert_ids, tokens, experts, k, groups,
+                          topk_groups, normalize, scaling);
+}
+
 namespace detail {
 
 // Rows of one expert processed together: a small GEMM whose intermediates stay

@@ -130,3 +130,15 @@ func.func @rotary(%x: tensor<1x?x64xf32>, %p: tensor<1x?xi64>) -> tensor<1x?x64x
   %y = moe.rotary %x, %p, %cos, %cos {head_size = 16 : i64, rotary_dim = 8 : i64} : (tensor<1x?x64xf32>, tensor<1x?xi64>, tensor<40x4xf32>, tensor<40x4xf32>) -> tensor<1x?x64xf32>
   return %y : tensor<1x?x64xf32>
 }
+
+// -----
+
+// Tests that a sigmoid router is one moe_route_sigmoid launch with its
+// selection bias as a constant input and groups/scaling in the spec.
+// CHECK-LABEL: func.func @sigmoid_router
+// CHECK: %[[BIAS:.+]] = kernel.constant {{.*}} : tensor<4xf32>
+// CHECK: kernel.launch "moe_route_sigmoid"(%arg0, %[[BIAS]]) {spec = {groups = 2 : i64, has_bias = true, k = 2 : i64, normalize = true, scaling = 2.500000e+00 : f32, topk_groups = 1 : i64}}
+func.func @sigmoid_router(%l: tensor<?x4xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %w, %i = moe.router %l {k = 2 : i64, normalize = true, scoring = "sigmoid", groups = 2 : i64, topk_groups = 1 : i64, scaling = 2.5 : f32, bias = array<f32: 0.1, 0.2, 0.3, 0.4>} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi64>
+}

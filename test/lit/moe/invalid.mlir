@@ -102,3 +102,39 @@ func.func @attention_packed(%q: tensor<1x?x64xf32>, %pk: tensor<1x2x8x16xf32>, %
   %0:3 = moe.attention %q, %pk, %pk, %sl, %tl {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.25 : f32, operandSegmentSizes = array<i32: 1, 0, 0, 1, 1, 1, 1, 0, 0>} : (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1xi32>, tensor<i32>) -> (tensor<1x?x64xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
   return
 }
+
+// -----
+
+// Tests that a selection bias belongs to sigmoid routing.
+func.func @router_bias_softmax(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{bias and groups are for sigmoid scoring}}
+  %w, %i = moe.router %l {k = 2 : i64, normalize = true, scoring = "softmax", bias = array<f32: 0., 0., 0., 0., 0., 0., 0., 0.>} : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// Tests that groups must split the experts evenly into groups of two or more.
+func.func @router_groups(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{groups must divide the 8 experts into groups of at least 2, got 3}}
+  %w, %i = moe.router %l {k = 2 : i64, normalize = true, scoring = "sigmoid", groups = 3 : i64} : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// Tests that k cannot exceed the experts of the kept groups.
+func.func @router_k_groups(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{k = 3 exceeds the 2 experts of the kept groups}}
+  %w, %i = moe.router %l {k = 3 : i64, normalize = true, scoring = "sigmoid", groups = 4 : i64, topk_groups = 1 : i64} : tensor<?x8xf32> -> tensor<?x3xf32>, tensor<?x3xi64>
+  return
+}
+
+// -----
+
+// Tests that the bias has one value per expert.
+func.func @router_bias_size(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{bias must have one value per expert (8), got 2}}
+  %w, %i = moe.router %l {k = 2 : i64, normalize = true, scoring = "sigmoid", bias = array<f32: 0., 1.>} : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}

@@ -135,6 +135,28 @@ func.func @rotary(%x: tensor<1x?x64xf32>, %p: tensor<1x?xi64>, %y: tensor<1x?x48
 
 // -----
 
+// Tests that routing handed to the MoE node as a log-scatter of a router's
+// weights (softmax over log(w) at the chosen experts, -1e30 elsewhere: w
+// renormalized) feeds the experts directly, through the same router made
+// normalizing and unscaled, instead of a second softmax router.
+// CHECK-LABEL: func.func @moe_log_scatter
+// CHECK: %[[W:.+]], %[[IDS:.+]] = moe.router %arg1 {k = 2 : i64, normalize = true, scoring = "sigmoid"}
+// CHECK-NOT: scoring = "softmax"
+// CHECK: moe.experts %arg0, %[[W]], %[[IDS]]
+func.func @moe_log_scatter(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>) -> tensor<?x16xf32> {
+  %w, %ids = moe.router %logits {k = 2 : i64, normalize = false, scoring = "sigmoid", scaling = 2.5 : f32} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  %log = "onnx.Log"(%w) : (tensor<?x2xf32>) -> tensor<?x2xf32>
+  %shape = "onnx.Constant"() {value = dense<[1, 4]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %fill = "onnx.ConstantOfShape"(%shape) {value = dense<-1.0e+30> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<?x4xf32>
+  %probs = "onnx.ScatterElements"(%fill, %ids, %log) {axis = 1 : i64} : (tensor<?x4xf32>, tensor<?x2xi64>, tensor<?x2xf32>) -> tensor<?x4xf32>
+  %fc1 = "onnx.Constant"() {value = dense<0.5> : tensor<4x64x16xf32>} : () -> tensor<4x64x16xf32>
+  %fc2 = "onnx.Constant"() {value = dense<0.25> : tensor<4x16x32xf32>} : () -> tensor<4x16x32xf32>
+  %y = "onnx.ms.MoE"(%x, %probs, %fc1, %fc2) {activation_type = "swiglu", k = 2 : i64, swiglu_fusion = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0, 0, 0>} : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x64x16xf32>, tensor<4x16x32xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
 // Tests that MatMul by the Transpose of a constant (torch's Linear export) is
 // a linear layer reading the [N, K] constant as it is, while the transpose of
 // a run-time value stays a transpose feeding moe.matmul.

@@ -51,6 +51,11 @@ MOEC_KERNEL(copy_bytes_b256, 256) {
     moec_ck::moe_route_softmax_topk<T, 128>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *),              \
                                             MOEC_ARG(2, int64 *), args.tokens, 64, 8, true);       \
   }                                                                                                \
+  MOEC_KERNEL(moe_route_sigmoid_##tag, 128) {                                                      \
+    moec_ck::moe_route_sigmoid<T, 128>(MOEC_ARG(0, const T *), MOEC_ARG(1, const float *),         \
+                                       MOEC_ARG(2, T *), MOEC_ARG(3, int64 *), args.tokens, 256,   \
+                                       8, 8, 4, true, 2.5f);                                       \
+  }                                                                                                \
   MOEC_KERNEL(moe_route_linear_##tag, 256) {                                                       \
     extern __shared__ float logits[];                                                              \
     moec_ck::moe_route_linear<T, T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, const T *),           \
