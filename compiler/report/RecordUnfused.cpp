@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/report/Cost.h"
 #include "compiler/report/Passes.h"
+#include "compiler/utils/DataFlow.h"
 #include "compiler/utils/OnnxOpAccess.h"
 #include "dialects/moe/MoEDialect.h"
 
@@ -27,50 +28,6 @@ namespace moe = moec::moe;
 using moec::report::Affine;
 
 namespace {
-
-// The operands whose data a kernel reads; the others are compile-time
-// inputs folded into the specialization. Mirrors dataOperands() in
-// passes/lower/LowerToKernel.cpp, which decides what really runs.
-SmallVector<unsigned> dataOperands(Operation *op) {
-  if (op->getDialect() && op->getDialect()->getNamespace() == "onnx") {
-    StringRef type = moec::onnxOpType(op);
-    if (type == "Shape" || type == "ConstantOfShape" || type == "Constant")
-      return {};
-    if (type == "Reshape" || type == "Expand" || type == "Slice" || type == "TopK" ||
-        type == "ReduceSum" || type == "ReduceMean" || type == "ReduceMax" ||
-        type == "ReduceMin" || type == "Squeeze" || type == "Unsqueeze" || type == "Split" ||
-        type == "Flatten")
-      return {0};
-  }
-  SmallVector<unsigned> all;
-  for (unsigned i = 0; i < op->getNumOperands(); ++i)
-    all.push_back(i);
-  return all;
-}
-
-// Ops the function's results need as data, in program order.
-SmallVector<Operation *> dataOps(func::FuncOp func) {
-  llvm::SetVector<Operation *> live;
-  SmallVector<Operation *> worklist;
-  auto mark = [&](Value v) {
-    if (Operation *def = v ? v.getDefiningOp() : nullptr)
-      if (def->getParentOp() == func && live.insert(def))
-        worklist.push_back(def);
-  };
-  for (Block &block : func.getBody())
-    for (Value v : block.getTerminator()->getOperands())
-      mark(v);
-  while (!worklist.empty()) {
-    Operation *op = worklist.pop_back_val();
-    for (unsigned i : dataOperands(op))
-      mark(op->getOperand(i));
-  }
-  SmallVector<Operation *> ordered;
-  for (Operation &op : func.getBody().front().without_terminator())
-    if (live.contains(&op))
-      ordered.push_back(&op);
-  return ordered;
-}
 
 // Ops that are no launch: weights, read by their consumers' kernels.
 bool isWeightOp(Operation *op) {
@@ -124,7 +81,7 @@ public:
     // A Split is one slice launch per result, each reading the input.
     unsigned launches = split ? op->getNumResults() : 1;
     for (unsigned l = 0; l < launches; ++l)
-      for (unsigned i : dataOperands(op))
+      for (unsigned i : moec::dataOperands(op))
         if (op->getOperand(i) && failed(read(op, op->getOperand(i), p)))
           return failure();
     for (Type t : op->getResultTypes())
@@ -271,7 +228,7 @@ struct RecordUnfusedPass : moec::impl::MoecRecordUnfusedBase<RecordUnfusedPass> 
                          b.getDenseI64ArrayAttr({p.activation.base, p.activation.perToken})),
           b.getNamedAttr("weight_bytes", b.getI64IntegerAttr(p.weights))}));
     };
-    for (Operation *op : dataOps(func)) {
+    for (Operation *op : moec::dataOps(func)) {
       // Weights are read by their consumers' kernels; an op producing no
       // tensor (a none value for an absent input) is no launch.
       bool producesTensors = llvm::any_of(op->getResultTypes(), [](Type t) {

@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/utils/ConstantData.h"
+#include "compiler/utils/DataFlow.h"
 #include "compiler/utils/OnnxOpAccess.h"
 #include "dialects/kernel/KernelDialect.h"
 #include "dialects/moe/MoEDialect.h"
@@ -43,46 +44,6 @@ namespace moe = moec::moe;
 namespace {
 
 int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
-
-// The operand positions of `op` whose *data* a kernel reads. The others are
-// compile-time inputs (shapes, counts, bounds) folded into the spec.
-SmallVector<unsigned> dataOperands(Operation *op) {
-  StringRef type = moec::onnxOpType(op);
-  bool isOnnx = op->getDialect()->getNamespace() == "onnx";
-  if (isOnnx && (type == "Shape" || type == "ConstantOfShape" || type == "Constant"))
-    return {};
-  if (isOnnx && (type == "Reshape" || type == "Expand" || type == "Slice" ||
-                 type == "TopK" || type == "ReduceSum" || type == "ReduceMean" ||
-                 type == "ReduceMax" || type == "ReduceMin" || type == "Squeeze" ||
-                 type == "Unsqueeze" || type == "Split" || type == "Flatten"))
-    return {0};
-  SmallVector<unsigned> all;
-  for (unsigned i = 0; i < op->getNumOperands(); ++i)
-    all.push_back(i);
-  return all;
-}
-
-// The ops whose results the function's outputs need as data. The others
-// only compute compile-time operands (shapes, counts, bounds).
-llvm::SetVector<Operation *> findDataOps(func::FuncOp func) {
-  llvm::SetVector<Operation *> live;
-  SmallVector<Operation *> worklist;
-  auto markValue = [&](Value v) {
-    if (Operation *def = v.getDefiningOp())
-      if (live.insert(def))
-        worklist.push_back(def);
-  };
-  for (Block &block : func.getBody())
-    for (Value v : block.getTerminator()->getOperands())
-      markValue(v);
-  while (!worklist.empty()) {
-    Operation *op = worklist.pop_back_val();
-    for (unsigned i : dataOperands(op))
-      if (op->getOperand(i))
-        markValue(op->getOperand(i));
-  }
-  return live;
-}
 
 // Erases every op that is not a kernel op or the terminator: after lowering,
 // what remains only computed compile-time operands, now folded into specs.
@@ -165,11 +126,7 @@ public:
   LogicalResult run() {
     if (cuda && failed(foldDequantize()))
       return failure();
-    llvm::SetVector<Operation *> dataOps = findDataOps(func);
-    SmallVector<Operation *> ordered;
-    for (Operation &op : func.getBody().front().without_terminator())
-      if (dataOps.contains(&op))
-        ordered.push_back(&op);
+    SmallVector<Operation *> ordered = moec::dataOps(func);
     for (Operation *op : ordered)
       if (failed(lower(op)))
         return failure();

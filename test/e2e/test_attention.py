@@ -38,6 +38,16 @@ def rotary_cache(rows, rotary_dim, theta=10000.0):
     return np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
 
 
+def save_inputs(directory, tag, feeds):
+    """Writes each feed to <tag>.<name>.npy; the (name, path) list moec-run takes."""
+    inputs = []
+    for name, value in feeds.items():
+        path = os.path.join(directory, f"{tag}.{name}.npy")
+        np.save(path, value)
+        inputs.append((name, path))
+    return inputs
+
+
 class Case:
     """One GroupQueryAttention graph: every input is a graph input except the rotary
     caches, which are initializers as model builders write them."""
@@ -179,11 +189,7 @@ class AttentionSteps(unittest.TestCase):
             past_k, past_v = got["present_key"], got["present_value"]
 
     def run_moec(self, moe_file, feeds, tag):
-        inputs, outputs = [], []
-        for name, value in feeds.items():
-            path = os.path.join(self.dir, f"{tag}.{name}.npy")
-            np.save(path, value)
-            inputs.append((name, path))
+        inputs, outputs = save_inputs(self.dir, tag, feeds), []
         for name in ("output", "present_key", "present_value"):
             outputs.append((name, os.path.join(self.dir, f"{tag}.out.{name}.npy")))
         result = common.run_model(moe_file, inputs, outputs)
@@ -207,12 +213,7 @@ class AttentionSteps(unittest.TestCase):
         feeds = case.step_inputs(rng, 3, [10], first=False)  # 7 cached + 3 new > 8
         feeds.update(past_key=rng.standard_normal(shape).astype(np.float32),
                      past_value=rng.standard_normal(shape).astype(np.float32))
-        inputs = []
-        for name, value in feeds.items():
-            path = os.path.join(self.dir, f"overflow.{name}.npy")
-            np.save(path, value)
-            inputs.append((name, path))
-        result = common.run_model(moe_file, inputs)
+        result = common.run_model(moe_file, save_inputs(self.dir, "overflow", feeds))
         self.assertNotEqual(result.returncode, 0, common.describe(result))
         self.assertIn("attention", result.stderr)
         self.assertIn("total_sequence_length is out of range", result.stderr)
@@ -330,13 +331,8 @@ class RotaryEmbeddingOp(unittest.TestCase):
 
     def run_both(self, src, moe_file, feeds, tag):
         want = common.ort_session(src).run(None, feeds)[0]
-        inputs = []
-        for key, value in feeds.items():
-            path = os.path.join(self.dir, f"{tag}.{key}.npy")
-            np.save(path, value)
-            inputs.append((key, path))
         out = os.path.join(self.dir, f"{tag}.out.npy")
-        result = common.run_model(moe_file, inputs, [("output", out)])
+        result = common.run_model(moe_file, save_inputs(self.dir, tag, feeds), [("output", out)])
         self.assertEqual(result.returncode, 0, common.describe(result))
         ok, err, scale = common.compare(np.load(out), want)
         self.assertTrue(ok, f"{tag}: max err {err:.3g} vs scale {scale:.3g}")
@@ -369,13 +365,9 @@ class RotaryEmbeddingOp(unittest.TestCase):
     def test_position_out_of_range(self):
         src, moe_file = self.model("range", [1, "tokens", 32], [1, "tokens"], 8, 16,
                                    num_heads=2)
-        x = np.ones((1, 2, 32), np.float32)
-        inputs = []
-        for key, value in (("input", x), ("position_ids", np.array([[3, 8]], np.int64))):
-            path = os.path.join(self.dir, f"range.{key}.npy")
-            np.save(path, value)
-            inputs.append((key, path))
-        result = common.run_model(moe_file, inputs)
+        feeds = {"input": np.ones((1, 2, 32), np.float32),
+                 "position_ids": np.array([[3, 8]], np.int64)}
+        result = common.run_model(moe_file, save_inputs(self.dir, "range", feeds))
         self.assertEqual(result.returncode, 2, common.describe(result))
         self.assertIn("position id is outside the rotary cos/sin tables", result.stderr)
         self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
