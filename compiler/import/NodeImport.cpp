@@ -58,6 +58,7 @@ const OpInfo kAiOnnxOps[] = {
     {"Relu", "Relu", 1, 1, 1},
     {"Tanh", "Tanh", 1, 1, 1},
     {"Erf", "Erf", 1, 1, 1},
+    {"Gelu", "Gelu", 1, 1, 1},
     {"Abs", "Abs", 1, 1, 1},
     {"Log", "Log", 1, 1, 1},
     {"Reciprocal", "Reciprocal", 1, 1, 1},
@@ -94,6 +95,8 @@ const OpInfo kAiOnnxOps[] = {
 const OpInfo kMicrosoftOps[] = {
     {"MoE", "ms.MoE", 5, 8, 1, 8, 0b11101000},
     {"SimplifiedLayerNormalization", "SimplifiedLayerNormalization", 2, 2, kVariadic},
+    // onnxruntime's exact Gelu (the ai.onnx op with approximate = "none").
+    {"Gelu", "Gelu", 1, 1, 1},
     {"SkipSimplifiedLayerNormalization", "ms.SkipSimplifiedLayerNormalization", 3, 4,
      kVariadic},
     {"MatMulNBits", "ms.MatMulNBits", 3, 6, 1, 6, 0b111000},

@@ -165,11 +165,19 @@ MOEC_UNARY_OP(SigmoidOp)
 MOEC_UNARY_OP(ReluOp)
 MOEC_UNARY_OP(TanhOp)
 MOEC_UNARY_OP(ErfOp)
+MOEC_UNARY_OP(GeluOp)
 MOEC_UNARY_OP(AbsOp)
 MOEC_UNARY_OP(LogOp)
 MOEC_UNARY_OP(ReciprocalOp)
 MOEC_UNARY_OP(NotOp)
 #undef MOEC_UNARY_OP
+
+LogicalResult GeluOp::verify() {
+  if (getApproximate() != "none" && getApproximate() != "tanh")
+    return emitOpError() << "approximate must be \"none\" or \"tanh\", got \""
+                         << getApproximate() << "\"";
+  return success();
+}
 
 LogicalResult NotOp::verify() {
   if (!getElementType(getX()).isInteger(1))

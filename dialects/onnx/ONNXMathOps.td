@@ -144,6 +144,22 @@ def ONNX_SigmoidOp : ONNX_UnaryOp<"Sigmoid", "logistic sigmoid 1 / (1 + exp(-x))
 def ONNX_ReluOp : ONNX_UnaryOp<"Relu", "max(x, 0)">;
 def ONNX_TanhOp : ONNX_UnaryOp<"Tanh", "hyperbolic tangent">;
 def ONNX_ErfOp : ONNX_UnaryOp<"Erf", "Gauss error function">;
+
+def ONNX_GeluOp : ONNX_Op<"Gelu"> {
+  let summary = "elementwise Gaussian error linear unit";
+  let description = [{
+    x * Phi(x): exactly 0.5 * x * (1 + erf(x / sqrt(2))) with `approximate`
+    "none", or 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))) with
+    "tanh". Also com.microsoft.Gelu, which is the exact form.
+
+    ```mlir
+    %y = onnx.Gelu %x {approximate = "tanh"} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$X, DefaultValuedStrAttr<StrAttr, "none">:$approximate);
+  let results = (outs AnyTensor:$Y);
+  let hasVerifier = 1;
+}
 def ONNX_AbsOp : ONNX_UnaryOp<"Abs", "absolute value">;
 def ONNX_LogOp : ONNX_UnaryOp<"Log", "natural logarithm">;
 def ONNX_ReciprocalOp : ONNX_UnaryOp<"Reciprocal", "1 / x">;

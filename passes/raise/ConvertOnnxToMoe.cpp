@@ -128,8 +128,30 @@ Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType)
     return fp ? Value(arith::MaximumFOp::create(b, loc, args[0], scalarConstant(b, loc, argType, 0)))
               : Value(arith::MaxSIOp::create(b, loc, args[0], scalarConstant(b, loc, argType, 0)));
   if (!fp && (type == "Sqrt" || type == "Exp" || type == "Sigmoid" || type == "Tanh" ||
-              type == "Erf" || type == "Log" || type == "Reciprocal"))
+              type == "Erf" || type == "Gelu" || type == "Log" || type == "Reciprocal"))
     return unsupported();
+  if (type == "Gelu") {
+    // x * Phi(x) in the form the node asks for; 0.5 * x * (1 + inner).
+    Value x = args[0], inner;
+    if (moec::getStringAttr(op, "approximate", "none") == "tanh") {
+      Value cube = arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, x, x), x);
+      Value poly = arith::AddFOp::create(
+          b, loc, x,
+          arith::MulFOp::create(b, loc, scalarConstant(b, loc, argType, 0.044715), cube));
+      inner = math::TanhOp::create(
+          b, loc,
+          arith::MulFOp::create(b, loc,
+                                scalarConstant(b, loc, argType, 0.7978845608028654), poly));
+    } else {
+      inner = math::ErfOp::create(
+          b, loc,
+          arith::MulFOp::create(b, loc, x,
+                                scalarConstant(b, loc, argType, 0.7071067811865476)));
+    }
+    Value onePlus = arith::AddFOp::create(b, loc, scalarConstant(b, loc, argType, 1), inner);
+    Value half = arith::MulFOp::create(b, loc, scalarConstant(b, loc, argType, 0.5), x);
+    return arith::MulFOp::create(b, loc, half, onePlus);
+  }
   if (type == "Sqrt")
     return math::SqrtOp::create(b, loc, args[0]);
   if (type == "Exp")
@@ -182,7 +204,7 @@ bool isElementwiseType(StringRef type) {
   static const char *const kTypes[] = {
       "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Equal", "Less",
       "Greater", "And", "Or", "Not", "Where", "Expand", "Neg", "Abs", "Relu",
-      "Sqrt", "Exp", "Tanh", "Erf", "Log", "Reciprocal", "Sigmoid", "Cast"};
+      "Sqrt", "Exp", "Tanh", "Erf", "Gelu", "Log", "Reciprocal", "Sigmoid", "Cast"};
   return llvm::is_contained(kTypes, type);
 }
 

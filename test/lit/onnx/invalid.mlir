@@ -568,3 +568,12 @@ func.func @rotary_packed(%x: tensor<1x?x64xf32>, %p: tensor<1x?xi64>, %cos: tens
   %0 = "onnx.ms.RotaryEmbedding"(%x, %p, %cos, %cos) {num_heads = 4 : i64, is_packed_batching = 1 : i64} : (tensor<1x?x64xf32>, tensor<1x?xi64>, tensor<40x8xf32>, tensor<40x8xf32>) -> tensor<1x?x64xf32>
   return
 }
+
+// -----
+
+// Tests that Gelu's approximation must be one ONNX defines.
+func.func @gelu_approximate(%x: tensor<?x16xf32>) {
+  // expected-error @+1 {{approximate must be "none" or "tanh", got "fast"}}
+  %0 = "onnx.Gelu"(%x) {approximate = "fast"} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  return
+}

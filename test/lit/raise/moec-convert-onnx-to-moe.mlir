@@ -173,3 +173,21 @@ func.func @matmul_transposed_weight(%x: tensor<?x16xf32>, %r: tensor<8x16xf32>) 
   %z = "onnx.MatMul"(%x, %rt) : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
   return %y, %z : tensor<?x8xf32>, tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that Gelu becomes one elementwise region in the form the node asks
+// for: erf of x/sqrt(2) by default, tanh of sqrt(2/pi)(x + 0.044715 x^3)
+// with approximate = "tanh".
+// CHECK-LABEL: func.func @gelu
+// CHECK: moe.elementwise
+// CHECK: math.erf
+// CHECK-NOT: math.tanh
+// CHECK: moe.elementwise
+// CHECK: arith.constant 4.471500e-02
+// CHECK: math.tanh
+func.func @gelu(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
+  %a = "onnx.Gelu"(%x) : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  %b = "onnx.Gelu"(%x) {approximate = "tanh"} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  return %a, %b : tensor<?x16xf32>, tensor<?x16xf32>
+}
