@@ -187,18 +187,24 @@ FailureOr<LaunchView::RmsNormArgs> LaunchView::rmsNormArgs(bool cuda) {
   auto x = shapeOf(op.getInputs()[0]);
   int64_t axis = specInt("axis");
   bool hasScale = specBool("has_scale");
+  // With a residual (moec-fuse-residual-norm): inputs x, residual [, scale],
+  // outputs y, x + residual.
+  bool residual = op.getSpec().get("has_residual") && specBool("has_residual");
+  unsigned scaleIndex = residual ? 2 : 1;
   auto type = [&](Value v) {
     return cxxType(op, cast<ShapedType>(v.getType()).getElementType(), flavor);
   };
   auto in = type(op.getInputs()[0]), out = type(op.getOutputs()[0]);
-  auto scale = hasScale ? type(op.getInputs()[1]) : in;
+  auto scale = hasScale ? type(op.getInputs()[scaleIndex]) : in;
   if (failed(in) || failed(out) || failed(scale))
     return failure();
   RmsNormArgs args;
+  args.residual = residual;
   args.types = *in + ", " + *scale + ", " + *out;
-  args.arguments = "in0, " +
-                   (hasScale ? std::string("in1") : "static_cast<const " + *scale + "*>(nullptr)") +
-                   ", out0, " + product(x.take_front(axis)).str() + ", " +
+  std::string scaleArg = hasScale ? "in" + std::to_string(scaleIndex)
+                                  : "static_cast<const " + *scale + "*>(nullptr)";
+  args.arguments = (residual ? "in0, in1, " : "in0, ") + scaleArg + ", out0, " +
+                   (residual ? "out1, " : "") + product(x.take_front(axis)).str() + ", " +
                    product(x.drop_front(axis)).str() + ", " +
                    floatLiteral(specFloat("epsilon"), Float32Type::get(op.getContext()));
   return args;

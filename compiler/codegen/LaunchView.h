@@ -57,10 +57,13 @@ public:
   // concat: inputs, lens, count, out, outer, inner (pointer array of `elementType`)
   ArrayArgs concatArgs(llvm::StringRef elementType, llvm::StringRef indexType);
   // rms_norm: "<TIn>, <TScale>, <TOut>" template arguments, then the call's
-  // arguments "in0, <scale or typed null>, out0, rows, cols, epsilon".
+  // arguments "in0, <scale or typed null>, out0, rows, cols, epsilon"; with
+  // a fused residual (`residual`: call rms_norm_residual) "in0, in1, <scale>,
+  // out0, out1, rows, cols, epsilon".
   struct RmsNormArgs {
     std::string types;
     std::string arguments;
+    bool residual = false;
   };
   mlir::FailureOr<RmsNormArgs> rmsNormArgs(bool cuda);
   // attention_kv_append / attention: "<T>, <TC>" template arguments, a local

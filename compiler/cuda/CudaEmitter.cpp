@@ -235,8 +235,8 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     auto args = rmsNormArgs(/*cuda=*/true);
     if (failed(args))
       return failure();
-    os << "  moec_ck::rms_norm<" << args->types << ", " << B() << ">(" << args->arguments
-       << ");\n";
+    os << "  moec_ck::" << (args->residual ? "rms_norm_residual<" : "rms_norm<") << args->types
+       << ", " << B() << ">(" << args->arguments << ");\n";
     gridX = cover(product(inputShape(0).take_front(specInt("axis"))), kRowsPerBlock);
     return success();
   }

@@ -140,7 +140,8 @@ LogicalResult FunctionWriter::body() {
     auto args = rmsNormArgs(/*cuda=*/false);
     if (failed(args))
       return failure();
-    os << "  moec_hk::rms_norm<" << args->types << ">(" << args->arguments << ");\n  return 0;\n";
+    os << "  moec_hk::" << (args->residual ? "rms_norm_residual<" : "rms_norm<") << args->types
+       << ">(" << args->arguments << ");\n  return 0;\n";
     return success();
   }
   if (k == "rotary") {

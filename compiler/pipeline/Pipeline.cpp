@@ -58,6 +58,7 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stop
   MoecLowerToKernelOptions lowerOptions;
   lowerOptions.target = cuda ? "cuda" : "host";
   lowerPm.addPass(createMoecLowerToKernel(lowerOptions));
+  lowerPm.addPass(createMoecFuseResidualNorm());
   MoecPlanMemoryOptions planOptions;
   planOptions.report = options.reportMemory;
   lowerPm.addPass(createMoecPlanMemory(planOptions));

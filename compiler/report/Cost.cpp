@@ -203,8 +203,9 @@ FailureOr<Affine> flopsOf(kernel::LaunchOp op, bool &modelled) {
   } else if (kind == "moe_route" || kind == "moe_route_sigmoid" || kind == "softmax" ||
              kind == "rms_norm") {
     result = count(in[0]);
+    // A fused residual add (moec-fuse-residual-norm) is one more per element.
     if (succeeded(result))
-      result = *result * 4;
+      result = *result * (kind == "rms_norm" && specBool(op, "has_residual") ? 5 : 4);
   } else if (kind == "attention") {
     // out [B, S, N*HD]: per query head, q.k and p.v over L keys.
     int64_t capacity = dim(in[1], 2), window = specInt(op, "window", 0);

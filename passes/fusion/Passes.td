@@ -20,4 +20,18 @@ def MoecFuseElementwise : Pass<"moec-fuse-elementwise", "mlir::func::FuncOp"> {
   let dependentDialects = ["moec::moe::MoEDialect", "mlir::arith::ArithDialect"];
 }
 
+def MoecFuseResidualNorm : Pass<"moec-fuse-residual-norm", "mlir::func::FuncOp"> {
+  let summary = "Fuses a residual add into the RMSNorm launch that reads it";
+  let description = [{
+    On kernel launches (after moec-lower-to-kernel): an rms_norm whose input
+    is an elementwise launch computing exactly a + b (same type, no
+    broadcast) becomes one rms_norm launch with `has_residual`, reading a
+    and b and writing both the normalized rows and the sum (which the
+    residual stream still reads). One launch and one read of the sum fewer
+    per norm. Left alone: any other producer, an add that broadcasts or
+    casts, and a sum read before the norm.
+  }];
+  let dependentDialects = ["moec::kernel::KernelDialect", "mlir::arith::ArithDialect"];
+}
+
 #endif // MOEC_PASSES_FUSION_PASSES_TD

@@ -44,6 +44,39 @@ __device__ void rms_norm(const TIn *X, const TScale *scale, TOut *Y, index_t row
   }
 }
 
+// rms_norm of x + residual, also writing that sum S (the residual stream):
+// one warp per row; each lane writes S[c] rounded to TIn and squares the
+// rounded value (as an unfused add + norm would), then reads its own S[c]
+// back for the second pass. One launch and one read of S fewer than add +
+// rms_norm.
+template <class TIn, class TScale, class TOut, int BLOCK>
+__device__ void rms_norm_residual(const TIn *X, const TIn *R, const TScale *scale, TOut *Y, TIn *S,
+                                  index_t rows, index_t cols, float epsilon) {
+  static_assert(BLOCK % kWarp == 0, "rms_norm_residual: BLOCK must be a multiple of 32");
+  if (rows <= 0 || cols <= 0)
+    return;
+  const int lane = lane_id();
+  for (index_t row = grid_warp<BLOCK>(); row < rows; row += grid_warps<BLOCK>()) {
+    const TIn *x = X + row * cols, *res = R + row * cols;
+    TIn *s = S + row * cols;
+    TOut *y = Y + row * cols;
+    float sum_sq = 0.f;
+    for (index_t c = lane; c < cols; c += kWarp) {
+      const TIn v = from_float<TIn>(to_float(x[c]) + to_float(res[c]));
+      s[c] = v;
+      const float f = to_float(v);
+      sum_sq = fmaf(f, f, sum_sq);
+    }
+    for (int offset = kWarp / 2; offset > 0; offset /= 2)
+      sum_sq += __shfl_xor_sync(kFullMask, sum_sq, offset);
+    const float inv = 1.f / sqrtf(sum_sq / static_cast<float>(cols) + epsilon);
+    for (index_t c = lane; c < cols; c += kWarp) {
+      const float v = to_float(s[c]) * inv;
+      y[c] = from_float<TOut>(scale != nullptr ? v * to_float(scale[c]) : v);
+    }
+  }
+}
+
 } // namespace moec_ck
 
 #endif // MOEC_CUDA_NORM_CUH

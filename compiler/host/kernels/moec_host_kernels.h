@@ -988,6 +988,23 @@ void rms_norm(const TIn *X, const TScale *scale, TOut *Y, index_t rows, index_t 
   }
 }
 
+// rms_norm of x + residual, also writing that sum S (the residual stream):
+// S is rounded to TIn before the statistics, exactly as when an elementwise
+// add writes it and rms_norm reads it back, so fusing changes no bit.
+template <class TIn, class TScale, class TOut>
+void rms_norm_residual(const TIn *X, const TIn *R, const TScale *scale, TOut *Y, TIn *S,
+                       index_t rows, index_t cols, float epsilon) {
+  using Acc = detail::acc_t<TIn>;
+  if (rows <= 0 || cols <= 0)
+    return;
+  for (index_t r = 0; r < rows; ++r) {
+    const index_t base = r * cols;
+    for (index_t c = 0; c < cols; ++c)
+      S[base + c] = static_cast<TIn>(static_cast<Acc>(X[base + c]) + static_cast<Acc>(R[base + c]));
+  }
+  rms_norm<TIn, TScale, TOut>(S, scale, Y, rows, cols, epsilon);
+}
+
 // Router: softmax over experts of logits [tokens, experts], then top-k by logit
 // (ties: lower expert index first; NaN ranks first and poisons the weights).
 // weights [tokens, k] are the selected probabilities, renormalized to sum to 1

@@ -21,7 +21,7 @@ namespace {
 std::set<std::string> expectedKernels() {
   std::set<std::string> names{"copy_bytes_b256", "moe_permute_b1024", "moe_permute_b256"};
   for (const char *t : {"f32", "f16", "bf16"})
-    for (const char *k : {"rms_norm", "softmax", "softmax_inner", "topk", "batch_matmul", "moe_route_softmax_topk",
+    for (const char *k : {"rms_norm", "rms_norm_residual", "softmax", "softmax_inner", "topk", "batch_matmul", "moe_route_softmax_topk",
                           "moe_route_sigmoid", "moe_route_linear", "moe_combine"})
       names.insert(std::string(k) + "_" + t);
   for (const char *t : {"f32", "f16", "bf16", "i64", "i32"})

@@ -30,6 +30,11 @@ MOEC_KERNEL(copy_bytes_b256, 256) {
     moec_ck::rms_norm<T, T, T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, const T *), MOEC_ARG(2, T *), \
                                     args.tokens, 4096, 1e-6f);                                     \
   }                                                                                                \
+  MOEC_KERNEL(rms_norm_residual_##tag, 256) {                                                      \
+    moec_ck::rms_norm_residual<T, T, T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, const T *),       \
+                                             MOEC_ARG(2, const T *), MOEC_ARG(3, T *),             \
+                                             MOEC_ARG(4, T *), args.tokens, 4096, 1e-6f);          \
+  }                                                                                                \
   MOEC_KERNEL(softmax_##tag, 256) {                                                                \
     moec_ck::softmax<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), args.tokens, 128, 1);       \
   }                                                                                                \

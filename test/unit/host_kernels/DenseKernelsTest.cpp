@@ -340,6 +340,29 @@ TEST(RmsNorm, MatchesFloat64Reference) {
       }
 }
 
+// rms_norm_residual is exactly an add followed by rms_norm (what the fusion
+// replaces), bit for bit: the same rounding of the sum, the same statistics.
+TEST(RmsNormResidual, EqualsAddThenNormBitwise) {
+  std::mt19937 rng(43);
+  for (index_t rows : {0, 1, 5})
+    for (index_t cols : {1, 16, 67})
+      for (bool withScale : {false, true}) {
+        auto X = randomFloats(rng, rows * cols, 3.f), R = randomFloats(rng, rows * cols, 3.f);
+        auto w = randomFloats(rng, cols);
+        std::vector<float> sum(X.size()), want(X.size()), gotSum(X.size(), 7.f),
+            got(X.size(), 7.f);
+        for (size_t i = 0; i < X.size(); ++i)
+          sum[i] = X[i] + R[i];
+        moec_hk::rms_norm<float, float, float>(sum.data(), withScale ? w.data() : nullptr,
+                                               want.data(), rows, cols, 1e-5f);
+        moec_hk::rms_norm_residual<float, float, float>(
+            X.data(), R.data(), withScale ? w.data() : nullptr, got.data(), gotSum.data(), rows,
+            cols, 1e-5f);
+        EXPECT_EQ(gotSum, sum) << rows << "x" << cols;
+        EXPECT_EQ(got, want) << rows << "x" << cols << " scale=" << withScale;
+      }
+}
+
 // linear_q8 and dequantize against float64 on the dequantized weights, for
 // per-row scales, blocks that divide K and blocks that do not.
 TEST(LinearQ8, MatchesTheDequantizedReference) {
