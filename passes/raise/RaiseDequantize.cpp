@@ -295,10 +295,15 @@ LogicalResult raiseMatMulNBits(Operation *op) {
 }
 
 // One QMoE expert weight [E, rows, cols * bits / 8] with scales [E, rows] or
-// [E, rows, cols / block] as a moe.dequantize of q - 2^(bits - 1): packed int4
-// for 4 bits (the default zero point keeps values in [-8, 7]), int8 for 8.
+// [E, rows, cols / block] as a moe.dequantize of q - zero_point, exactly:
+// packed int4 when every value stays in [-8, 7] (always so with the default
+// zero point 2^(bits - 1)), else int8 (4-bit values with explicit zero points
+// span [-15, 15]; an 8-bit one must fit int8). Zero points, when given, are
+// uint8 [E, rows, blocks] (8 bits) or 4-bit packed two per byte, low nibble
+// first, along the blocks ([E, rows, ceil(blocks / 2)]), or along the rows
+// when there is one scale per row ([E, ceil(rows / 2)]).
 FailureOr<Value> qmoeWeight(Operation *op, OpBuilder &b, Value weights, Value scales,
-                            int64_t bits, int64_t block, StringRef name) {
+                            Value zeroPoints, int64_t bits, int64_t block, StringRef name) {
   auto fail = [&](const Twine &what) -> FailureOr<Value> {
     return op->emitError() << "op 'QMoE': " << what;
   };
@@ -315,24 +320,88 @@ FailureOr<Value> qmoeWeight(Operation *op, OpBuilder &b, Value weights, Value sc
     return fail(Twine(name) + " scales must hold " + Twine(e * rows * blocks) + " values");
   MLIRContext *ctx = op->getContext();
   std::vector<int8_t> stored;
-  if (bits == 4) {
+  int64_t storedBits = bits;
+  if (!zeroPoints && bits == 4) {
     // q - 8 is the same nibble with its top bit flipped.
     stored.resize(q->size());
     for (size_t i = 0; i < q->size(); ++i)
       stored[i] = static_cast<int8_t>(static_cast<uint8_t>((*q)[i]) ^ 0x88);
-  } else {
+  } else if (!zeroPoints) {
     stored.resize(q->size());
     for (size_t i = 0; i < q->size(); ++i)
       stored[i] = static_cast<int8_t>(static_cast<int64_t>((*q)[i]) - 128);
+  } else {
+    auto zp = constantValues(zeroPoints);
+    auto zpType = cast<RankedTensorType>(zeroPoints.getType());
+    if (!zp || !zpType.getElementType().isUnsignedInteger(8))
+      return fail(Twine(name) + " zero points must be a uint8 initializer");
+    bool perRow = block <= 0;
+    int64_t packedBlocks = (blocks + 1) / 2, packedRows = (rows + 1) / 2;
+    int64_t expected = bits == 8 ? e * rows * blocks
+                       : perRow  ? e * packedRows
+                                 : e * rows * packedBlocks;
+    if (static_cast<int64_t>(zp->size()) != expected)
+      return fail(Twine(name) + " zero points must hold " + Twine(expected) + " values, got " +
+                  Twine(zp->size()));
+    auto zeroPoint = [&](int64_t ex, int64_t r, int64_t blk) -> int64_t {
+      if (bits == 8)
+        return static_cast<int64_t>((*zp)[(ex * rows + r) * blocks + blk]);
+      int64_t index = perRow ? ex * packedRows + r / 2 : (ex * rows + r) * packedBlocks + blk / 2;
+      int64_t nibble = perRow ? r % 2 : blk % 2;
+      return (static_cast<int64_t>((*zp)[index]) >> (4 * nibble)) & 0xF;
+    };
+    // Unpacked q - zero_point, one value per weight.
+    std::vector<int64_t> values(static_cast<size_t>(e * rows * cols));
+    int64_t perByte = 8 / bits, packedCols = wType.getDimSize(2);
+    bool fitsInt4 = bits == 4, fitsInt8 = true;
+    for (int64_t ex = 0; ex < e; ++ex)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+          int64_t byte = static_cast<int64_t>((*q)[(ex * rows + r) * packedCols + c / perByte]);
+          int64_t raw = bits == 4 ? (byte >> (4 * (c % 2))) & 0xF : byte;
+          int64_t v = raw - zeroPoint(ex, r, c / g);
+          fitsInt8 &= v >= -128 && v <= 127;
+          fitsInt4 &= v >= -8 && v <= 7;
+          values[static_cast<size_t>((ex * rows + r) * cols + c)] = v;
+        }
+    if (!fitsInt8) {
+      // 8-bit weights around a zero point far from 128 span [-255, 255]:
+      // their exact float values instead ((q - zp) * scale in float32, as
+      // onnxruntime computes them), at 4 bytes a weight.
+      std::vector<float> floats(values.size());
+      for (int64_t ex = 0; ex < e; ++ex)
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) {
+            size_t i = static_cast<size_t>((ex * rows + r) * cols + c);
+            floats[i] = static_cast<float>(values[i]) *
+                        static_cast<float>((*s)[static_cast<size_t>((ex * rows + r) * blocks + c / g)]);
+          }
+      auto fType = RankedTensorType::get({e, rows, cols}, Float32Type::get(ctx));
+      return moec::createBlobConstant(
+          b, op->getLoc(), fType,
+          ArrayRef<char>(reinterpret_cast<const char *>(floats.data()), floats.size() * 4),
+          keyOf(op) + "." + name.str() + ".f32");
+    }
+    if (fitsInt4) {
+      stored.resize(q->size());
+      for (size_t i = 0; i < stored.size(); ++i)
+        stored[i] = static_cast<int8_t>((values[2 * i] & 0xF) | ((values[2 * i + 1] & 0xF) << 4));
+    } else {
+      storedBits = 8;
+      stored.assign(values.begin(), values.end());
+    }
   }
   std::vector<float> scale32(s->begin(), s->end());
   Location loc = op->getLoc();
-  auto qType = RankedTensorType::get(wType.getShape(), IntegerType::get(ctx, 8));
+  SmallVector<int64_t> qShape(wType.getShape());
+  if (storedBits == 8)
+    qShape.back() = cols; // one int8 per weight
+  auto qType = RankedTensorType::get(qShape, IntegerType::get(ctx, 8));
   auto sType = RankedTensorType::get({e, rows, blocks}, Float32Type::get(ctx));
   std::string key = keyOf(op) + "." + name.str();
   Value qConst = moec::createBlobConstant(
       b, loc, qType, ArrayRef<char>(reinterpret_cast<const char *>(stored.data()), stored.size()),
-      key + (bits == 4 ? ".int4" : ".int8"));
+      key + (storedBits == 4 ? ".int4" : ".int8"));
   Value sConst = moec::createBlobConstant(
       b, loc, sType,
       ArrayRef<char>(reinterpret_cast<const char *>(scale32.data()), scale32.size() * 4),
@@ -341,12 +410,13 @@ FailureOr<Value> qmoeWeight(Operation *op, OpBuilder &b, Value weights, Value sc
                                      cast<ShapedType>(op->getOperand(0).getType()).getElementType());
   return Value(moe::DequantizeOp::create(b, loc, yType, qConst, sConst, Value(),
                                          b.getI64IntegerAttr(2), b.getI64IntegerAttr(g),
-                                         b.getI64IntegerAttr(bits)));
+                                         b.getI64IntegerAttr(storedBits)));
 }
 
 // com.microsoft.QMoE -> com.microsoft.MoE over moe.dequantize weights (which
-// moec-convert-onnx-to-moe then raises like any MoE node). Symmetric integer
-// weights with the default zero point, unpacked layout, router_probs only.
+// moec-convert-onnx-to-moe then raises like any MoE node). Integer weights
+// with the default or explicit zero points, unpacked layout, router_probs
+// only.
 LogicalResult raiseQMoE(Operation *op) {
   auto fail = [&](const Twine &what) { return op->emitError() << "op 'QMoE': " << what; };
   if (moec::getStringAttr(op, "quant_type", "int") != "int")
@@ -354,9 +424,6 @@ LogicalResult raiseQMoE(Operation *op) {
                 "' is not supported (only int)");
   if (moec::getIntAttr(op, "weights_prepacked", 0) != 0)
     return fail("prepacked weights (weights_prepacked != 0) are not supported");
-  for (unsigned slot : {11u, 12u, 13u})
-    if (moec::getOnnxInput(op, slot))
-      return fail("explicit zero points are not supported yet");
   if (moec::getOnnxInput(op, 14))
     return fail("router_weights (separate mixing weights) are not supported yet");
   int64_t bits = moec::getIntAttr(op, "expert_weight_bits", 4);
@@ -374,8 +441,8 @@ LogicalResult raiseQMoE(Operation *op) {
     int64_t fcBits = moec::getIntAttr(op, (Twine(names[i]) + "_expert_weight_bits").str(), bits);
     if (fcBits != 4 && fcBits != 8)
       return fail(Twine(fcBits) + "-bit weights are not supported (4 or 8)");
-    auto v = qmoeWeight(op, b, w, moec::getOnnxInput(op, weightSlot[i] + 1), fcBits, block,
-                        names[i]);
+    auto v = qmoeWeight(op, b, w, moec::getOnnxInput(op, weightSlot[i] + 1),
+                        moec::getOnnxInput(op, 11 + i), fcBits, block, names[i]);
     if (failed(v))
       return failure();
     fcs.push_back(*v);

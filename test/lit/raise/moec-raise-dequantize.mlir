@@ -90,3 +90,23 @@ func.func @qmoe(%x: tensor<?x4xf32>, %logits: tensor<?x2xf32>) -> tensor<?x4xf32
   %y = "onnx.ms.QMoE"(%x, %logits, %w1, %s1, %w2, %s2) {k = 2 : i64, activation_type = "silu", normalize_routing_weights = 1 : i64, expert_weight_bits = 4 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0>} : (tensor<?x4xf32>, tensor<?x2xf32>, tensor<2x4x2xui8>, tensor<2x4xf32>, tensor<2x4x2xui8>, tensor<2x4xf32>) -> tensor<?x4xf32> loc("/qmoe")
   return %y : tensor<?x4xf32>
 }
+
+// -----
+
+// Tests explicit 4-bit zero points (one scale per row, zero points packed
+// two per byte along the rows: 0x21 = 1 for even rows, 2 for odd ones):
+// q - zp reaches 14 (15 - 1), beyond int4, so the weight is stored exactly
+// as int8, one byte a weight (rows 0: 14, 8; row 1: 13, 7).
+// CHECK-LABEL: func.func @qmoe_zero_points
+// CHECK: moe.dequantize %{{.+}}, %{{.+}} {axis = 2 : i64, block_size = 4 : i64} : (tensor<2x4x4xi8>, tensor<2x4x1xf32>) -> tensor<2x4x4xf32>
+// HEX-LABEL: func.func @qmoe_zero_points
+// HEX: "/qmoe_zp.fc1.int8": "0x{{[0-9A-F]*}}0E080E080D070D07
+func.func @qmoe_zero_points(%x: tensor<?x4xf32>, %logits: tensor<?x2xf32>) -> tensor<?x4xf32> {
+  %w1 = "onnx.Constant"() {value = dense<159> : tensor<2x4x2xui8>} : () -> tensor<2x4x2xui8>
+  %s1 = "onnx.Constant"() {value = dense<0.5> : tensor<2x4xf32>} : () -> tensor<2x4xf32>
+  %z1 = "onnx.Constant"() {value = dense<33> : tensor<2x2xui8>} : () -> tensor<2x2xui8>
+  %w2 = "onnx.Constant"() {value = dense<136> : tensor<2x4x2xui8>} : () -> tensor<2x4x2xui8>
+  %s2 = "onnx.Constant"() {value = dense<0.25> : tensor<2x4xf32>} : () -> tensor<2x4xf32>
+  %y = "onnx.ms.QMoE"(%x, %logits, %w1, %s1, %w2, %s2, %z1) {k = 2 : i64, activation_type = "silu", normalize_routing_weights = 1 : i64, expert_weight_bits = 4 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0>} : (tensor<?x4xf32>, tensor<?x2xf32>, tensor<2x4x2xui8>, tensor<2x4xf32>, tensor<2x4x2xui8>, tensor<2x4xf32>, tensor<2x2xui8>) -> tensor<?x4xf32> loc("/qmoe_zp")
+  return %y : tensor<?x4xf32>
+}
