@@ -35,10 +35,11 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stop
   funcPm.addPass(createMoecRaiseSigmoidRouter());
   funcPm.addPass(createMoecRaiseDenseMoE());
   funcPm.addPass(createMoecConvertOnnxToMoe());
-  if (options.quantize != "none") {
+  if (options.quantize != "none" || !options.quantizeConfig.empty()) {
     MoecQuantizeWeightsOptions quantize;
     quantize.format = options.quantize;
     quantize.groupSize = options.groupSize;
+    quantize.config = options.quantizeConfig;
     funcPm.addPass(createMoecQuantizeWeights(quantize));
   }
   // 16-bit storage before fusion, so the boundary casts fuse with their

@@ -30,6 +30,9 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
   Option<int64_t> groupSize{*this, "group-size",
                             llvm::cl::desc("Weights per quantization scale (0: per row)"),
                             llvm::cl::init(0)};
+  Option<std::string> quantizeConfig{*this, "quantize-config",
+                                     llvm::cl::desc("JSON file of per-layer quantization "
+                                                    "overrides (moec-quantize-weights config)")};
   Option<bool> failOnSpills{*this, "fail-on-spills",
                             llvm::cl::desc("CUDA targets: a register spill is an error"),
                             llvm::cl::init(false)};

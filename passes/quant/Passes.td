@@ -36,13 +36,19 @@ def MoecQuantizeWeights : Pass<"moec-quantize-weights", "mlir::func::FuncOp"> {
     moe.dequantize(q: i8, scale: f32, bits)
     with one scale per `group-size` elements along the reduction axis (0:
     per output row); linear weights are stored [N, K]. Linears whose only
-    users select experts (moe.router, Softmax/TopK) stay float.
+    users select experts (moe.router, Softmax/TopK) stay float. With
+    `config`, per-layer or per-expert-block overrides by node name (format
+    "none" keeps an op float), e.g. attention in int8 and experts in int4.
   }];
   let options = [
     Option<"format", "format", "std::string", /*default=*/"\"int8\"",
            "Weight format: int8, or int4 (two values per byte)">,
     Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
            "Elements per scale along the reduction axis (0: one per output row)">,
+    Option<"config", "config", "std::string", /*default=*/"\"\"",
+           "JSON file of per-layer overrides: {\"rules\": [{\"match\": SUBSTRING, "
+           "\"format\": none|int8|int4, \"group_size\": G}, ...]}; the first rule whose "
+           "match is in an op's ONNX node name decides, others use format/group-size">,
   ];
   let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
 }

@@ -29,6 +29,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -146,13 +148,22 @@ public:
     return fallback.str();
   }
 
-  void linear(moe::LinearOp op) {
-    // Routers keep their logits exact.
-    bool routes = !op->use_empty() && llvm::all_of(op->getUsers(), [](Operation *u) {
+  // Every use of `v` selects experts: a router, Softmax/TopK on the logits,
+  // or a reshape of them on the way there (decoders reshape [1, T, E] to
+  // [T, E] before the MoE node).
+  static bool onlyRoutes(Value v) {
+    return !v.use_empty() && llvm::all_of(v.getUsers(), [](Operation *u) {
       StringRef name = u->getName().getStringRef();
+      if (name == "onnx.Reshape" || name == "onnx.Flatten" || name == "onnx.Squeeze" ||
+          name == "onnx.Unsqueeze")
+        return onlyRoutes(u->getResult(0));
       return isa<moe::RouterOp>(u) || name == "onnx.Softmax" || name == "onnx.TopK";
     });
-    if (routes)
+  }
+
+  void linear(moe::LinearOp op) {
+    // Routers keep their logits exact.
+    if (onlyRoutes(op.getOutput()))
       return;
     auto w = floatWeights(op.getWeight());
     if (!w)
@@ -195,10 +206,70 @@ private:
   int64_t bits;
 };
 
+// One override of the config file.
+struct Rule {
+  std::string match, format;
+  int64_t groupSize;
+};
+
+// The ONNX node an op came from (its NameLoc), or "".
+std::string nodeName(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (std::string n = nodeName(inner); !n.empty())
+        return n;
+  return "";
+}
+
+// Reads the rules; a one-line error naming the file otherwise.
+FailureOr<std::vector<Rule>> readRules(Operation *anchor, StringRef path, int64_t defaultGroup) {
+  auto fail = [&](const Twine &what) -> FailureOr<std::vector<Rule>> {
+    return anchor->emitError() << "quantization config " << path << ": " << what;
+  };
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return fail("cannot read it (" + buffer.getError().message() + ")");
+  auto json = llvm::json::parse((*buffer)->getBuffer());
+  if (!json) {
+    std::string message = llvm::toString(json.takeError());
+    return fail("not valid JSON: " + message);
+  }
+  const llvm::json::Object *root = json->getAsObject();
+  const llvm::json::Array *rules = root ? root->getArray("rules") : nullptr;
+  if (!rules)
+    return fail("expected an object with a \"rules\" array");
+  std::vector<Rule> out;
+  for (auto [i, value] : llvm::enumerate(*rules)) {
+    const llvm::json::Object *rule = value.getAsObject();
+    auto match = rule ? rule->getString("match") : std::nullopt;
+    auto format = rule ? rule->getString("format") : std::nullopt;
+    if (!match || !format)
+      return fail("rule " + Twine(i) + " needs string \"match\" and \"format\"");
+    if (*format != "none" && *format != "int8" && *format != "int4")
+      return fail("rule " + Twine(i) + ": format must be none, int8 or int4, got '" + *format +
+                  "'");
+    int64_t group = defaultGroup;
+    if (const llvm::json::Value *g = rule->get("group_size")) {
+      auto n = g->getAsInteger();
+      if (!n || *n < 0)
+        return fail("rule " + Twine(i) + ": group_size must be an integer >= 0");
+      group = *n;
+    }
+    for (const auto &entry : *rule)
+      if (entry.first != "match" && entry.first != "format" && entry.first != "group_size")
+        return fail("rule " + Twine(i) + ": unknown key '" + entry.first.str() + "'");
+    out.push_back({match->str(), format->str(), group});
+  }
+  return out;
+}
+
 struct QuantizeWeightsPass : moec::impl::MoecQuantizeWeightsBase<QuantizeWeightsPass> {
   using MoecQuantizeWeightsBase::MoecQuantizeWeightsBase;
   void runOnOperation() override {
-    if (format != "int8" && format != "int4") {
+    // "none" as the default format quantizes only what the config's rules say.
+    if (format != "int8" && format != "int4" && !(format == "none" && !config.empty())) {
       getOperation().emitError() << "moec-quantize-weights: format must be int8 or int4, got '"
                                  << format << "' (fp8 is not implemented yet)";
       return signalPassFailure();
@@ -209,13 +280,31 @@ struct QuantizeWeightsPass : moec::impl::MoecQuantizeWeightsBase<QuantizeWeights
                                  << groupSize;
       return signalPassFailure();
     }
-    Quantizer quantizer(groupSize, format == "int4" ? 4 : 8);
+    std::vector<Rule> rules;
+    if (!config.empty()) {
+      auto read = readRules(getOperation(), config, groupSize);
+      if (failed(read))
+        return signalPassFailure();
+      rules = std::move(*read);
+    }
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<moe::LinearOp, moe::ExpertsOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
+      std::string opFormat = format;
+      int64_t opGroup = groupSize;
+      std::string name = nodeName(op->getLoc());
+      for (const Rule &rule : rules)
+        if (name.find(rule.match) != std::string::npos) {
+          opFormat = rule.format;
+          opGroup = rule.groupSize;
+          break;
+        }
+      if (opFormat == "none")
+        continue;
+      Quantizer quantizer(opGroup, opFormat == "int4" ? 4 : 8);
       if (auto l = dyn_cast<moe::LinearOp>(op))
         quantizer.linear(l);
       else

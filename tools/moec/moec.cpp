@@ -68,6 +68,15 @@ cl::opt<int64_t> groupSize("group-size",
                                     "axis (e.g. 32, 64, 128); 0 (default) = one scale per "
                                     "output row"),
                            cl::init(0), cl::cat(moecCategory));
+cl::opt<std::string> quantizeConfig(
+    "quantize-config",
+    cl::desc("Per-layer quantization overrides, a JSON file: {\"rules\": [{\"match\": "
+             "\"/attn/\", \"format\": \"int8\"}, {\"match\": \"/moe/\", \"format\": "
+             "\"int4\", \"group_size\": 32}]}; the first rule whose match is a substring of "
+             "an op's ONNX node name sets its format (none, int8, int4) and group size, other "
+             "ops follow --quantize / --group-size (with --quantize none only the rules "
+             "quantize). Host target only"),
+    cl::value_desc("FILE"), cl::cat(moecCategory));
 cl::opt<std::string> hostCpu(
     "host-cpu",
     cl::desc("Host target: the x86-64 level the kernels are compiled for, which the CPU "
@@ -225,6 +234,9 @@ int compile() {
   if (quantize != "none" && moec::isCudaTarget(target))
     return fail("--quantize " + quantize + " is implemented for --target host only; the GPU "
                 "kernels do not read quantized weights yet");
+  if (!quantizeConfig.empty() && moec::isCudaTarget(target))
+    return fail("--quantize-config is implemented for --target host only; the GPU kernels do "
+                "not read quantized weights yet");
   if (cuda && hostCpu.getNumOccurrences())
     return fail("--host-cpu applies to --target host only");
   std::string hostCpuError;
@@ -308,6 +320,7 @@ int compile() {
   options.target = target;
   options.precision = precision;
   options.quantize = quantize;
+  options.quantizeConfig = quantizeConfig;
   options.groupSize = groupSize;
   options.failOnSpills = failOnSpills;
   options.gpuGemm = gpuGemm;
