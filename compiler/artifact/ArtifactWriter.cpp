@@ -261,34 +261,23 @@ LogicalResult buildPlan(ModuleOp module, Plan &plan) {
       continue;
     }
     // GPU: one step per variant (token-count bucket), else one step.
-    SmallVector<DictionaryAttr> variants;
-    if (auto list = l->getAttrOfType<ArrayAttr>("variants"))
-      for (auto v : list.getAsRange<DictionaryAttr>())
-        variants.push_back(v);
-    else
-      variants.push_back(l->getAttrDictionary());
-    for (DictionaryAttr v : variants) {
-      auto grid = v.getAs<DenseI64ArrayAttr>("grid");
-      auto blockAttr = v.getAs<IntegerAttr>("block");
-      auto smem = v.getAs<IntegerAttr>("shared_bytes");
-      auto name = v.getAs<StringAttr>("symbol");
-      if (!grid || grid.size() != 6 || !blockAttr || !smem || !name)
-        return l.emitError("GPU launch without its symbol, grid, block and shared memory");
-      auto minTokens = v.getAs<IntegerAttr>("min_tokens");
-      auto maxTokens = v.getAs<IntegerAttr>("max_tokens");
-      fb::GridDim gridX(grid[0], grid[1], grid[2]), gridY(grid[3], grid[4], grid[5]);
+    auto variants = kernel::gpuLaunchVariants(l);
+    if (failed(variants))
+      return failure();
+    for (const kernel::GpuLaunchVariant &v : *variants) {
+      fb::GridDim gridX(v.grid[0], v.grid[1], v.grid[2]), gridY(v.grid[3], v.grid[4], v.grid[5]);
       auto argsVec = builder.CreateVector(args);
       fb::StepBuilder sb(builder);
       sb.add_kernel(kernels.size());
       sb.add_args(argsVec);
       sb.add_grid_x(&gridX);
       sb.add_grid_y(&gridY);
-      sb.add_block_x(static_cast<uint32_t>(blockAttr.getInt()));
-      sb.add_shared_bytes(static_cast<uint32_t>(smem.getInt()));
-      sb.add_min_tokens(minTokens ? minTokens.getInt() : 0);
-      sb.add_max_tokens(maxTokens ? maxTokens.getInt() : -1);
+      sb.add_block_x(static_cast<uint32_t>(v.block));
+      sb.add_shared_bytes(static_cast<uint32_t>(v.sharedBytes));
+      sb.add_min_tokens(v.minTokens);
+      sb.add_max_tokens(v.maxTokens);
       steps.push_back(sb.Finish());
-      kernels.push_back(fb::CreateKernelDirect(builder, name.getValue().str().c_str()));
+      kernels.push_back(fb::CreateKernelDirect(builder, v.symbol.str().c_str()));
     }
   }
 

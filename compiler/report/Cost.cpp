@@ -22,6 +22,7 @@
 #include "compiler/report/Cost.h"
 
 #include "compiler/utils/ConstantData.h"
+#include "compiler/utils/OnnxOpAccess.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -59,26 +60,7 @@ FailureOr<Affine> tensorBytes(Type type) {
   return *count * moec::storageBytes(element);
 }
 
-std::vector<std::string> nodeNames(Location loc) {
-  std::vector<std::string> names;
-  auto visit = [&](Location l, auto &self) -> void {
-    if (auto name = dyn_cast<NameLoc>(l)) {
-      std::string n = name.getName().str();
-      if (!n.empty() && !llvm::is_contained(names, n))
-        names.push_back(n);
-      self(name.getChildLoc(), self);
-    } else if (auto fused = dyn_cast<FusedLoc>(l)) {
-      for (Location inner : fused.getLocations())
-        self(inner, self);
-    } else if (auto callsite = dyn_cast<CallSiteLoc>(l)) {
-      self(callsite.getCallee(), self);
-    }
-  };
-  visit(loc, visit);
-  return names;
-}
-
-std::string nodeLabel(Location loc) { return llvm::join(nodeNames(loc), " + "); }
+std::string nodeLabel(Location loc) { return llvm::join(moec::nodeNames(loc), " + "); }
 
 std::string layerOf(ArrayRef<std::string> names) {
   // "layers" followed by '.', '/' or '_' and digits, as exporters name the

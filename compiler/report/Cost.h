@@ -53,10 +53,7 @@ mlir::FailureOr<Affine> elementCount(mlir::Type type);
 // the cases above and for element types moec does not store.
 mlir::FailureOr<Affine> tensorBytes(mlir::Type type);
 
-// The ONNX node names in `loc` (NameLocs, through fused and call-site
-// locations), in order, without repeats.
-std::vector<std::string> nodeNames(mlir::Location loc);
-// The names joined by " + ", or "" when there is none.
+// The names of moec::nodeNames(loc) joined by " + ", or "" when there is none.
 std::string nodeLabel(mlir::Location loc);
 // "layers.N" when a name holds a decoder layer ("/model/layers.3/attn/..."
 // or "model.layers.3.mlp..."), else "".

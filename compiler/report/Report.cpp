@@ -1,6 +1,8 @@
 //===- Report.cpp - the compile report of a planned module ------------------===//
 #include "compiler/report/Report.h"
 
+#include "compiler/utils/OnnxOpAccess.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/StringSet.h"
@@ -89,7 +91,7 @@ FailureOr<Report> buildReport(ModuleOp module, StringRef target) {
         return failure();
       LaunchRow row;
       row.kernel = launch.getKernel().str();
-      row.nodes = nodeNames(launch.getLoc());
+      row.nodes = moec::nodeNames(launch.getLoc());
       row.group = layerOf(row.nodes);
       row.cost = *cost;
       if (!cost->flopsModelled)

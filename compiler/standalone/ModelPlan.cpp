@@ -239,32 +239,20 @@ FailureOr<ModelPlan> buildModelPlan(ModuleOp module) {
       continue;
     }
     // GPU: one step per variant (token-count bucket), else one step.
-    SmallVector<DictionaryAttr> variants;
-    if (auto list = l->getAttrOfType<ArrayAttr>("variants"))
-      for (auto v : list.getAsRange<DictionaryAttr>())
-        variants.push_back(v);
-    else
-      variants.push_back(l->getAttrDictionary());
-    for (DictionaryAttr v : variants) {
-      auto grid = v.getAs<DenseI64ArrayAttr>("grid");
-      auto block = v.getAs<IntegerAttr>("block");
-      auto smem = v.getAs<IntegerAttr>("shared_bytes");
-      auto name = v.getAs<StringAttr>("symbol");
-      if (!grid || grid.size() != 6 || !block || !smem || !name)
-        return l.emitError("GPU launch without its symbol, grid, block and shared memory"),
-               failure();
-      if (step.args.size() > 23)
-        return l.emitError("GPU launch with more than 23 arguments"), failure();
+    auto variants = kernel::gpuLaunchVariants(l);
+    if (failed(variants))
+      return failure();
+    if (step.args.size() > 23)
+      return l.emitError("GPU launch with more than 23 arguments"), failure();
+    for (const kernel::GpuLaunchVariant &v : *variants) {
       Step variant = step;
-      variant.symbol = name.str();
-      variant.gridX = {grid[0], grid[1], grid[2]};
-      variant.gridY = {grid[3], grid[4], grid[5]};
-      variant.block = static_cast<unsigned>(block.getInt());
-      variant.sharedBytes = static_cast<unsigned>(smem.getInt());
-      if (auto minTokens = v.getAs<IntegerAttr>("min_tokens"))
-        variant.minTokens = minTokens.getInt();
-      if (auto maxTokens = v.getAs<IntegerAttr>("max_tokens"))
-        variant.maxTokens = maxTokens.getInt();
+      variant.symbol = v.symbol.str();
+      variant.gridX = {v.grid[0], v.grid[1], v.grid[2]};
+      variant.gridY = {v.grid[3], v.grid[4], v.grid[5]};
+      variant.block = static_cast<unsigned>(v.block);
+      variant.sharedBytes = static_cast<unsigned>(v.sharedBytes);
+      variant.minTokens = v.minTokens;
+      variant.maxTokens = v.maxTokens;
       if (variant.gridX.divisor < 1 || variant.gridY.divisor < 1 || variant.gridX.base < 0 ||
           variant.gridY.base < 0 || variant.gridX.perToken < 0 || variant.gridY.perToken < 0)
         return l.emitError("GPU launch grid must have base, per_token >= 0 and divisor >= 1"),

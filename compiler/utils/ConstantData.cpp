@@ -139,4 +139,47 @@ std::optional<std::vector<int64_t>> getConstantInts(ElementsAttr attr) {
   return values;
 }
 
+std::optional<std::vector<double>> getConstantValues(Value v) {
+  ElementsAttr elements = getConstantElements(v);
+  auto bytes = elements ? getConstantBytes(elements) : std::nullopt;
+  if (!bytes)
+    return std::nullopt;
+  Type t = cast<ShapedType>(elements.getType()).getElementType();
+  int64_t n = elements.getNumElements();
+  std::vector<double> out(n);
+  const char *p = bytes->data();
+  auto read = [&](auto tag) {
+    using E = decltype(tag);
+    for (int64_t i = 0; i < n; ++i) {
+      E value;
+      std::memcpy(&value, p + i * sizeof(E), sizeof(E));
+      out[i] = static_cast<double>(value);
+    }
+  };
+  if (t.isF32())
+    read(float());
+  else if (t.isUnsignedInteger(8))
+    read(uint8_t());
+  else if (t.isInteger(8))
+    read(int8_t());
+  else if (t.isUnsignedInteger(16))
+    read(uint16_t());
+  else if (t.isInteger(16))
+    read(int16_t());
+  else if (t.isInteger(32))
+    read(int32_t());
+  else if (t.isF16() || t.isBF16()) {
+    const llvm::fltSemantics &semantics =
+        t.isF16() ? APFloat::IEEEhalf() : APFloat::BFloat();
+    for (int64_t i = 0; i < n; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, p + 2 * i, 2);
+      out[i] = APFloat(semantics, APInt(16, bits)).convertToDouble();
+    }
+  } else {
+    return std::nullopt;
+  }
+  return out;
+}
+
 } // namespace moec

@@ -33,6 +33,11 @@ std::optional<std::vector<char>> getConstantBytes(mlir::ElementsAttr attr);
 // Element `index` converted to double (ints and floats alike).
 std::optional<double> getElementAsDouble(mlir::ElementsAttr attr, int64_t index);
 
+// All elements of the constant behind `value` as doubles, read in one pass
+// over its bytes (weights are large); std::nullopt if `value` is no constant
+// or its element type is not f32, f16, bf16 or an integer of 8, 16 or 32 bits.
+std::optional<std::vector<double>> getConstantValues(mlir::Value value);
+
 // All elements converted to int64 (for shape-like tensors).
 std::optional<std::vector<int64_t>> getConstantInts(mlir::ElementsAttr attr);
 

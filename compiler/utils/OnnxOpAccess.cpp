@@ -109,4 +109,23 @@ Value createBlobConstant(OpBuilder &b, Location loc, RankedTensorType type, Arra
       .getOutput();
 }
 
+std::vector<std::string> nodeNames(Location loc) {
+  std::vector<std::string> names;
+  auto visit = [&](Location l, auto &self) -> void {
+    if (auto name = dyn_cast<NameLoc>(l)) {
+      std::string n = name.getName().str();
+      if (!n.empty() && !llvm::is_contained(names, n))
+        names.push_back(n);
+      self(name.getChildLoc(), self);
+    } else if (auto fused = dyn_cast<FusedLoc>(l)) {
+      for (Location inner : fused.getLocations())
+        self(inner, self);
+    } else if (auto callsite = dyn_cast<CallSiteLoc>(l)) {
+      self(callsite.getCallee(), self);
+    }
+  };
+  visit(loc, visit);
+  return names;
+}
+
 } // namespace moec

@@ -32,6 +32,10 @@ std::string getStringAttr(mlir::Operation *op, llvm::StringRef name,
 std::optional<std::vector<int64_t>> getIntsAttr(mlir::Operation *op,
                                                 llvm::StringRef name);
 
+// The ONNX node names in `loc` (NameLocs, through fused and call-site
+// locations), in order, without repeats: whose nodes an op or launch came from.
+std::vector<std::string> nodeNames(mlir::Location loc);
+
 // The op type as ONNX names it ("TopK", "MoE"), from the op name.
 llvm::StringRef onnxOpType(mlir::Operation *op);
 

@@ -48,3 +48,36 @@ LogicalResult LaunchOp::verify() {
       return emitOpError("results must hold integers or floats");
   return success();
 }
+
+namespace moec::kernel {
+
+FailureOr<SmallVector<GpuLaunchVariant>> gpuLaunchVariants(LaunchOp launch) {
+  SmallVector<DictionaryAttr> dicts;
+  if (auto list = launch->getAttrOfType<ArrayAttr>("variants"))
+    for (auto v : list.getAsRange<DictionaryAttr>())
+      dicts.push_back(v);
+  else
+    dicts.push_back(launch->getAttrDictionary());
+  SmallVector<GpuLaunchVariant> variants;
+  for (DictionaryAttr v : dicts) {
+    auto grid = v.getAs<DenseI64ArrayAttr>("grid");
+    auto block = v.getAs<IntegerAttr>("block");
+    auto smem = v.getAs<IntegerAttr>("shared_bytes");
+    auto name = v.getAs<StringAttr>("symbol");
+    if (!grid || grid.size() != 6 || !block || !smem || !name)
+      return launch.emitError("GPU launch without its symbol, grid, block and shared memory");
+    GpuLaunchVariant variant;
+    variant.symbol = name.getValue();
+    variant.grid = grid.asArrayRef();
+    variant.block = block.getInt();
+    variant.sharedBytes = smem.getInt();
+    if (auto minTokens = v.getAs<IntegerAttr>("min_tokens"))
+      variant.minTokens = minTokens.getInt();
+    if (auto maxTokens = v.getAs<IntegerAttr>("max_tokens"))
+      variant.maxTokens = maxTokens.getInt();
+    variants.push_back(variant);
+  }
+  return variants;
+}
+
+} // namespace moec::kernel

@@ -32,6 +32,18 @@ inline constexpr llvm::StringLiteral kCudaSourceAttr = "kernel.cuda_source";
 inline constexpr llvm::StringLiteral kCudaBinaryAttr = "kernel.cuda_binary";
 // The target the module was compiled for ("host", "sm_90a", ...).
 inline constexpr llvm::StringLiteral kTargetAttr = "kernel.target";
+
+// One compiled GPU wrapper of a launch, as moec-emit-cuda records it: the
+// launch's `variants` (one per token-count bucket), or the launch itself.
+struct GpuLaunchVariant {
+  llvm::StringRef symbol;
+  llvm::ArrayRef<int64_t> grid; // x then y: (base, per_token, divisor) each
+  int64_t block = 0, sharedBytes = 0;
+  int64_t minTokens = 0, maxTokens = -1; // -1: no upper bound
+};
+// The variants of an emitted GPU launch, or an error at the launch when one
+// lacks its symbol, grid, block or shared memory size.
+mlir::FailureOr<llvm::SmallVector<GpuLaunchVariant>> gpuLaunchVariants(LaunchOp launch);
 } // namespace moec::kernel
 
 #endif // MOEC_DIALECTS_KERNEL_KERNELDIALECT_H

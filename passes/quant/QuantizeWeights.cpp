@@ -212,17 +212,6 @@ struct Rule {
   int64_t groupSize;
 };
 
-// The ONNX node an op came from (its NameLoc), or "".
-std::string nodeName(Location loc) {
-  if (auto name = dyn_cast<NameLoc>(loc))
-    return name.getName().str();
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    for (Location inner : fused.getLocations())
-      if (std::string n = nodeName(inner); !n.empty())
-        return n;
-  return "";
-}
-
 // Reads the rules; a one-line error naming the file otherwise.
 FailureOr<std::vector<Rule>> readRules(Operation *anchor, StringRef path, int64_t defaultGroup) {
   auto fail = [&](const Twine &what) -> FailureOr<std::vector<Rule>> {
@@ -295,7 +284,8 @@ struct QuantizeWeightsPass : moec::impl::MoecQuantizeWeightsBase<QuantizeWeights
     for (Operation *op : ops) {
       std::string opFormat = format;
       int64_t opGroup = groupSize;
-      std::string name = nodeName(op->getLoc());
+      std::vector<std::string> names = moec::nodeNames(op->getLoc());
+      std::string name = names.empty() ? "" : names.front();
       for (const Rule &rule : rules)
         if (name.find(rule.match) != std::string::npos) {
           opFormat = rule.format;

@@ -41,52 +41,6 @@ namespace moe = moec::moe;
 
 namespace {
 
-// A constant's elements as doubles (read once: weights are large), or
-// nullopt if `v` is not a constant of a type handled here.
-std::optional<std::vector<double>> constantValues(Value v) {
-  ElementsAttr elements = moec::getConstantElements(v);
-  auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
-  if (!bytes)
-    return std::nullopt;
-  Type t = cast<ShapedType>(elements.getType()).getElementType();
-  int64_t n = elements.getNumElements();
-  std::vector<double> out(n);
-  const char *p = bytes->data();
-  auto read = [&](auto tag) {
-    using E = decltype(tag);
-    for (int64_t i = 0; i < n; ++i) {
-      E value;
-      std::memcpy(&value, p + i * sizeof(E), sizeof(E));
-      out[i] = static_cast<double>(value);
-    }
-  };
-  if (t.isF32())
-    read(float());
-  else if (t.isUnsignedInteger(8))
-    read(uint8_t());
-  else if (t.isInteger(8))
-    read(int8_t());
-  else if (t.isUnsignedInteger(16))
-    read(uint16_t());
-  else if (t.isInteger(16))
-    read(int16_t());
-  else if (t.isInteger(32))
-    read(int32_t());
-  else if (t.isF16() || t.isBF16()) {
-    const llvm::fltSemantics &semantics =
-        t.isF16() ? APFloat::IEEEhalf() : APFloat::BFloat();
-    for (int64_t i = 0; i < n; ++i) {
-      uint16_t bits;
-      std::memcpy(&bits, p + 2 * i, 2);
-      out[i] = APFloat(semantics, APInt(16, bits)).convertToDouble();
-    }
-  } else {
-    return std::nullopt;
-  }
-  return out;
-}
-
-
 std::string keyOf(Operation *op) {
   if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
     return loc.getName().str();
@@ -99,10 +53,10 @@ LogicalResult raise(Operation *op) {
   auto xType = cast<RankedTensorType>(x.getType());
   auto sType = cast<RankedTensorType>(scale.getType());
   auto yType = cast<RankedTensorType>(op->getResult(0).getType());
-  auto q = constantValues(x), s = constantValues(scale);
+  auto q = moec::getConstantValues(x), s = moec::getConstantValues(scale);
   std::optional<std::vector<double>> zp;
   if (zeroPoint)
-    zp = constantValues(zeroPoint);
+    zp = moec::getConstantValues(zeroPoint);
   if (!q || !s || (zeroPoint && !zp) || !xType.hasStaticShape())
     return op->emitError("op 'DequantizeLinear': only weights (initializers) can be "
                          "dequantized; moec does not quantize activations");
@@ -211,14 +165,14 @@ LogicalResult raiseMatMulNBits(Operation *op) {
   int64_t k = moec::getIntAttr(op, "K", 0), n = moec::getIntAttr(op, "N", 0);
   int64_t bits = moec::getIntAttr(op, "bits", 4), block = moec::getIntAttr(op, "block_size", 0);
   int64_t blocks = (k + block - 1) / block;
-  auto q = constantValues(bValue), scales = constantValues(scalesValue);
+  auto q = moec::getConstantValues(bValue), scales = moec::getConstantValues(scalesValue);
   std::optional<std::vector<double>> zps;
   if (zpValue)
-    zps = constantValues(zpValue);
+    zps = moec::getConstantValues(zpValue);
   if (!q || !scales || (zpValue && !zps))
     return fail("B, scales and zero_points must be initializers");
   if (gIdx) {
-    auto g = constantValues(gIdx);
+    auto g = moec::getConstantValues(gIdx);
     if (!g)
       return fail("g_idx must be an initializer");
     for (int64_t i = 0; i < static_cast<int64_t>(g->size()); ++i)
@@ -308,8 +262,8 @@ FailureOr<Value> qmoeWeight(Operation *op, OpBuilder &b, Value weights, Value sc
     return op->emitError() << "op 'QMoE': " << what;
   };
   auto wType = cast<RankedTensorType>(weights.getType());
-  auto q = constantValues(weights);
-  auto s = scales ? constantValues(scales) : std::nullopt;
+  auto q = moec::getConstantValues(weights);
+  auto s = scales ? moec::getConstantValues(scales) : std::nullopt;
   if (!q || !s || wType.getRank() != 3 || !wType.getElementType().isUnsignedInteger(8))
     return fail(Twine(name) + " must be a uint8 [experts, rows, packed columns] initializer "
                               "with its scales");
@@ -331,7 +285,7 @@ FailureOr<Value> qmoeWeight(Operation *op, OpBuilder &b, Value weights, Value sc
     for (size_t i = 0; i < q->size(); ++i)
       stored[i] = static_cast<int8_t>(static_cast<int64_t>((*q)[i]) - 128);
   } else {
-    auto zp = constantValues(zeroPoints);
+    auto zp = moec::getConstantValues(zeroPoints);
     auto zpType = cast<RankedTensorType>(zeroPoints.getType());
     if (!zp || !zpType.getElementType().isUnsignedInteger(8))
       return fail(Twine(name) + " zero points must be a uint8 initializer");

@@ -63,21 +63,6 @@ Operation *definedBy(Value v, StringRef type) {
   return def;
 }
 
-// All elements of a constant, as doubles; nullopt when `v` is not one.
-std::optional<std::vector<double>> constantValues(Value v) {
-  ElementsAttr elements = moec::getConstantElements(v);
-  if (!elements)
-    return std::nullopt;
-  std::vector<double> values;
-  for (int64_t i = 0; i < elements.getNumElements(); ++i) {
-    auto value = moec::getElementAsDouble(elements, i);
-    if (!value)
-      return std::nullopt;
-    values.push_back(*value);
-  }
-  return values;
-}
-
 // Every element of `v` is `want`: a constant, or ConstantOfShape / Expand of
 // one (whatever the shape).
 bool isFilledWith(Value v, double want) {
@@ -85,7 +70,7 @@ bool isFilledWith(Value v, double want) {
     return values && !values->empty() &&
            llvm::all_of(*values, [&](double x) { return x == want; });
   };
-  if (all(constantValues(v)))
+  if (all(moec::getConstantValues(v)))
     return true;
   if (Operation *fill = definedBy(v, "ConstantOfShape")) {
     auto value = fill->getAttrOfType<ElementsAttr>("value");
@@ -95,13 +80,13 @@ bool isFilledWith(Value v, double want) {
     return x && *x == want;
   }
   if (Operation *expand = definedBy(v, "Expand"))
-    return all(constantValues(expand->getOperand(0)));
+    return all(moec::getConstantValues(expand->getOperand(0)));
   return false;
 }
 
 // A large negative fill that no sigmoid score plus bias can reach.
 bool isMaskingValue(Value v) {
-  auto values = constantValues(v);
+  auto values = moec::getConstantValues(v);
   return values && values->size() == 1 && (*values)[0] <= -1e30;
 }
 
@@ -187,7 +172,7 @@ public:
       Value other = add->getOperand(0) == s ? add->getOperand(1) : add->getOperand(0);
       if (add->getOperand(0) != s && add->getOperand(1) != s)
         return std::nullopt;
-      auto bias = constantValues(other);
+      auto bias = moec::getConstantValues(other);
       auto biasType = rankedType(other);
       if (!bias || static_cast<int64_t>(bias->size()) != experts || !biasType ||
           biasType.getShape().back() != experts)
@@ -209,7 +194,7 @@ public:
       Operation *mul = *w.getUsers().begin();
       if (mul->getDialect()->getNamespace() == "onnx" && moec::onnxOpType(mul) == "Mul") {
         Value other = mul->getOperand(0) == w ? mul->getOperand(1) : mul->getOperand(0);
-        auto scale = constantValues(other);
+        auto scale = moec::getConstantValues(other);
         if (scale && scale->size() == 1 && std::isfinite((*scale)[0]) &&
             mul->getResult(0).getType() == w.getType()) {
           m.scaling = (*scale)[0];
@@ -247,7 +232,7 @@ private:
       if (!add || (add->getOperand(0) != sum && add->getOperand(1) != sum))
         return {};
       Value eps = add->getOperand(0) == sum ? add->getOperand(1) : add->getOperand(0);
-      auto value = constantValues(eps);
+      auto value = moec::getConstantValues(eps);
       // HF adds 1e-20 to a sum of sigmoids (>= one value in (0, 1)): no effect.
       if (!value || value->size() != 1 || std::fabs((*value)[0]) > 1e-12)
         return {};

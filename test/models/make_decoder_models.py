@@ -53,6 +53,9 @@ DEFAULT_OUT = os.path.join(HERE, "decoder")
 sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
 sys.path.insert(0, DEFAULT_OUT)
 import ort_greedy  # noqa: E402  (beside the fixtures: the lead's e2e test imports it too)
+sys.path.insert(0, HERE)
+# The same weight redraw as the torch.onnx fixtures (std 1/sqrt(fan_in), norms 1 + N(0, 0.01)).
+from make_hf_models import reinit_weights  # noqa: E402
 
 OPSET = 17
 MS_DOMAIN = "com.microsoft"
@@ -119,24 +122,8 @@ def build_hf(spec, seed):
     # The per-expert loop computes exactly the experts chosen, nothing batched or padded.
     config._experts_implementation = "eager"
     model = spec["model"](config).eval()
-    _reinit(model, seed)
+    reinit_weights(model, seed)
     return config, model
-
-
-def _reinit(model, seed):
-    """transformers' std-0.02 init leaves the router logits nearly equal and the output logits
-    tiny (near-tied greedy choices). Weights get std 1/sqrt(fan_in), so every pre-activation is
-    O(1); norms 1 + N(0, 0.1^2) and biases N(0, 0.1^2), so a dropped weight or bias shows."""
-    import torch
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in sorted(model.named_parameters()):
-            if p.dim() >= 2:
-                p.copy_(torch.randn(p.shape, generator=g) / np.sqrt(p.shape[-1]))
-            elif "norm" in name:
-                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
 
 
 def hf_reference(model, config, seed):

@@ -115,11 +115,11 @@ def build(name, spec, impl):
     config._experts_implementation = impl
     config._attn_implementation = "eager"
     model = spec["model"](config).eval()
-    _reinit(model, spec["seed"])
+    reinit_weights(model, spec["seed"])
     return config, model
 
 
-def _reinit(model, seed):
+def reinit_weights(model, seed):
     """transformers initializes with std 0.02, which makes the router's logits nearly equal
     (top-k then hangs on rounding) and the logits tiny. Redraw every weight with std
     1/sqrt(fan_in) so every pre-activation is O(1); norms get 1 + N(0, 0.1^2) so a wrong

@@ -16,16 +16,6 @@
 namespace moert::test {
 namespace {
 
-std::vector<float> randomFloats(size_t count, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(0.5f, 4.0f);
-  std::bernoulli_distribution negative(0.5);
-  std::vector<float> values(count);
-  for (float &v : values)
-    v = negative(rng) ? -dist(rng) : dist(rng);
-  return values;
-}
-
 struct Loaded {
   ModelPtr model;
   SessionPtr session;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,17 @@ inline ModelPtr loadBuffer(const std::vector<uint8_t> &file,
   *status = std::make_unique<Status>(moert_model_load_buffer(
       file.data(), file.size(), name, MOERT_BUFFER_COPY, &model));
   return ModelPtr(model);
+}
+
+/// `count` floats of magnitude in [0.5, 4), random sign: fresh, nonzero test
+/// data, the same for the same seed.
+inline std::vector<float> randomFloats(size_t count, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(0.5f, 4.0f);
+  std::vector<float> values(count);
+  for (float &v : values)
+    v = (rng() & 1) ? -dist(rng) : dist(rng);
+  return values;
 }
 
 /// Expects `status` to fail with `code` and a message containing `text`.

@@ -31,15 +31,6 @@
 namespace moert::test {
 namespace {
 
-std::vector<float> randomFloats(size_t count, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(0.5f, 4.0f);
-  std::vector<float> values(count);
-  for (float &v : values)
-    v = (rng() & 1) ? -dist(rng) : dist(rng);
-  return values;
-}
-
 // Sets (or, with nullptr, unsets) an environment variable for one scope.
 class ScopedEnv {
 public:
