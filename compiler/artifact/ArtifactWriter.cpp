@@ -42,6 +42,9 @@ FailureOr<fb::DType> dtypeOf(Location loc, Type t) {
   if (t.isBF16()) return fb::DType_bf16;
   if (t.isF64()) return fb::DType_f64;
   if (t.isInteger(1)) return fb::DType_boolean;
+  // fp8 E4M3FN weights are stored as their byte patterns: the runtime only
+  // moves them, the kernels decode them (the schema has no float8 dtype).
+  if (isa<Float8E4M3FNType>(t)) return fb::DType_u8;
   if (auto i = dyn_cast<IntegerType>(t)) {
     if (i.getWidth() == 64 && !i.isUnsigned()) return fb::DType_i64;
     if (i.getWidth() == 32 && !i.isUnsigned()) return fb::DType_i32;

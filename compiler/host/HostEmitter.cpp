@@ -36,6 +36,17 @@ using namespace moec::codegen;
 
 FailureOr<std::string> cxxType(Operation *op, Type t) { return codegen::cxxType(op, t, CodeFlavor::Host); }
 
+// fp8 E4M3FN weights are read only by the kernels that decode them (quantized
+// linear and experts, dequantize); anywhere else an f8 tensor stays an error.
+bool readsFp8(kernel::LaunchOp op) {
+  StringRef k = op.getKernel();
+  return k == "linear" || k == "moe_experts" || k == "dequantize";
+}
+
+bool isFp8(Value v) {
+  return isa<Float8E4M3FNType>(cast<ShapedType>(v.getType()).getElementType());
+}
+
 class FunctionWriter : LaunchView {
 public:
   FunctionWriter(kernel::LaunchOp op, std::string symbol, llvm::raw_string_ostream &os)
@@ -73,6 +84,8 @@ private:
   llvm::raw_string_ostream &os;
 
   FailureOr<std::string> elementType(Value v) {
+    if (isFp8(v) && readsFp8(op))
+      return std::string("moec_hk::fp8_e4m3");
     return cxxType(op, cast<ShapedType>(v.getType()).getElementType());
   }
 
@@ -96,12 +109,15 @@ LogicalResult FunctionWriter::body() {
     return success();
   }
   if (k == "linear" && op.getSpec().get("quant_group")) {
-    // Weight-only int8: in1 is the [N, K] int8 weight, the scales come last.
+    // Weight-only int8 / int4 / fp8 (told apart by the weight's element
+    // type): in1 is the [N, K] weight, the scales come last.
     auto x = shapeOf(op.getInputs()[0]);
     auto y = shapeOf(op.getOutputs()[0]);
     bool bias = specBool("has_bias");
     bool int4 = op.getSpec().get("quant_bits") && specInt("quant_bits") == 4;
-    os << "  moec_hk::" << (int4 ? "linear_q4" : "linear_q8") << "<" << T << ">(in0, "
+    bool fp8 = isFp8(op.getInputs()[1]);
+    os << "  moec_hk::" << (int4 ? "linear_q4" : fp8 ? "linear_f8" : "linear_q8") << "<" << T
+       << ">(in0, "
        << (int4 ? "reinterpret_cast<const moec_hk::int4x2*>(in1)" : "in1") << ", in"
        << (bias ? 3 : 2) << ", "
        << specInt("quant_group") << ", " << (bias ? "in2" : "nullptr") << ", out0, "
@@ -279,13 +295,21 @@ LogicalResult FunctionWriter::moeExperts() {
   std::string fc1 = take(true), fc1b = take(specBool("has_fc1_bias")), fc2p = take(true),
               fc2b = take(specBool("has_fc2_bias")), fc3 = take(specBool("has_fc3")),
               fc3b = take(specBool("has_fc3_bias"));
-  // Weight-only int8: the scales of fc1, fc2 (and fc3) follow the biases.
+  // Quantized weights: the scales of fc1, fc2 (and fc3) follow the biases.
   std::string weightType = T, quantArgs;
   if (op.getSpec().get("quant_groups")) {
     ArrayRef<int64_t> groups = specInts("quant_groups");
     std::string s1 = take(true), s2 = take(true), s3 = take(specBool("has_fc3"));
     bool int4 = op.getSpec().get("quant_bits") && specInt("quant_bits") == 4;
-    weightType = int4 ? "moec_hk::int4x2" : "int8_t";
+    // The weights' element type tells fp8 from int8; one kernel reads one
+    // format, so a mix (possible in a hand-made QDQ graph) is refused.
+    unsigned fc2Index = 4 + specBool("has_fc1_bias");
+    unsigned fc3Index = fc2Index + 1 + specBool("has_fc2_bias");
+    bool fp8 = isFp8(op.getInputs()[3]);
+    if (isFp8(op.getInputs()[fc2Index]) != fp8 ||
+        (specBool("has_fc3") && isFp8(op.getInputs()[fc3Index]) != fp8))
+      return op.emitError("expert weights mixing fp8 and int8 are not supported");
+    weightType = int4 ? "moec_hk::int4x2" : fp8 ? "moec_hk::fp8_e4m3" : "int8_t";
     if (int4)
       for (std::string *w : {&fc1, &fc2p, &fc3})
         if (*w != "nullptr")

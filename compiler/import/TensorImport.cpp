@@ -54,6 +54,30 @@ Type convertDataType(MLIRContext &ctx, int32_t dataType) {
 
 namespace {
 
+// ONNX's float8 data types (onnx 1.14+; the onnx headers moec builds with may
+// predate them, so by number).
+constexpr int32_t kFloat8E4M3FN = 17, kFloat8E4M3FNUZ = 18, kFloat8E5M2 = 19,
+                  kFloat8E5M2FNUZ = 20;
+
+// The element type of a tensor's data: every type a graph value may have,
+// and the float8 types, which moec reads only as constants (fp8 weights a
+// DequantizeLinear scales; moec-raise-dequantize keeps E4M3FN and folds the
+// others), never as graph inputs or Cast targets.
+Type tensorDataType(MLIRContext &ctx, int32_t dataType) {
+  switch (dataType) {
+  case kFloat8E4M3FN:
+    return Float8E4M3FNType::get(&ctx);
+  case kFloat8E4M3FNUZ:
+    return Float8E4M3FNUZType::get(&ctx);
+  case kFloat8E5M2:
+    return Float8E5M2Type::get(&ctx);
+  case kFloat8E5M2FNUZ:
+    return Float8E5M2FNUZType::get(&ctx);
+  default:
+    return convertDataType(ctx, dataType);
+  }
+}
+
 // Bytes one element occupies in a blob (bool: one byte).
 int64_t elementBytes(Type type) { return (type.getIntOrFloatBitWidth() + 7) / 8; }
 
@@ -98,8 +122,8 @@ struct TensorReader {
         return std::nullopt;
       std::memcpy(bytes.data(), tensor.int64_data().data(), bytes.size());
     } else {
-      // int32, int8, uint8, bool, float16 and bfloat16 all live in int32_data
-      // (the 16-bit floats as their bit patterns).
+      // int32, int8, uint8, bool, float16, bfloat16 and the float8 types all
+      // live in int32_data (the 16- and 8-bit floats as their bit patterns).
       if (!expect(tensor.int32_data_size()))
         return std::nullopt;
       int64_t width = elementBytes(element);
@@ -202,7 +226,7 @@ ElementsAttr denseFromBytes(RankedTensorType type, ArrayRef<char> bytes) {
 ElementsAttr convertTensor(ImportContext &ic, const ::onnx::TensorProto &tensor, StringRef what,
                            Location loc, int64_t denseLimit, StringRef resourceName) {
   TensorReader reader{ic, tensor, what, loc};
-  Type element = convertDataType(ic.ctx, tensor.data_type());
+  Type element = tensorDataType(ic.ctx, tensor.data_type());
   if (!element) {
     reader.error() << "data type "
                    << ::onnx::TensorProto::DataType_Name(

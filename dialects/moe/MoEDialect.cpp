@@ -293,8 +293,11 @@ LogicalResult DequantizeOp::verify() {
   auto q = rankedType(getInput());
   auto scale = rankedType(getScale());
   auto y = rankedType(getOutput());
-  if (!isa<IntegerType>(q.getElementType()))
-    return emitOpError("input must be an integer tensor, got ") << q;
+  // fp8 weights (E4M3FN) are floats with a scale, read by the same kernels:
+  // 8 bits, no zero point.
+  bool fp8 = isa<Float8E4M3FNType>(q.getElementType());
+  if (!isa<IntegerType>(q.getElementType()) && !fp8)
+    return emitOpError("input must be an integer or f8E4M3FN tensor, got ") << q;
   if (!isa<FloatType>(scale.getElementType()) || !isa<FloatType>(y.getElementType()))
     return emitOpError("scale and result must be float tensors");
   if (!q.hasStaticShape() || !y.hasStaticShape())
@@ -302,6 +305,10 @@ LogicalResult DequantizeOp::verify() {
   int64_t bits = getBits();
   if (bits != 8 && bits != 4)
     return emitOpError("bits must be 8 or 4, got ") << bits;
+  if (fp8 && bits != 8)
+    return emitOpError("f8E4M3FN values take 8 bits, got bits = ") << bits;
+  if (fp8 && getZeroPoint())
+    return emitOpError("f8E4M3FN values have no zero point");
   SmallVector<int64_t> stored(y.getShape());
   if (bits == 4) {
     if (!q.getElementType().isInteger(8) || y.getRank() < 1)

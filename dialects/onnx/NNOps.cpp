@@ -136,8 +136,10 @@ LogicalResult DequantizeLinearOp::verify() {
   auto scale = getRankedType(getXScale());
   if (!x || !scale)
     return success();
-  if (!isa<IntegerType>(x.getElementType()))
-    return emitOpError() << "x must be an integer tensor, got " << x;
+  // Float8 weights (opset 19+) dequantize exactly like integers.
+  auto float8 = dyn_cast<FloatType>(x.getElementType());
+  if (!isa<IntegerType>(x.getElementType()) && !(float8 && float8.getWidth() == 8))
+    return emitOpError() << "x must be an integer or float8 tensor, got " << x;
   if (!isa<FloatType>(scale.getElementType()))
     return emitOpError() << "x_scale must be a float tensor, got " << scale;
   int64_t block = static_cast<int64_t>(getBlockSize());

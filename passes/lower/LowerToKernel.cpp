@@ -112,7 +112,11 @@ std::optional<QuantWeight> quantWeight(Value w) {
   if (!dq || dq.getZeroPoint())
     return std::nullopt;
   auto qType = cast<RankedTensorType>(dq.getInput().getType());
-  if (!qType.getElementType().isInteger(8) || dq.getAxis() != qType.getRank() - 1 ||
+  // int8 / packed int4 codes, or fp8 E4M3FN values (8 bits; the host
+  // emitter tells them apart by this element type).
+  Type element = qType.getElementType();
+  bool codes = element.isInteger(8) || isa<Float8E4M3FNType>(element);
+  if (!codes || dq.getAxis() != qType.getRank() - 1 ||
       !cast<ShapedType>(dq.getScale().getType()).getElementType().isF32())
     return std::nullopt;
   return QuantWeight{dq.getInput(), dq.getScale(), static_cast<int64_t>(dq.getBlockSize()),

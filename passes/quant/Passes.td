@@ -29,11 +29,12 @@ def MoecConvertFloatPrecision
 }
 
 def MoecQuantizeWeights : Pass<"moec-quantize-weights", "mlir::func::FuncOp"> {
-  let summary = "Stores expert and linear weights as int8 or int4 with float32 block scales";
+  let summary = "Stores expert and linear weights as int8, int4 or fp8 with float32 block scales";
   let description = [{
-    Weight-only, symmetric int8 or int4 (packed two per byte): every f32
+    Weight-only, symmetric int8, int4 (packed two per byte) or fp8 (E4M3FN,
+    scale = max|w| / 448, q rounded to nearest even and saturated): every f32
     constant weight of moe.experts (fc1, fc2, fc3) and moe.linear becomes
-    moe.dequantize(q: i8, scale: f32, bits)
+    moe.dequantize(q: i8 or f8E4M3FN, scale: f32, bits)
     with one scale per `group-size` elements along the reduction axis (0:
     per output row); linear weights are stored [N, K]. Linears whose only
     users select experts (moe.router, Softmax/TopK) stay float. With
@@ -42,12 +43,12 @@ def MoecQuantizeWeights : Pass<"moec-quantize-weights", "mlir::func::FuncOp"> {
   }];
   let options = [
     Option<"format", "format", "std::string", /*default=*/"\"int8\"",
-           "Weight format: int8, or int4 (two values per byte)">,
+           "Weight format: int8, int4 (two values per byte) or fp8 (E4M3FN)">,
     Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
            "Elements per scale along the reduction axis (0: one per output row)">,
     Option<"config", "config", "std::string", /*default=*/"\"\"",
            "JSON file of per-layer overrides: {\"rules\": [{\"match\": SUBSTRING, "
-           "\"format\": none|int8|int4, \"group_size\": G}, ...]}; the first rule whose "
+           "\"format\": none|int8|int4|fp8, \"group_size\": G}, ...]}; the first rule whose "
            "match is in an op's ONNX node name decides, others use format/group-size">,
   ];
   let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];

@@ -1,18 +1,21 @@
-//===- QuantizeWeights.cpp - weight-only integer quantization ---------------===//
+//===- QuantizeWeights.cpp - weight-only integer and fp8 quantization -------===//
 //
 // Decode reads every expert weight it uses once per token, so bytes per
 // weight set its cost. This pass stores the weights of moe.experts (fc1, fc2,
-// fc3) and of moe.linear as int8 (or int4, two per byte) with float32
-// scales, symmetric, one scale per block of `group-size` elements along the
-// reduction axis (0: one per output row). The weight operand becomes a moe.dequantize of the two
-// constants, which the lowering hands to kernels that dequantize in
-// registers; nothing in the model changes meaning except the rounding.
+// fc3) and of moe.linear as int8 (or int4, two per byte, or fp8 E4M3FN, one
+// byte) with float32 scales, symmetric, one scale per block of `group-size`
+// elements along the reduction axis (0: one per output row). The weight
+// operand becomes a moe.dequantize of the two constants, which the lowering
+// hands to kernels that dequantize in registers; nothing in the model
+// changes meaning except the rounding.
 //
-// The arithmetic, exactly (the e2e tests reproduce it in numpy), with
-// qmax = 127 for int8 and 7 for int4:
-//   scale = float32(max |w| over the block) / qmax   (float32 division)
-//   q     = clamp(rint(w / scale), -qmax, qmax)       (float32, ties to even)
-//   a block of zeros gets scale 0 and q 0.
+// The rounding is in WeightQuant.cpp (shared with the calibration passes):
+//   int8/int4: scale = float32(max |w| of the block) / qmax (127 or 7),
+//              q = clamp(rint(w / scale), -qmax, qmax);
+//   fp8:       scale = float32(max |w| of the block) / 448,
+//              q = E4M3FN(w / scale), nearest, ties to even, saturating to
+//              +-448 (never NaN); q is stored as f8E4M3FN, bits = 8.
+//   A block of zeros gets scale 0 and q 0.
 //
 // Left in float: linears whose only users select experts (moe.router, or
 // onnx Softmax/TopK on the logits) — routing decisions are discrete and
@@ -25,15 +28,13 @@
 #include "dialects/moe/MoEDialect.h"
 #include "dialects/onnx/ONNXDialect.h"
 #include "passes/quant/Passes.h"
+#include "passes/quant/WeightQuant.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
 namespace moec {
@@ -61,78 +62,40 @@ std::optional<std::vector<float>> floatWeights(Value v) {
   return values;
 }
 
-struct Quantized {
-  std::vector<int8_t> q;
-  std::vector<float> scales;
-};
-
-// Quantizes `w` viewed as [rows, cols] in blocks of `group` along cols, to
-// integers in [-qmax, qmax] (127 for int8, 7 for int4).
-Quantized quantizeRows(const std::vector<float> &w, int64_t rows, int64_t cols, int64_t group,
-                       float qmax) {
-  int64_t blocks = (cols + group - 1) / group;
-  Quantized out;
-  out.q.resize(w.size());
-  out.scales.resize(static_cast<size_t>(rows * blocks));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t bk = 0; bk < blocks; ++bk) {
-      int64_t begin = bk * group, end = std::min(cols, begin + group);
-      float amax = 0.f;
-      for (int64_t c = begin; c < end; ++c)
-        amax = std::max(amax, std::fabs(w[r * cols + c]));
-      float scale = amax / qmax;
-      out.scales[r * blocks + bk] = scale;
-      for (int64_t c = begin; c < end; ++c) {
-        float v = scale > 0.f ? std::nearbyint(w[r * cols + c] / scale) : 0.f;
-        out.q[r * cols + c] = static_cast<int8_t>(std::clamp(v, -qmax, qmax));
-      }
-    }
-  return out;
-}
-
-// Two signed 4-bit values per byte along the last axis: element 2j in the
-// low nibble of byte j, 2j + 1 in the high one (an odd last one pads with 0).
-std::vector<int8_t> packInt4(const std::vector<int8_t> &q, int64_t rows, int64_t cols) {
-  int64_t packedCols = (cols + 1) / 2;
-  std::vector<int8_t> out(static_cast<size_t>(rows * packedCols));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < packedCols; ++j) {
-      uint8_t lo = static_cast<uint8_t>(q[r * cols + 2 * j]) & 0xF;
-      uint8_t hi = 2 * j + 1 < cols ? static_cast<uint8_t>(q[r * cols + 2 * j + 1]) & 0xF : 0;
-      out[r * packedCols + j] = static_cast<int8_t>(lo | (hi << 4));
-    }
-  return out;
-}
-
 class Quantizer {
 public:
-  Quantizer(int64_t groupSize, int64_t bits) : groupSize(groupSize), bits(bits) {}
+  Quantizer(int64_t groupSize, moec::quant::WeightFormat format)
+      : groupSize(groupSize), format(format),
+        bits(format == moec::quant::WeightFormat::Int4 ? 4 : 8) {}
 
-  // moe.dequantize of int8 `values` ([..., cols], row-major) quantized along
-  // the last axis; `name` keys the new resources.
+  // moe.dequantize of `values` ([..., cols], row-major) quantized along the
+  // last axis (q: i8, or f8E4M3FN for fp8); `name` keys the new resources.
   Value quantize(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
                  const std::vector<float> &values, const std::string &name) {
     int64_t cols = shape.back();
     int64_t rows = static_cast<int64_t>(values.size()) / std::max<int64_t>(cols, 1);
     int64_t group = groupSize > 0 ? std::min(groupSize, cols) : cols;
-    Quantized qz = quantizeRows(values, rows, cols, group, bits == 4 ? 7.f : 127.f);
+    moec::quant::QuantizedRows qz = moec::quant::quantizeRows(values, rows, cols, group, format);
     MLIRContext *ctx = b.getContext();
     SmallVector<int64_t> storedShape(shape);
     if (bits == 4) {
-      qz.q = packInt4(qz.q, rows, cols);
+      qz.codes = moec::quant::packInt4(qz.codes, rows, cols);
       storedShape.back() = (cols + 1) / 2;
     }
-    auto qType = RankedTensorType::get(storedShape, IntegerType::get(ctx, 8));
+    bool fp8 = format == moec::quant::WeightFormat::Fp8E4M3;
+    Type qElement = fp8 ? Type(Float8E4M3FNType::get(ctx)) : Type(IntegerType::get(ctx, 8));
+    auto qType = RankedTensorType::get(storedShape, qElement);
     SmallVector<int64_t> scaleShape(shape);
     scaleShape.back() = (cols + group - 1) / group;
     auto sType = RankedTensorType::get(scaleShape, Float32Type::get(ctx));
+    std::string suffix = "." + moec::quant::formatName(format).str();
     Value q = moec::createBlobConstant(b, loc, qType,
-                           ArrayRef<char>(reinterpret_cast<const char *>(qz.q.data()), qz.q.size()),
-                           name + (bits == 4 ? ".int4" : ".int8"));
+                           ArrayRef<char>(reinterpret_cast<const char *>(qz.codes.data()), qz.codes.size()),
+                           name + suffix);
     Value s = moec::createBlobConstant(b, loc, sType,
                            ArrayRef<char>(reinterpret_cast<const char *>(qz.scales.data()),
                                           qz.scales.size() * sizeof(float)),
-                           name + (bits == 4 ? ".int4_scale" : ".int8_scale"));
+                           name + suffix + "_scale");
     auto fType = RankedTensorType::get(shape, Float32Type::get(ctx));
     return moe::DequantizeOp::create(b, loc, fType, q, s, Value(),
                                      b.getI64IntegerAttr(static_cast<int64_t>(shape.size()) - 1),
@@ -148,22 +111,9 @@ public:
     return fallback.str();
   }
 
-  // Every use of `v` selects experts: a router, Softmax/TopK on the logits,
-  // or a reshape of them on the way there (decoders reshape [1, T, E] to
-  // [T, E] before the MoE node).
-  static bool onlyRoutes(Value v) {
-    return !v.use_empty() && llvm::all_of(v.getUsers(), [](Operation *u) {
-      StringRef name = u->getName().getStringRef();
-      if (name == "onnx.Reshape" || name == "onnx.Flatten" || name == "onnx.Squeeze" ||
-          name == "onnx.Unsqueeze")
-        return onlyRoutes(u->getResult(0));
-      return isa<moe::RouterOp>(u) || name == "onnx.Softmax" || name == "onnx.TopK";
-    });
-  }
-
   void linear(moe::LinearOp op) {
     // Routers keep their logits exact.
-    if (onlyRoutes(op.getOutput()))
+    if (moec::quant::onlyRoutes(op.getOutput()))
       return;
     auto w = floatWeights(op.getWeight());
     if (!w)
@@ -203,64 +153,20 @@ public:
 
 private:
   int64_t groupSize;
+  moec::quant::WeightFormat format;
   int64_t bits;
 };
-
-// One override of the config file.
-struct Rule {
-  std::string match, format;
-  int64_t groupSize;
-};
-
-// Reads the rules; a one-line error naming the file otherwise.
-FailureOr<std::vector<Rule>> readRules(Operation *anchor, StringRef path, int64_t defaultGroup) {
-  auto fail = [&](const Twine &what) -> FailureOr<std::vector<Rule>> {
-    return anchor->emitError() << "quantization config " << path << ": " << what;
-  };
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer)
-    return fail("cannot read it (" + buffer.getError().message() + ")");
-  auto json = llvm::json::parse((*buffer)->getBuffer());
-  if (!json) {
-    std::string message = llvm::toString(json.takeError());
-    return fail("not valid JSON: " + message);
-  }
-  const llvm::json::Object *root = json->getAsObject();
-  const llvm::json::Array *rules = root ? root->getArray("rules") : nullptr;
-  if (!rules)
-    return fail("expected an object with a \"rules\" array");
-  std::vector<Rule> out;
-  for (auto [i, value] : llvm::enumerate(*rules)) {
-    const llvm::json::Object *rule = value.getAsObject();
-    auto match = rule ? rule->getString("match") : std::nullopt;
-    auto format = rule ? rule->getString("format") : std::nullopt;
-    if (!match || !format)
-      return fail("rule " + Twine(i) + " needs string \"match\" and \"format\"");
-    if (*format != "none" && *format != "int8" && *format != "int4")
-      return fail("rule " + Twine(i) + ": format must be none, int8 or int4, got '" + *format +
-                  "'");
-    int64_t group = defaultGroup;
-    if (const llvm::json::Value *g = rule->get("group_size")) {
-      auto n = g->getAsInteger();
-      if (!n || *n < 0)
-        return fail("rule " + Twine(i) + ": group_size must be an integer >= 0");
-      group = *n;
-    }
-    for (const auto &entry : *rule)
-      if (entry.first != "match" && entry.first != "format" && entry.first != "group_size")
-        return fail("rule " + Twine(i) + ": unknown key '" + entry.first.str() + "'");
-    out.push_back({match->str(), format->str(), group});
-  }
-  return out;
-}
 
 struct QuantizeWeightsPass : moec::impl::MoecQuantizeWeightsBase<QuantizeWeightsPass> {
   using MoecQuantizeWeightsBase::MoecQuantizeWeightsBase;
   void runOnOperation() override {
+    namespace quant = moec::quant;
     // "none" as the default format quantizes only what the config's rules say.
-    if (format != "int8" && format != "int4" && !(format == "none" && !config.empty())) {
-      getOperation().emitError() << "moec-quantize-weights: format must be int8 or int4, got '"
-                                 << format << "' (fp8 is not implemented yet)";
+    std::optional<quant::WeightFormat> defaultFormat = quant::parseWeightFormat(format);
+    if (!defaultFormat || (*defaultFormat == quant::WeightFormat::None && config.empty())) {
+      getOperation().emitError() << "moec-quantize-weights: format must be "
+                                 << quant::formatList() << " (none only with a config), got '"
+                                 << format << "'";
       return signalPassFailure();
     }
     if (groupSize < 0) {
@@ -269,9 +175,9 @@ struct QuantizeWeightsPass : moec::impl::MoecQuantizeWeightsBase<QuantizeWeights
                                  << groupSize;
       return signalPassFailure();
     }
-    std::vector<Rule> rules;
+    std::vector<quant::QuantRule> rules;
     if (!config.empty()) {
-      auto read = readRules(getOperation(), config, groupSize);
+      auto read = quant::readQuantRules(getOperation(), config, groupSize);
       if (failed(read))
         return signalPassFailure();
       rules = std::move(*read);
@@ -282,19 +188,10 @@ struct QuantizeWeightsPass : moec::impl::MoecQuantizeWeightsBase<QuantizeWeights
         ops.push_back(op);
     });
     for (Operation *op : ops) {
-      std::string opFormat = format;
-      int64_t opGroup = groupSize;
-      std::vector<std::string> names = moec::nodeNames(op->getLoc());
-      std::string name = names.empty() ? "" : names.front();
-      for (const Rule &rule : rules)
-        if (name.find(rule.match) != std::string::npos) {
-          opFormat = rule.format;
-          opGroup = rule.groupSize;
-          break;
-        }
-      if (opFormat == "none")
+      quant::QuantChoice choice = quant::chooseQuantization(op, *defaultFormat, groupSize, rules);
+      if (choice.format == quant::WeightFormat::None)
         continue;
-      Quantizer quantizer(opGroup, opFormat == "int4" ? 4 : 8);
+      Quantizer quantizer(choice.group, choice.format);
       if (auto l = dyn_cast<moe::LinearOp>(op))
         quantizer.linear(l);
       else

@@ -10,12 +10,16 @@
 //     spanning it (for a [K, N] weight with a = 1: blocks along K, one scale
 //     per output column), the scale copied to that shape;
 //   - per tensor (scalar scale): one block per row of the last axis.
+// Float8 E4M3FN weights (opset 19+) take the same path with q kept as
+// f8E4M3FN: its values and scales are exactly what the kernels read, so no
+// requantization either.
 // A DequantizeLinear with a nonzero zero point, or of a type other than
-// int8, is folded to its exact float values instead (the kernels read
-// symmetric int8 only). One of run-time values is refused at the node: moec
-// quantizes weights, not activations. com.microsoft.MatMulNBits becomes a
-// moe.linear of such a weight (see raiseMatMulNBits), com.microsoft.QMoE a
-// com.microsoft.MoE over such weights (see raiseQMoE).
+// int8 and float8 E4M3FN (uint8, int16, float8 E4M3FNUZ / E5M2 / E5M2FNUZ,
+// ...), is folded to its exact float values instead (the kernels read
+// symmetric int8 and E4M3FN only). One of run-time values is refused at the
+// node: moec quantizes weights, not activations. com.microsoft.MatMulNBits
+// becomes a moe.linear of such a weight (see raiseMatMulNBits),
+// com.microsoft.QMoE a com.microsoft.MoE over such weights (see raiseQMoE).
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,16 +51,34 @@ std::string keyOf(Operation *op) {
   return "dequantize";
 }
 
+// The constant behind `v` as doubles, also for the float8 types (decoded
+// exactly: every float8 value is a double; NaN stays NaN).
+std::optional<std::vector<double>> constantValues(Value v) {
+  auto type = dyn_cast<ShapedType>(v.getType());
+  auto f8 = type ? dyn_cast<FloatType>(type.getElementType()) : FloatType();
+  if (!f8 || f8.getWidth() != 8)
+    return moec::getConstantValues(v);
+  ElementsAttr elements = moec::getConstantElements(v);
+  auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
+  if (!bytes)
+    return std::nullopt;
+  std::vector<double> out(bytes->size());
+  for (size_t i = 0; i < bytes->size(); ++i)
+    out[i] = APFloat(f8.getFloatSemantics(), APInt(8, static_cast<uint8_t>((*bytes)[i])))
+                 .convertToDouble();
+  return out;
+}
+
 LogicalResult raise(Operation *op) {
   Value x = op->getOperand(0), scale = op->getOperand(1);
   Value zeroPoint = moec::getOnnxInput(op, 2);
   auto xType = cast<RankedTensorType>(x.getType());
   auto sType = cast<RankedTensorType>(scale.getType());
   auto yType = cast<RankedTensorType>(op->getResult(0).getType());
-  auto q = moec::getConstantValues(x), s = moec::getConstantValues(scale);
+  auto q = constantValues(x), s = moec::getConstantValues(scale);
   std::optional<std::vector<double>> zp;
   if (zeroPoint)
-    zp = moec::getConstantValues(zeroPoint);
+    zp = constantValues(zeroPoint);
   if (!q || !s || (zeroPoint && !zp) || !xType.hasStaticShape())
     return op->emitError("op 'DequantizeLinear': only weights (initializers) can be "
                          "dequantized; moec does not quantize activations");
@@ -91,8 +113,10 @@ LogicalResult raise(Operation *op) {
   OpBuilder b(op);
   Location loc = op->getLoc();
   bool symmetric = !zp || llvm::all_of(*zp, [](double v) { return v == 0.0; });
-  if (!xType.getElementType().isInteger(8) || xType.getElementType().isUnsignedInteger() ||
-      !symmetric || rank == 0 || !sType.getElementType().isF32()) {
+  Type qElement = xType.getElementType();
+  bool fp8 = isa<Float8E4M3FNType>(qElement);
+  if (!((qElement.isInteger(8) && !qElement.isUnsignedInteger()) || fp8) || !symmetric ||
+      rank == 0 || !sType.getElementType().isF32()) {
     // Exact float values: (q - zp) * scale, in float32 as onnxruntime does.
     std::vector<float> values(count);
     for (int64_t i = 0; i < count; ++i) {
@@ -111,7 +135,8 @@ LogicalResult raise(Operation *op) {
     return success();
   }
 
-  // Symmetric int8: moe.dequantize in blocked form along `blockAxis`.
+  // Symmetric int8 or E4M3FN: moe.dequantize in blocked form along
+  // `blockAxis`, q as it is.
   int64_t blockAxis = axis, blockSize = block;
   if (block == 0) {
     // Per axis (or per tensor): block a different axis, whole.

@@ -226,9 +226,8 @@ int compile() {
     return fail("--gpu-gemm must be mma or wgmma, got '" + gpuGemm + "'");
   if (gpuGemm == "wgmma" && target != "sm_90a")
     return fail("--gpu-gemm wgmma needs --target sm_90a (Hopper), not '" + target + "'");
-  if (quantize != "none" && quantize != "int8" && quantize != "int4")
-    return fail("--quantize must be none, int8 or int4, got '" + quantize +
-                "' (fp8 is not implemented yet)");
+  if (quantize != "none" && quantize != "int8" && quantize != "int4" && quantize != "fp8")
+    return fail("--quantize must be none, int8, int4 or fp8, got '" + quantize + "'");
   if (groupSize < 0)
     return fail("--group-size must be >= 0, got " + std::to_string(groupSize));
   if (quantize != "none" && moec::isCudaTarget(target))

@@ -410,19 +410,71 @@ inline void unpack_int4_row(const int4x2 *Q, index_t n, index_t K, int8_t *out) 
 }
 } // namespace detail
 
-// Y[M,N] = X[M,K] * dequant(Q)^T + bias with Q packed int4 [N, ceil(K/2)]
-// bytes and float scales [N, ceil(K / group)]: each weight row is unpacked
-// once into int8 and reused for all M rows of X.
-template <class T>
-void linear_q4(const T *X, const int4x2 *Q, const float *scales, index_t group, const T *bias,
-               T *Y, index_t M, index_t K, index_t N) {
-  using Acc = detail::acc_t<T>;
+// One FP8 E4M3FN weight (the OCP 8-bit float: 1 sign, 4 exponent bits with
+// bias 7, 3 mantissa bits; no infinities, 0x7F and 0xFF are NaN, the largest
+// finite value is 448), as moec-quantize-weights and ONNX FLOAT8E4M3FN store
+// it. Every value is exact in float; decoding is a lookup in a 256-entry
+// table computed once, at compile time (no initialization code, no guard).
+struct fp8_e4m3 {
+  uint8_t bits;
+  explicit operator float() const;
+};
+
+namespace detail {
+// The value of E4M3FN code `c` from its fields: subnormal (e = 0) m * 2^-9,
+// normal (1 + m / 8) * 2^(e - 7) = (8 + m) * 2^(e - 10); the powers of two
+// are exact products, so this is constexpr and exact.
+constexpr float fp8_e4m3_value(uint8_t c) {
+  const int e = (c >> 3) & 0xF, m = c & 7;
+  if (e == 15 && m == 7)
+    return std::numeric_limits<float>::quiet_NaN();
+  float v = static_cast<float>(e == 0 ? m : 8 + m);
+  for (int p = (e == 0 ? 1 : e) - 10; p < 0; ++p)
+    v *= 0.5f;
+  for (int p = e - 10; p > 0; --p)
+    v *= 2.f;
+  return (c & 0x80) ? -v : v;
+}
+struct Fp8E4M3Table {
+  float value[256];
+};
+constexpr Fp8E4M3Table make_fp8_e4m3_table() {
+  Fp8E4M3Table t{};
+  for (int c = 0; c < 256; ++c)
+    t.value[c] = fp8_e4m3_value(static_cast<uint8_t>(c));
+  return t;
+}
+inline constexpr Fp8E4M3Table kFp8E4M3 = make_fp8_e4m3_table();
+} // namespace detail
+
+// value[code] for every E4M3FN code.
+inline const float *fp8_e4m3_table() { return detail::kFp8E4M3.value; }
+inline fp8_e4m3::operator float() const { return fp8_e4m3_table()[bits]; }
+
+namespace detail {
+// Row n of an fp8 [N, K] weight as floats in `out` [K].
+inline void decode_fp8_row(const fp8_e4m3 *Q, index_t n, index_t K, float *out) {
+  const float *table = fp8_e4m3_table();
+  const fp8_e4m3 *row = Q + n * K;
+  for (index_t k = 0; k < K; ++k)
+    out[k] = table[row[k].bits];
+}
+
+// Y[M,N] = X[M,K] * dequant(W)^T + bias for a weight whose row n
+// decode_row(n, row) writes as K values of type R (int4: int8 codes; fp8:
+// exact floats), with float scales [N, ceil(K / group)] applied once per
+// group's partial dot product: each weight row is decoded once and reused for
+// all M rows of X, and never expanded to floats beyond one row.
+template <class T, class R, class DecodeRow>
+void linear_decoded_rows(const T *X, DecodeRow decode_row, const float *scales, index_t group,
+                         const T *bias, T *Y, index_t M, index_t K, index_t N) {
+  using Acc = acc_t<T>;
   if (M <= 0 || N <= 0)
     return;
   const index_t g = group > 0 ? group : std::max<index_t>(K, 1), blocks = (K + g - 1) / g;
-  std::vector<int8_t> row(static_cast<size_t>(std::max<index_t>(K, 1)));
+  std::vector<R> row(static_cast<size_t>(std::max<index_t>(K, 1)));
   for (index_t n = 0; n < N; ++n) {
-    detail::unpack_int4_row(Q, n, K, row.data());
+    decode_row(n, row.data());
     index_t i = 0;
     auto finish = [&](index_t r, Acc total) {
       Y[r * N + n] = static_cast<T>(total + (bias ? static_cast<Acc>(bias[n]) : Acc(0)));
@@ -432,7 +484,7 @@ void linear_q4(const T *X, const int4x2 *Q, const float *scales, index_t group, 
       for (index_t b = 0; b < blocks; ++b) {
         const index_t k0 = b * g, len = std::min(g, K - k0);
         Acc part[2][1];
-        detail::dot_tile<2, 1>(X + i * K + k0, K, row.data() + k0, K, len, part);
+        dot_tile<2, 1>(X + i * K + k0, K, row.data() + k0, K, len, part);
         const Acc s = static_cast<Acc>(scales[n * blocks + b]);
         total[0] += part[0][0] * s;
         total[1] += part[1][0] * s;
@@ -445,12 +497,35 @@ void linear_q4(const T *X, const int4x2 *Q, const float *scales, index_t group, 
       for (index_t b = 0; b < blocks; ++b) {
         const index_t k0 = b * g, len = std::min(g, K - k0);
         Acc part[1][1];
-        detail::dot_tile<1, 1>(X + i * K + k0, K, row.data() + k0, K, len, part);
+        dot_tile<1, 1>(X + i * K + k0, K, row.data() + k0, K, len, part);
         total += part[0][0] * static_cast<Acc>(scales[n * blocks + b]);
       }
       finish(i, total);
     }
   }
+}
+} // namespace detail
+
+// Y[M,N] = X[M,K] * dequant(Q)^T + bias with Q packed int4 [N, ceil(K/2)]
+// bytes and float scales [N, ceil(K / group)]: each weight row is unpacked
+// once into int8 and reused for all M rows of X.
+template <class T>
+void linear_q4(const T *X, const int4x2 *Q, const float *scales, index_t group, const T *bias,
+               T *Y, index_t M, index_t K, index_t N) {
+  detail::linear_decoded_rows<T, int8_t>(
+      X, [Q, K](index_t n, int8_t *row) { detail::unpack_int4_row(Q, n, K, row); }, scales,
+      group, bias, Y, M, K, N);
+}
+
+// Y[M,N] = X[M,K] * dequant(Q)^T + bias with Q fp8 E4M3FN [N, K] and float
+// scales [N, ceil(K / group)] (see moec-quantize-weights, format fp8): each
+// weight row is decoded once into exact floats and reused for all M rows.
+template <class T>
+void linear_f8(const T *X, const fp8_e4m3 *Q, const float *scales, index_t group, const T *bias,
+               T *Y, index_t M, index_t K, index_t N) {
+  detail::linear_decoded_rows<T, float>(
+      X, [Q, K](index_t n, float *row) { detail::decode_fp8_row(Q, n, K, row); }, scales, group,
+      bias, Y, M, K, N);
 }
 
 // out = q * scale for packed int4 q [rows, ceil(D/2)] blocked along the last
@@ -481,6 +556,7 @@ void linear_q8(const T *X, const int8_t *Q, const float *scales, index_t group, 
 
 // out = q * scale, blocked along the middle dim of [outer, D, inner]: element
 // (o, d, i) uses scale (o, d / block, i) of scales [outer, ceil(D / block), inner].
+// TQ is an integer type or fp8_e4m3 (decoded through its table).
 template <class TQ, class TS, class TOut>
 void dequantize(const TQ *q, const TS *scales, TOut *out, index_t outer, index_t D, index_t inner,
                 index_t block) {
@@ -1240,8 +1316,8 @@ template <class T> size_t moe_experts_scratch_bytes(index_t tokens, const MoEPar
 // Returns 1 if an expert id is outside [0, experts), 2 if the parameters are
 // inconsistent (negative sizes, SwiGLU fusion 0 without fc3, missing scratch).
 //
-// Weight-only int8 (W = int8_t) or packed int4 (W = int4x2): fc1/fc2/fc3 are
-// quantized with float scales
+// Weight-only int8 (W = int8_t), packed int4 (W = int4x2) or fp8 E4M3FN
+// (W = fp8_e4m3): fc1/fc2/fc3 are quantized with float scales
 // fcN_scale [E, rows, ceil(cols / group)] and fcN_group elements per scale
 // along the reduction axis (see moec-quantize-weights); the expert GEMMs
 // dequantize in registers.
@@ -1278,7 +1354,7 @@ int moe_experts(const T *X, const T *weights, const int64_t *expert_ids,
   T *h3 = reinterpret_cast<T *>(base + layout.h3);
   T *act = p.act == Activation::SwiGLU ? reinterpret_cast<T *>(base + layout.act) : h1;
   T *out = reinterpret_cast<T *>(base + layout.out);
-  // Y[n, N] = X[n, K] * expert e's [N, K] weight^T + bias, float or int8.
+  // Y[n, N] = X[n, K] * expert e's [N, K] weight^T + bias, float or quantized.
   auto expert_linear = [](const T *x, const W *w, const float *scale, index_t group, index_t e,
                           const T *bias, T *y, index_t n, index_t K, index_t N) {
     if constexpr (std::is_same<W, int8_t>::value) {
@@ -1288,6 +1364,9 @@ int moe_experts(const T *X, const T *weights, const int64_t *expert_ids,
       const index_t g = group > 0 ? group : std::max<index_t>(K, 1);
       linear_q4(x, w + e * N * ((K + 1) / 2), scale + e * N * ((K + g - 1) / g), g, bias, y, n,
                 K, N);
+    } else if constexpr (std::is_same<W, fp8_e4m3>::value) {
+      const index_t g = group > 0 ? group : std::max<index_t>(K, 1);
+      linear_f8(x, w + e * N * K, scale + e * N * ((K + g - 1) / g), g, bias, y, n, K, N);
     } else {
       (void)scale;
       (void)group;

@@ -1,6 +1,6 @@
 // RUN: echo '{"rules": [{"match": "/attn/", "format": "int8"}, {"match": "/moe/", "format": "int4", "group_size": 4}, {"match": "/attn/o_proj", "format": "int4"}]}' > %t.json
 // RUN: moec-opt %s --moec-quantize-weights="format=none config=%t.json" | FileCheck %s
-// RUN: echo '{"rules": [{"match": "x", "format": "fp8"}]}' > %t.bad.json
+// RUN: echo '{"rules": [{"match": "x", "format": "int3"}]}' > %t.bad.json
 // RUN: not moec-opt %s --moec-quantize-weights="format=int8 config=%t.bad.json" 2>&1 | FileCheck %s --check-prefix=BAD
 
 // Tests per-layer overrides: the first rule whose match is in the op's ONNX
@@ -14,7 +14,7 @@
 // CHECK: moe.dequantize %{{.+}}, %{{.+}} {axis = 2 : i64, bits = 4 : i64, block_size = 4 : i64}
 // CHECK: moe.experts
 // CHECK: moe.linear %{{.+}}, %[[HEAD:.+]] : (tensor<?x8xf32>, tensor<8x4xf32>)
-// BAD: quantization config {{.*}}.bad.json: rule 0: format must be none, int8 or int4, got 'fp8'
+// BAD: quantization config {{.*}}.bad.json: rule 0: format must be none, int8, int4 or fp8, got 'int3'
 func.func @layers(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi64>) -> (tensor<?x4xf32>, tensor<?x8xf32>, tensor<?x4xf32>) {
   %wo = "onnx.Constant"() {value = dense<0.5> : tensor<8x4xf32>} : () -> tensor<8x4xf32>
   %o = moe.linear %x, %wo : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32> loc("/model/layers.0/attn/o_proj/MatMul")
