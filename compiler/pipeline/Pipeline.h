@@ -33,6 +33,20 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
   Option<std::string> quantizeConfig{*this, "quantize-config",
                                      llvm::cl::desc("JSON file of per-layer quantization "
                                                     "overrides (moec-quantize-weights config)")};
+  Option<std::string> calibration{*this, "calibration",
+                                  llvm::cl::desc("Directory of .npy batches of the model's "
+                                                 "inputs: run moec-calibrate after raising and, "
+                                                 "when quantizing, moec-awq-scale")};
+  Option<std::string> activations{*this, "activations",
+                                  llvm::cl::desc("With calibration: the activation directory "
+                                                 "moec-calibrate writes and later passes read")};
+  Option<double> pruneExperts{*this, "prune-experts",
+                              llvm::cl::desc("With calibration: remove the experts routed "
+                                             "below this share of the slots (< 0: off)"),
+                              llvm::cl::init(-1.0)};
+  Option<bool> progress{*this, "progress",
+                        llvm::cl::desc("Progress lines on stderr for long steps"),
+                        llvm::cl::init(false)};
   Option<bool> failOnSpills{*this, "fail-on-spills",
                             llvm::cl::desc("CUDA targets: a register spill is an error"),
                             llvm::cl::init(false)};

@@ -103,6 +103,8 @@ FailureOr<Report> buildReport(ModuleOp module, StringRef target) {
         return failure();
       r.hasUnfused = true;
     }
+    if (failed(readQuantization(func, r)) || failed(readPruning(func, r)))
+      return failure();
   }
   r.unmodelledKinds.assign(unmodelled.begin(), unmodelled.end());
 

@@ -12,6 +12,7 @@
 #include "compiler/report/Cost.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
@@ -55,6 +56,27 @@ struct Group {
   std::vector<std::string> fusedNodes;
 };
 
+// One quantized weight as moec-awq-scale measured it on the calibration
+// rows (`moec.quantization` on the function; only with --calibration).
+struct QuantRow {
+  std::string node, op, weight, format; // weight: weight | fc1 | fc2 | fc3
+  int64_t groupSize = 0;                // 0: one scale per output row
+  int64_t bytesBefore = 0, bytesAfter = 0, rows = 0;
+  double alpha = 0;
+  bool awq = false; // scales were folded (alpha > 0)
+  std::optional<double> errorRtn, errorAwq; // relative; absent without rows
+};
+
+// One router's routing histogram as moec-prune-experts recorded it
+// (`moec.pruned_experts` on the function; only with --prune-experts).
+struct PruneRow {
+  std::string node, note; // note: empty when pruned as asked, else why not
+  int64_t experts = 0, k = 0, tokens = 0;
+  double threshold = 0;
+  std::vector<int64_t> counts; // routed slots per original expert
+  std::vector<int64_t> pruned; // original expert ids removed
+};
+
 struct Report {
   std::string source, target;
   std::vector<LaunchRow> launches;
@@ -65,6 +87,10 @@ struct Report {
   bool hasUnfused = false;
   std::vector<UnfusedOp> unfused;
   std::vector<std::string> unmodelledKinds; // kinds whose FLOPs show as 0
+  bool hasQuantization = false;
+  std::vector<QuantRow> quantization;
+  bool hasPruning = false;
+  std::vector<PruneRow> pruning;
 };
 
 // The report of `module` (kernel.launch / kernel.constant functions, after
@@ -73,6 +99,15 @@ mlir::FailureOr<Report> buildReport(mlir::ModuleOp module, llvm::StringRef targe
 
 // The token counts the summaries evaluate at.
 inline constexpr int64_t kReportTokens[] = {1, 256};
+
+// The quantization section (QuantReport.cpp).
+mlir::LogicalResult readQuantization(mlir::Operation *func, Report &report);
+void writeQuantizationMarkdown(const Report &report, llvm::raw_ostream &os);
+void writeQuantizationJson(const Report &report, llvm::json::OStream &j);
+// The expert-pruning section (PruneReport.cpp).
+mlir::LogicalResult readPruning(mlir::Operation *func, Report &report);
+void writePruningMarkdown(const Report &report, llvm::raw_ostream &os);
+void writePruningJson(const Report &report, llvm::json::OStream &j);
 
 void writeMarkdown(const Report &report, llvm::raw_ostream &os);
 void writeJson(const Report &report, llvm::raw_ostream &os);

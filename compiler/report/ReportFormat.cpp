@@ -119,6 +119,8 @@ void writeMarkdown(const Report &r, llvm::raw_ostream &os) {
         "scales), counted at each launch that reads them. See docs/user-guide.md.\n";
   if (!r.unmodelledKinds.empty())
     os << "FLOPs not modelled (shown as ?): " << llvm::join(r.unmodelledKinds, ", ") << ".\n";
+  writeQuantizationMarkdown(r, os);
+  writePruningMarkdown(r, os);
 }
 
 void writeJson(const Report &r, llvm::raw_ostream &os) {
@@ -199,6 +201,8 @@ void writeJson(const Report &r, llvm::raw_ostream &os) {
           affineValue("bytes_moved", row.bytesMoved());
         });
     });
+    writeQuantizationJson(r, j);
+    writePruningJson(r, j);
     if (!r.hasUnfused) {
       j.attribute("before_fusion", nullptr);
       return;

@@ -54,4 +54,49 @@ def MoecQuantizeWeights : Pass<"moec-quantize-weights", "mlir::func::FuncOp"> {
   let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
 }
 
+def MoecAwqScale : Pass<"moec-awq-scale", "mlir::func::FuncOp"> {
+  let summary = "Activation-aware per-input-channel scales before weight quantization";
+  let description = [{
+    AWQ-style, with the activation directory a calibration run wrote
+    (`activations`, compiler/calibration/CalibrationData.h). For each group
+    of consumers sharing an input whose producer can be rescaled exactly,
+    searches per-input-channel scales s = mean|x|^alpha (normalized to
+    geometric mean 1; alpha on 0, 0.05, ..., 1) and keeps the alpha that
+    minimizes the summed output error ||X W - (X/s) Q(diag(s) W)||^2 of the
+    group's quantized consumers on the calibration rows, among the alphas
+    that make no consumer worse than round-to-nearest (alpha = 0 is RTN, so
+    none is worse on those rows). Q is exactly moec-quantize-weights'
+    rounding with its per-op format choice (same `format`, `group-size`,
+    `config`). The fold is exact: 1/s into the producer, s into every
+    consumer's float weights, including consumers that stay float (a router
+    reading the same normed x gets diag(s) W_router, so routing does not
+    change).
+
+    Producers: moe.rms_norm with a constant (or no) scale; an f32 constant
+    moe.linear (its output columns and bias); for fc2 of a gated expert
+    (swiglu, beta = 0, no limit), the linear half of the same expert (fc3
+    rows, or fc1's linear rows when fused), one alpha per experts op.
+    Consumers: moe.linear and moe.experts (fc1, fc3) reading the value,
+    also through reshapes that keep the last axis.
+
+    Left alone: consumers whose producer cannot be rescaled exactly (other
+    users, a run-time or non-f32 weight), non-gated fc2, ops the format
+    choice leaves float, pre-quantized weights. Records, per quantized weight,
+    the format, group size, bytes before and after, and the relative output
+    error for RTN and AWQ on the function as `moec.quantization` (the compile
+    report's quantization section).
+  }];
+  let options = [
+    Option<"activations", "activations", "std::string", /*default=*/"\"\"",
+           "Activation directory of a calibration run (index.json + rows/)">,
+    Option<"format", "format", "std::string", /*default=*/"\"int8\"",
+           "As moec-quantize-weights' format">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "As moec-quantize-weights' group-size">,
+    Option<"config", "config", "std::string", /*default=*/"\"\"",
+           "As moec-quantize-weights' config">,
+  ];
+  let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
+}
+
 #endif // MOEC_PASSES_QUANT_PASSES_TD

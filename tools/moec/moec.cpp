@@ -20,6 +20,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -78,6 +79,26 @@ cl::opt<std::string> quantizeConfig(
              "quantize). Host target only"),
     cl::value_desc("FILE"), cl::cat(moecCategory));
 cl::opt<std::string> hostCpu(
+cl::opt<std::string> calibrationDir(
+    "calibration",
+    cl::desc("Directory of .npy batches of the model's inputs (DIR/<input>.npy for one batch, "
+             "or DIR/<batch>/<input>.npy; characters other than A-Z a-z 0-9 . _ - in input "
+             "names become '_'). The float model runs on them on the host; with --quantize, "
+             "AWQ-style per-channel scales are chosen on these activations and --report gets "
+             "a quantization section with the error before and after"),
+    cl::value_desc("DIR"), cl::cat(moecCategory));
+cl::opt<std::string> calibrationOut(
+    "calibration-out",
+    cl::desc("With --calibration: keep the sampled activations and routing counts in this "
+             "directory (default: a temporary one, removed after the compile)"),
+    cl::value_desc("DIR"), cl::cat(moecCategory));
+cl::opt<double> pruneExperts(
+    "prune-experts",
+    cl::desc("With --calibration: remove the experts whose share of the routed slots on the "
+             "calibration batches is below F (0 <= F < 1, e.g. 0.01) from the router and the "
+             "expert weights; at least k experts stay per router, group-limited routers are "
+             "left alone. Each router's routing histogram is printed"),
+    cl::value_desc("F"), cl::cat(moecCategory));
     "host-cpu",
     cl::desc("Host target: the x86-64 level the kernels are compiled for, which the CPU "
              "that runs the artifact must have (libmoert checks at session creation): "
@@ -260,6 +281,18 @@ int compile() {
     return fail("--standalone-name must be a C identifier of at most 64 characters, got '" +
                 standaloneName + "'");
 
+  if (!calibrationOut.empty() && calibrationDir.empty())
+    return fail("--calibration-out needs --calibration DIR");
+  if (pruneExperts.getNumOccurrences() && calibrationDir.empty())
+    return fail("--prune-experts needs --calibration DIR: the routing counts come from the "
+                "calibration run");
+  if (pruneExperts.getNumOccurrences() && !(pruneExperts >= 0.0 && pruneExperts < 1.0))
+    return fail("--prune-experts must be in [0, 1) (a share of the routed slots), got " +
+                std::to_string(pruneExperts.getValue()));
+  if (!calibrationDir.empty() && !llvm::sys::fs::is_directory(calibrationDir))
+    return fail("--calibration " + calibrationDir + ": not a directory (expected .npy batches "
+                "of the model's inputs)");
+
   if (!reportPath.empty() && (emit == EmitKind::OnnxMlir || emit == EmitKind::MoeMlir))
     return fail("--report describes kernel launches: use it with --emit kernel-mlir or a "
                 "later stage, not --emit " +
@@ -322,6 +355,24 @@ int compile() {
   options.quantizeConfig = quantizeConfig;
   options.groupSize = groupSize;
   options.failOnSpills = failOnSpills;
+  // The activation directory the calibration run writes and AWQ reads.
+  std::string activations = calibrationOut;
+  bool removeActivations = false;
+  if (!calibrationDir.empty() && activations.empty()) {
+    llvm::SmallString<128> dir;
+    if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("moec-activations", dir))
+      return fail("cannot create a temporary directory: " + ec.message());
+    activations = std::string(dir);
+    removeActivations = true;
+  }
+  llvm::scope_exit cleanup([&] {
+    if (removeActivations)
+      llvm::sys::fs::remove_directories(activations);
+  });
+  options.calibration = calibrationDir;
+  options.activations = activations;
+  options.pruneExperts = pruneExperts.getNumOccurrences() ? pruneExperts.getValue() : -1.0;
+  options.progress = progress || llvm::sys::Process::StandardErrIsDisplayed();
   options.gpuGemm = gpuGemm;
   options.output = outputPath;
   options.keepSources = keepSources;
