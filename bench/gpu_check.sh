@@ -2,7 +2,9 @@
 # The GPU check and benchmark, in two halves: nothing is built on the GPU machine.
 #
 #   bash bench/gpu_check.sh prepare [ARCH]   here: build; compile every e2e fixture for ARCH
-#                                            (default sm_90a) with its inputs and references,
+#                                            (default sm_90a) with its inputs and references
+#                                            (plus int8/int4 Mixtral artifacts referenced by
+#                                            the host artifact of the same --quantize flags),
 #                                            and the benchmark shapes that fit the carry
 #                                            budget (tiny and the *-fit shapes, bf16), into
 #                                            bench/gpu/ with the runtime and moec-bench
@@ -33,8 +35,10 @@ case "${1:-}" in
     cp "$BUILD_DIR/tools/moec-run/moec-run" "$BUILD_DIR/tools/moec-bench/moec-bench" \
        "$GPU_DIR/bin/"
     cp -L "$BUILD_DIR/runtime/libmoert.so" "$GPU_DIR/bin/libmoert.so.0"
+    # --quantized: int8/int4 artifacts of the Mixtral fixture and decoder, with references
+    # from the host artifacts compiled with the same flags (run here with moec-run).
     python3 test/e2e/gpu_e2e.py prepare --moec "$BUILD_DIR/tools/moec/moec" --arch "$arch" \
-      --out "$GPU_DIR/artifacts"
+      --out "$GPU_DIR/artifacts" --quantized --moec-run "$BUILD_DIR/tools/moec-run/moec-run"
     echo "gpu_check: prepared $(ls "$GPU_DIR/artifacts" | grep -c '\.moe$') artifacts for $arch"
     # The shapes: generated here (float32 ONNX), compiled for the GPU in bf16; only the
     # shape files and routers travel (the GPU side regenerates the ONNX for the peers from
@@ -89,7 +93,7 @@ case "${1:-}" in
     exit $status
     ;;
   *)
-    sed -n '2,20p' "$0"
+    sed -n '2,22p' "$0"
     exit 2
     ;;
 esac

@@ -157,8 +157,19 @@ private:
   }
 
   FailureOr<std::string> elementType(Value v) {
-    return cxxType(op, cast<ShapedType>(v.getType()).getElementType(), CodeFlavor::Cuda);
+    Type t = cast<ShapedType>(v.getType()).getElementType();
+    // fp8 weights travel as their bytes; only the quantized GEMMs read them.
+    if (isa<Float8E4M3FNType>(t) && isGemmKind(op.getKernel()))
+      return std::string("unsigned char");
+    return cxxType(op, t, CodeFlavor::Cuda);
   }
+  static bool isGemmKind(StringRef k) {
+    return k == "linear" || k == "moe_gemm_up" || k == "moe_gemm_down";
+  }
+  // The QuantKind (moec_cuda_gemm.cuh) of a GEMM launch's weights: from the
+  // element type of the weight operand the launch reads (i8 with quant_bits
+  // 8 or 4, f8E4M3FN), 0 for float weights; an error for anything else.
+  FailureOr<int> quantKind(StringRef kind);
   std::string f32Literal(double v) { return floatLiteral(v, Float32Type::get(op.getContext())); }
 
   // Rows of a [outer, axis, inner] view handled one warp each.
@@ -390,33 +401,68 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
   return op.emitError() << "kernel '" << k << "' has no CUDA implementation";
 }
 
+FailureOr<int> CudaFunctionWriter::quantKind(StringRef kind) {
+  bool quantized = op.getSpec().get(kind == "linear" ? "quant_group" : "quant_groups") != nullptr;
+  if (!quantized)
+    return 0;
+  Type w = cast<ShapedType>(op.getInputs()[kind == "linear" ? 1 : 3].getType()).getElementType();
+  int64_t bits = op.getSpec().get("quant_bits") ? specInt("quant_bits") : 8;
+  if (isa<Float8E4M3FNType>(w) && bits == 8) {
+    // Decoded with cvt.rn.f16x2.e4m3x2, which sm_80/sm_86 do not have.
+    if (target.arch == "sm_80" || target.arch == "sm_86")
+      return op.emitError() << "fp8 weights need --target sm_89 or newer (the target is "
+                            << target.arch << ")",
+             failure();
+    return 3;
+  }
+  if (w.isInteger(8) && (bits == 8 || bits == 4))
+    return bits == 8 ? 1 : 2;
+  return op.emitError() << "the cuda GEMMs cannot read " << bits << "-bit weights of type " << w,
+         failure();
+}
+
 // Tensor-core GEMMs: the tile configuration comes from the architecture's
 // table; the grid is an upper bound on the number of output tiles.
+// Quantized weights (spec quant_group / quant_groups) run the *_q templates
+// of moec_cuda_gemm_quant.cuh, always on mma.sync (also with wgmma).
 LogicalResult CudaFunctionWriter::gemm(llvm::raw_ostream &os, StringRef kind) {
   Value out = op.getOutputs()[0];
   std::string T = *elementType(out);
   int elemBytes = static_cast<int>(moec::storageBytes(cast<ShapedType>(out.getType()).getElementType()));
   bool isMoe = kind != "linear";
   bool swigluUp = kind == "moe_gemm_up" && specStr("activation") == "swiglu";
-  bool wgmma = gemmImpl == moec::GemmImpl::Wgmma && elemBytes == 2;
+  auto quant = quantKind(kind);
+  if (failed(quant))
+    return failure();
+  int wbits = *quant == 0 ? 0 : *quant == 2 ? 4 : 8;
+  bool wgmma = gemmImpl == moec::GemmImpl::Wgmma && elemBytes == 2 && *quant == 0;
   moec_cuda::GemmConfig cfg = wgmma ? moec_cuda::sm90GemmConfigFor(swigluUp, prefill)
-                                    : moec_cuda::gemmConfigFor(isMoe, swigluUp, elemBytes, prefill);
-  std::string tparams = llvm::formatv("<{0}, {1}, {2}, {3}, {4}, {5}>", T, cfg.tm, cfg.tn,
-                                      cfg.tk, cfg.warps, cfg.stages);
+                                    : moec_cuda::gemmConfigFor(isMoe, swigluUp, elemBytes, prefill, wbits);
+  std::string tparams =
+      *quant ? std::string(llvm::formatv("<{0}, {1}, {2}, {3}, {4}, {5}, {6}>", T, *quant, cfg.tm,
+                                         cfg.tn, cfg.tk, cfg.warps, cfg.stages))
+             : std::string(llvm::formatv("<{0}, {1}, {2}, {3}, {4}, {5}>", T, cfg.tm, cfg.tn,
+                                         cfg.tk, cfg.warps, cfg.stages));
   if (wgmma)
     tparams = "sm90::" + kind.str() + tparams;
   else
-    tparams = kind.str() + tparams;
+    tparams = kind.str() + (*quant ? "_q" : "") + tparams;
   block = cfg.warps * 32;
   sharedBytes = wgmma ? moec_cuda::sm90SmemBytes(cfg, swigluUp)
-                : isMoe ? moec_cuda::moeGemmSmemBytes(cfg, elemBytes, swigluUp)
-                        : moec_cuda::linearSmemBytes(cfg, elemBytes);
+                : isMoe ? moec_cuda::moeGemmSmemBytes(cfg, elemBytes, swigluUp, wbits)
+                        : moec_cuda::linearSmemBytes(cfg, elemBytes, wbits);
   if (kind == "linear") {
     auto x = shapeOf(op.getInputs()[0]);
     auto y = shapeOf(out);
     SizeExpr m = product(x.drop_back());
     int64_t n = y.back();
-    os << "  moec_ck::" << tparams << "(in0, in1, " << (specBool("has_bias") ? "in2" : "nullptr")
+    bool bias = specBool("has_bias");
+    // Quantized operands: x, q, [bias], scale (the host lowering's order).
+    std::string weight = *quant ? llvm::formatv("in1, in{0}, {1}", bias ? 3 : 2,
+                                                specInt("quant_group"))
+                                      .str()
+                                : std::string("in1");
+    os << "  moec_ck::" << tparams << "(in0, " << weight << ", " << (bias ? "in2" : "nullptr")
        << ", out0, " << m.str() << ", " << x.back() << ", " << n << ");\n";
     int64_t colTiles = (n + cfg.tn - 1) / cfg.tn;
     // ceil(M / TM) * colTiles <= ceil((M * colTiles + (TM - 1) * colTiles) / TM)
@@ -431,9 +477,10 @@ LogicalResult CudaFunctionWriter::gemm(llvm::raw_ostream &os, StringRef kind) {
   int64_t k = slots[1];
   auto offsets = shapeOf(op.getInputs()[2]);
   int64_t experts = offsets[0] - 1;
-  auto weight = shapeOf(op.getInputs()[3]); // fc1 [E, F1, H] or fc2 [E, H, I]
-  int64_t hidden = kind == "moe_gemm_up" ? weight[2] : weight[1];
-  int64_t inter = kind == "moe_gemm_up" ? shapeOf(out)[2] : weight[2];
+  // Sizes from the activations: a packed int4 weight's last dimension is
+  // ceil(K / 2). Up: x [T, H] -> out [T, k, I]; down: h [T, k, I] -> [T, k, H].
+  int64_t hidden = kind == "moe_gemm_up" ? shapeOf(op.getInputs()[0]).back() : shapeOf(out)[2];
+  int64_t inter = kind == "moe_gemm_up" ? shapeOf(out)[2] : shapeOf(op.getInputs()[0])[2];
   int64_t cols = kind == "moe_gemm_up" ? inter : hidden;
   unsigned next = 4;
   auto take = [&](bool present) {
@@ -444,17 +491,31 @@ LogicalResult CudaFunctionWriter::gemm(llvm::raw_ostream &os, StringRef kind) {
     int actCode = act == "relu" ? 0 : act == "gelu" ? 1 : act == "silu" ? 2 : act == "swiglu" ? 3 : 4;
     std::string b1 = take(specBool("has_fc1_bias")), fc3 = take(specBool("has_fc3")),
                 b3 = take(specBool("has_fc3_bias"));
-    os << "  moec_ck::" << tparams << "(in0, in1, in2, in3, " << b1 << ", " << fc3
-       << ", " << b3 << ", out0, " << tokens.str() << ", " << k << ", " << experts << ", "
-       << hidden << ", " << inter << ", " << actCode << ", " << specInt("swiglu_fusion") << ", "
-       << f32Literal(specFloat("alpha")) << ", " << f32Literal(specFloat("beta")) << ", "
-       << f32Literal(specFloat("limit")) << ");\n";
+    std::string tail = ", " + std::to_string(hidden) + ", " + std::to_string(inter);
+    if (*quant) {
+      // Scales follow the other operands: fc1's, then fc3's.
+      std::string s1 = take(true), s3 = take(specBool("has_fc3"));
+      os << "  moec_ck::" << tparams << "(in0, in1, in2, in3, " << s1 << ", " << b1 << ", "
+         << fc3 << ", " << s3 << ", " << b3;
+      tail += ", " + std::to_string(specInts("quant_groups")[0]);
+    } else {
+      os << "  moec_ck::" << tparams << "(in0, in1, in2, in3, " << b1 << ", " << fc3 << ", "
+         << b3;
+    }
+    os << ", out0, " << tokens.str() << ", " << k << ", " << experts << tail << ", " << actCode
+       << ", " << specInt("swiglu_fusion") << ", " << f32Literal(specFloat("alpha")) << ", "
+       << f32Literal(specFloat("beta")) << ", " << f32Literal(specFloat("limit")) << ");\n";
   } else {
     std::string b2 = take(specBool("has_fc2_bias"));
     std::string rw = take(true);
-    os << "  moec_ck::" << tparams << "(in0, in1, in2, in3, " << b2 << ", " << rw
-       << ", out0, " << tokens.str() << ", " << k << ", " << experts << ", " << hidden << ", "
-       << inter << ");\n";
+    if (*quant)
+      os << "  moec_ck::" << tparams << "(in0, in1, in2, in3, " << take(true) << ", " << b2
+         << ", " << rw << ", out0, " << tokens.str() << ", " << k << ", " << experts << ", "
+         << hidden << ", " << inter << ", " << specInts("quant_groups")[1] << ");\n";
+    else
+      os << "  moec_ck::" << tparams << "(in0, in1, in2, in3, " << b2 << ", " << rw
+         << ", out0, " << tokens.str() << ", " << k << ", " << experts << ", " << hidden << ", "
+         << inter << ");\n";
   }
   // Row tiles over all experts <= ceil((T*k + E*(TM-1)) / TM).
   int64_t colTiles = (cols + cfg.tn - 1) / cfg.tn;
@@ -567,6 +628,7 @@ __device__ inline long long moec_slice_start(long long start, long long dim, lon
 
 namespace {
 #include "moec_cuda_gemm_header.inc"
+#include "moec_cuda_gemm_quant_header.inc"
 #include "moec_cuda_gemm_sm90_header.inc"
 #include "moec_cuda_kernels_header.inc"
 #include "moec_cuda_norm_header.inc"
@@ -581,6 +643,7 @@ const std::vector<EmbeddedHeader> &cudaKernelHeaders() {
   static const std::vector<EmbeddedHeader> headers = {
       {"moec_cuda_kernels.cuh", joinEmbeddedChunks(kCudaKernelsHeader)},
       {"moec_cuda_gemm.cuh", joinEmbeddedChunks(kCudaGemmHeader)},
+      {"moec_cuda_gemm_quant.cuh", joinEmbeddedChunks(kCudaGemmQuantHeader)},
       {"moec_cuda_gemm_sm90.cuh", joinEmbeddedChunks(kCudaGemmSm90Header)},
       {"moec_cuda_norm.cuh", joinEmbeddedChunks(kCudaNormHeader)},
       {"moec_cuda_attention.cuh", joinEmbeddedChunks(kCudaAttentionHeader)},

@@ -167,6 +167,8 @@ def MoE_DequantizeOp : MoE_Op<"dequantize", [Pure]> {
     `bits` = 4 packs two signed 4-bit values per byte along the last axis
     (element 2j in the low nibble of byte j, 2j + 1 in the high one): q is
     then i8 with the last dimension ceil(D / 2), and `axis` must be the last.
+    q of element type f8E4M3FN (bits = 8, no zero point) holds fp8 values,
+    each standing for its exact E4M3 value times the scale.
 
     Kernels read q and scale directly (dequantizing in registers); the
     lowering materializes the float tensor only for a consumer that cannot.

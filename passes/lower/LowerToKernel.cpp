@@ -30,6 +30,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
 
+#include <array>
 #include <cstring>
 
 namespace moec {
@@ -424,6 +425,10 @@ private:
 
   LogicalResult materializeDequantize();
   LogicalResult foldDequantize();
+  LogicalResult foldToConstant(moe::DequantizeOp op);
+  bool cudaReadsQuantized(Operation *user);
+  std::optional<QuantWeight> cudaQuantLinear(moe::LinearOp linear);
+  std::optional<std::array<QuantWeight, 3>> cudaQuantExperts(moe::ExpertsOp experts);
   std::optional<QuantWeight> quantWeightNK(moe::LinearOp linear);
   LogicalResult lowerLinearCuda(moe::LinearOp linear);
   LogicalResult lowerRouterCuda(moe::RouterOp router);
@@ -498,13 +503,101 @@ std::optional<QuantWeight> Lowering::quantWeightNK(moe::LinearOp linear) {
   return QuantWeight{q, scale, quant->group};
 }
 
-// The GPU kernels read 16-bit (or f32) weights: a moe.dequantize of constants
-// becomes the constant of its exact values, rounded once to the result's
-// element type (as any float weight is for the GPU).
+// A linear layer whose only user is a softmax router is fused into the
+// router's launch (see lowerRouterCuda): leave it for the router.
+static bool feedsOnlyARouter(moe::LinearOp linear) {
+  return linear->hasOneUse() && isa<moe::RouterOp>(*linear->getUsers().begin()) &&
+         cast<moe::RouterOp>(*linear->getUsers().begin()).getScoring() == "softmax";
+}
+
+// The GPU GEMMs read int8, packed int4 and fp8 weights with their scales
+// (moec_cuda_gemm_quant.cuh); every other moe.dequantize of constants (zero
+// points, other element types, a mix of formats in one experts op, a router's
+// or any non-GEMM consumer) becomes the constant of its exact values, rounded
+// once to the result's element type (as any float weight is for the GPU).
+// Folding one weight of an experts op makes the op read floats, so its other
+// weights fold too: repeat until nothing changes.
 LogicalResult Lowering::foldDequantize() {
-  SmallVector<moe::DequantizeOp> ops;
-  func.walk([&](moe::DequantizeOp op) { ops.push_back(op); });
-  for (moe::DequantizeOp op : ops) {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    SmallVector<moe::DequantizeOp> ops;
+    func.walk([&](moe::DequantizeOp op) {
+      if (!llvm::all_of(op->getUsers(), [&](Operation *user) { return cudaReadsQuantized(user); }) ||
+          op->use_empty())
+        ops.push_back(op);
+    });
+    for (moe::DequantizeOp op : ops)
+      if (failed(foldToConstant(op)))
+        return failure();
+    changed = !ops.empty();
+  }
+  return success();
+}
+
+// A quantized weight the GPU GEMMs decode: int8 (8 bits), packed int4, or fp8
+// E4M3, symmetric, with float32 scales along the reduction axis.
+static bool cudaReadable(const std::optional<QuantWeight> &q) {
+  if (!q || q->group < 1)
+    return false;
+  Type t = cast<ShapedType>(q->q.getType()).getElementType();
+  return (t.isInteger(8) && (q->bits == 8 || q->bits == 4)) ||
+         (isa<Float8E4M3FNType>(t) && q->bits == 8);
+}
+
+// A linear's quantized weight as the GPU reads it ([N, K]); without
+// creating anything (quantWeightNK transposes a [K, N] weight when lowering).
+std::optional<QuantWeight> Lowering::cudaQuantLinear(moe::LinearOp linear) {
+  if (feedsOnlyARouter(linear))
+    return std::nullopt; // moe_route_linear reads float weights
+  if (linear.getTransposeWeight()) {
+    auto q = quantWeight(linear.getWeight());
+    return cudaReadable(q) ? q : std::nullopt;
+  }
+  auto dq = linear.getWeight().getDefiningOp<moe::DequantizeOp>();
+  if (!dq || dq.getAxis() != 0 || dq.getZeroPoint() || dq.getBits() != 8 ||
+      !cast<ShapedType>(dq.getInput().getType()).getElementType().isInteger(8) ||
+      !cast<ShapedType>(dq.getScale().getType()).getElementType().isF32() ||
+      !moec::getConstantElements(dq.getInput()) || !moec::getConstantElements(dq.getScale()))
+    return std::nullopt;
+  return QuantWeight{dq.getInput(), dq.getScale(), static_cast<int64_t>(dq.getBlockSize()), 8};
+}
+
+// The experts' quantized weights when the GPU GEMMs read all of them: one
+// format (element type and bits) for fc1, fc2 and fc3, and one group for fc1
+// and fc3 (the up-projection reads both in one tile).
+std::optional<std::array<QuantWeight, 3>> Lowering::cudaQuantExperts(moe::ExpertsOp experts) {
+  auto q1 = quantWeight(experts.getFc1()), q2 = quantWeight(experts.getFc2());
+  auto q3 = experts.getFc3() ? quantWeight(experts.getFc3()) : std::nullopt;
+  if (!cudaReadable(q1) || !cudaReadable(q2) || (experts.getFc3() && !cudaReadable(q3)))
+    return std::nullopt;
+  auto sameFormat = [&](const QuantWeight &a, const QuantWeight &b) {
+    return a.bits == b.bits && cast<ShapedType>(a.q.getType()).getElementType() ==
+                                   cast<ShapedType>(b.q.getType()).getElementType();
+  };
+  if (!sameFormat(*q1, *q2) || (q3 && (!sameFormat(*q1, *q3) || q3->group != q1->group)))
+    return std::nullopt;
+  return std::array<QuantWeight, 3>{*q1, *q2, q3 ? *q3 : *q1};
+}
+
+// Whether `user` reads the moe.dequantize results it has as quantized weights.
+bool Lowering::cudaReadsQuantized(Operation *user) {
+  if (auto linear = dyn_cast<moe::LinearOp>(user))
+    return linear.getInput().getDefiningOp<moe::DequantizeOp>() == nullptr &&
+           (!linear.getBias() || !linear.getBias().getDefiningOp<moe::DequantizeOp>()) &&
+           cudaQuantLinear(linear).has_value();
+  if (auto experts = dyn_cast<moe::ExpertsOp>(user)) {
+    for (Value v : {experts.getInput(), experts.getFc1Bias(), experts.getFc2Bias(),
+                    experts.getFc3Bias(), experts.getWeights()})
+      if (v && v.getDefiningOp<moe::DequantizeOp>())
+        return false;
+    return cudaQuantExperts(experts).has_value();
+  }
+  return false;
+}
+
+LogicalResult Lowering::foldToConstant(moe::DequantizeOp op) {
+  {
     auto qType = cast<RankedTensorType>(op.getInput().getType());
     auto yType = cast<RankedTensorType>(op.getOutput().getType());
     ElementsAttr qe = moec::getConstantElements(op.getInput());
@@ -512,7 +605,8 @@ LogicalResult Lowering::foldDequantize() {
     auto qb = qe ? moec::getConstantBytes(qe) : std::nullopt;
     auto sb = se ? moec::getConstantBytes(se) : std::nullopt;
     auto floatType = dyn_cast<FloatType>(yType.getElementType());
-    if (!qb || !sb || op.getZeroPoint() || !qType.getElementType().isInteger(8) ||
+    bool fp8 = isa<Float8E4M3FNType>(qType.getElementType());
+    if (!qb || !sb || op.getZeroPoint() || !(qType.getElementType().isInteger(8) || fp8) ||
         !cast<ShapedType>(op.getScale().getType()).getElementType().isF32() || !floatType)
       return op.emitError("this quantized weight cannot be read by the cuda target");
     ArrayRef<int64_t> shape = yType.getShape();
@@ -521,7 +615,11 @@ LogicalResult Lowering::foldDequantize() {
     bool int4 = op.getBits() == 4;
     int64_t packedCols = (shape.back() + 1) / 2;
     // Element i of the logical q (int4: unpacked from its nibble).
-    auto qAt = [&](int64_t i) -> int8_t {
+    // Element i of the logical q as a float (fp8: its exact E4M3 value).
+    auto qAt = [&](int64_t i) -> float {
+      if (fp8)
+        return APFloat(APFloat::Float8E4M3FN(), APInt(8, static_cast<uint8_t>((*qb)[i])))
+            .convertToFloat();
       if (!int4)
         return static_cast<int8_t>((*qb)[i]);
       int64_t row = i / shape.back(), col = i % shape.back();
@@ -570,7 +668,8 @@ LogicalResult Lowering::materializeDequantize() {
   });
   for (moe::DequantizeOp op : ops) {
     if (cuda)
-      return op.emitError("quantized weights are not supported by the cuda target yet");
+      return op.emitError("internal error: a quantized weight that the cuda GEMMs neither read "
+                          "nor had folded");
     SmallVector<Value> inputs{op.getInput(), op.getScale()};
     if (op.getZeroPoint())
       return op.emitError("a dequantize with a zero point is not supported yet");
@@ -594,18 +693,28 @@ FailureOr<Value> Lowering::weightNK(moe::LinearOp linear) {
   return transposed;
 }
 
-// A linear layer whose only user is a softmax router is fused into the
-// router's launch (see lowerRouterCuda): leave it for the router.
-static bool feedsOnlyARouter(moe::LinearOp linear) {
-  return linear->hasOneUse() && isa<moe::RouterOp>(*linear->getUsers().begin()) &&
-         cast<moe::RouterOp>(*linear->getUsers().begin()).getScoring() == "softmax";
-}
-
 // The tensor-core GEMM reads W as [N, K] (K contiguous, like the MoE expert
 // weights), so a [K, N] ONNX weight is transposed here, once, at compile time.
 LogicalResult Lowering::lowerLinearCuda(moe::LinearOp linear) {
   if (feedsOnlyARouter(linear))
     return success();
+  // Quantized weights (kept by foldDequantize): x, q [N, K], [bias], scales,
+  // as on the host; the GEMM dequantizes in registers.
+  if (cudaQuantLinear(linear)) {
+    auto quant = quantWeightNK(linear);
+    if (!quant)
+      return linear.emitError("internal error: a quantized weight the cuda GEMM reads could "
+                              "not be laid out as [N, K]");
+    SmallVector<Value> inputs{linear.getInput(), quant->q};
+    if (linear.getBias())
+      inputs.push_back(linear.getBias());
+    inputs.push_back(quant->scale);
+    replace(linear, launch(linear, "linear", inputs, linear->getResultTypes(),
+                           {boolean("transpose_weight", true),
+                            boolean("has_bias", static_cast<bool>(linear.getBias())),
+                            i64("quant_group", quant->group), i64("quant_bits", quant->bits)}));
+    return success();
+  }
   auto weight = weightNK(linear);
   if (failed(weight))
     return failure();
@@ -671,18 +780,35 @@ LogicalResult Lowering::lowerExpertsCuda(moe::ExpertsOp experts) {
                         TypeRange{offsetsType, slotsType}, {i64("experts", e)});
   Value offsets = permute.getResult(0), slots = permute.getResult(1);
 
-  SmallVector<Value> upInputs{experts.getInput(), slots, offsets, experts.getFc1()};
-  for (Value v : {experts.getFc1Bias(), experts.getFc3(), experts.getFc3Bias()})
+  // Quantized weights (kept by foldDequantize) go in as stored, their scales
+  // after the other operands; the spec carries the host's quant_groups
+  // {fc1, fc2, fc3} and quant_bits.
+  auto quant = cudaQuantExperts(experts);
+  auto weight = [&](Value v, int which) { return quant && v ? (*quant)[which].q : v; };
+  SmallVector<NamedAttribute> spec = expertSpec(experts);
+  if (quant) {
+    spec.push_back(ints("quant_groups", {(*quant)[0].group, (*quant)[1].group,
+                                         experts.getFc3() ? (*quant)[2].group : 0}));
+    spec.push_back(i64("quant_bits", (*quant)[0].bits));
+  }
+  SmallVector<Value> upInputs{experts.getInput(), slots, offsets, weight(experts.getFc1(), 0)};
+  for (Value v : {Value(experts.getFc1Bias()), weight(experts.getFc3(), 2), Value(experts.getFc3Bias())})
     if (v)
       upInputs.push_back(v);
-  auto up = launch(experts, "moe_gemm_up", upInputs, TypeRange{hiddenType}, expertSpec(experts));
+  if (quant) {
+    upInputs.push_back((*quant)[0].scale);
+    if (experts.getFc3())
+      upInputs.push_back((*quant)[2].scale);
+  }
+  auto up = launch(experts, "moe_gemm_up", upInputs, TypeRange{hiddenType}, spec);
 
-  SmallVector<Value> downInputs{up.getResult(0), slots, offsets, experts.getFc2()};
+  SmallVector<Value> downInputs{up.getResult(0), slots, offsets, weight(experts.getFc2(), 1)};
   if (experts.getFc2Bias())
     downInputs.push_back(experts.getFc2Bias());
   downInputs.push_back(experts.getWeights());
-  auto down = launch(experts, "moe_gemm_down", downInputs, TypeRange{partialType},
-                     expertSpec(experts));
+  if (quant)
+    downInputs.push_back((*quant)[1].scale);
+  auto down = launch(experts, "moe_gemm_down", downInputs, TypeRange{partialType}, spec);
 
   replace(experts, launch(experts, "moe_combine", ValueRange{down.getResult(0)},
                           experts->getResultTypes(), {}));

@@ -34,10 +34,10 @@ def MoecRaiseRmsNorm : Pass<"moec-raise-rms-norm", "mlir::func::FuncOp"> {
 }
 
 def MoecRaiseDequantize : Pass<"moec-raise-dequantize", "mlir::func::FuncOp"> {
-  let summary = "Keeps QDQ weights quantized: DequantizeLinear of int8 weights to moe.dequantize";
+  let summary = "Keeps QDQ weights quantized: DequantizeLinear of int8/fp8 weights to moe.dequantize";
   let description = [{
-    DequantizeLinear of an int8 initializer with a float32 scale and no (or a
-    zero) zero point becomes moe.dequantize in the blocked form kernels read:
+    DequantizeLinear of an int8 or float8e4m3fn initializer with a float32
+    scale and no (or a zero) zero point becomes moe.dequantize in the blocked form kernels read:
     blocked (opset 21) as is, per axis as one block across another axis, per
     tensor as one block per row. Other types and nonzero zero points fold to
     the exact float values. Dequantizing run-time values is refused.

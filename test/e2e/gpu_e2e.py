@@ -23,6 +23,13 @@ max|out - ref| <= tol * max|ref|:
       GEMMs, experimental until this check passes on an H100/H200.
 The router runs in f32 in all of them, so expert choices match the f32 reference (inputs are drawn
 with a routing margin, see e2e_common.make_inputs).
+
+With --quantized (what bench/gpu_check.sh passes), quantized weights too (the GEMMs read
+int8 / packed int4 bytes and dequantize in registers): the
+Mixtral fixture and the Mixtral decoder compiled with --quantize int8 and --quantize int4
+--group-size 16 (bf16 storage). Their references are the HOST artifacts compiled with the same
+flags (the same dequantized weights, f32 arithmetic; run here with moec-run), so the criterion
+is the bf16 one, 2e-2: quantization error is not part of the comparison.
 """
 
 import argparse
@@ -43,6 +50,14 @@ VARIANTS = {
     "f32": (["--precision", "f32"], 1e-4),
     "bf16-wgmma": (["--precision", "bf16", "--gpu-gemm", "wgmma"], 2e-2),
 }
+
+
+# quantized variant name -> moec flags (with --precision bf16, tolerance 2e-2)
+QUANTIZED = {
+    "bf16-int8": ["--quantize", "int8"],
+    "bf16-int4": ["--quantize", "int4", "--group-size", "16"],
+}
+QUANTIZED_TOL = 2e-2
 
 
 def variants_for(arch):
@@ -96,6 +111,8 @@ def prepare(args):
                               "input": f"data/{base}.input.npy",
                               "ref": f"data/{base}.ref.npy"})
     failures += prepare_decoders(args, cases)
+    if args.quantized:
+        failures += prepare_quantized(args, cases)
     with open(os.path.join(args.out, "cases.json"), "w") as f:
         json.dump({"arch": args.arch, "cases": cases}, f, indent=1)
     return 1 if failures else 0
@@ -127,6 +144,91 @@ def prepare_decoders(args, cases):
                               "artifact": artifact, "precision": precision,
                               "tolerance": VARIANTS[precision][1], "tokens": "generate 8",
                               "ref": ref})
+    return failures
+
+
+def _moec_run_here(args):
+    """moec-run of this build (prepare runs host artifacts for the quantized references)."""
+    if args.moec_run:
+        return os.path.abspath(args.moec_run)
+    tools = os.path.dirname(os.path.dirname(os.path.abspath(args.moec)))
+    return os.path.join(tools, "moec-run", "moec-run")
+
+
+def prepare_quantized(args, cases):
+    """int8/int4 artifacts of the Mixtral fixture and decoder; references from the host
+    artifact compiled with the same --quantize flags."""
+    import e2e_common as common
+
+    moec_run = _moec_run_here(args)
+    if not os.access(moec_run, os.X_OK):
+        print(f"FAIL no moec-run at {moec_run} for the quantized references (--moec-run)")
+        return 1
+    import onnx
+    failures = 0
+    rel = "mixtral_moe_node.onnx"
+    model = onnx.load(common.model_path(rel))
+    decoder = os.path.join(common.Config.models, "decoder", "mixtral.onnx")
+    decoder_ref = np.load(os.path.join(common.Config.models, "decoder", "mixtral.ref.npz"))
+    prompt = ",".join(str(int(t)) for t in decoder_ref["prompt"])
+    steps = len(decoder_ref["hf_tokens"])
+    for variant, flags in QUANTIZED.items():
+        host = os.path.join(args.out, "data", f"host.{variant}")
+        os.makedirs(host, exist_ok=True)
+        for src, name in ((common.model_path(rel), stem(rel)), (decoder, "decoder__mixtral")):
+            artifact = f"{name}.{args.arch}.{variant}.moe"
+            host_moe = os.path.join(host, f"{name}.moe")
+            gpu = common.run_tool([common.Config.moec, "compile", src, "--target", args.arch,
+                                   "--precision", "bf16", *flags, "--fail-on-spills", "-o",
+                                   os.path.join(args.out, artifact)])
+            ref = common.run_tool([common.Config.moec, "compile", src, "--target", "host",
+                                   *flags, "-o", host_moe])
+            ok = gpu.returncode == 0 and ref.returncode == 0
+            failures += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} compile {name} for {args.arch} ({variant}) and "
+                  f"its host reference" + ("" if ok else "\n" + common.describe(gpu) + "\n"
+                                           + common.describe(ref)))
+            if not ok:
+                continue
+            if name.startswith("decoder__"):
+                # The host run's greedy tokens and step logits are the reference.
+                tokens = os.path.join(host, "tokens.npy")
+                logits = os.path.join(host, "logits.npy")
+                result = subprocess.run([moec_run, host_moe, "--generate", str(steps),
+                                         "--prompt", prompt, "--tokens-out", tokens,
+                                         "--logits-out", logits], capture_output=True, text=True)
+                if result.returncode != 0:
+                    failures += 1
+                    print(f"FAIL host reference of {name} ({variant}): {result.stderr[-2000:]}")
+                    continue
+                ref_path = f"data/decoder.mixtral.{variant}.ref.npz"
+                np.savez(os.path.join(args.out, ref_path), prompt=decoder_ref["prompt"],
+                         hf_tokens=np.load(tokens), hf_step_logits=np.load(logits))
+                cases.append({"kind": "generate", "model": "decoder/mixtral.onnx",
+                              "artifact": artifact, "precision": variant,
+                              "tolerance": QUANTIZED_TOL, "tokens": "generate",
+                              "ref": ref_path})
+                continue
+            for tokens in TOKEN_COUNTS:
+                x = common.make_inputs(model, tokens, seed=7000 + tokens)
+                base = f"{name}.{variant}.T{tokens}"
+                x_path = os.path.join(args.out, "data", base + ".input.npy")
+                ref_path = os.path.join(args.out, "data", base + ".ref.npy")
+                np.save(x_path, x)
+                result = subprocess.run([moec_run, host_moe, "--input", f"input={x_path}",
+                                         "--output", f"output={ref_path}"],
+                                        capture_output=True, text=True)
+                if result.returncode != 0:
+                    failures += 1
+                    print(f"FAIL host reference of {name} ({variant}) T={tokens}: "
+                          f"{result.stderr[-2000:]}")
+                    continue
+                cases.append({"model": rel, "reference": "host " + variant,
+                              "artifact": artifact, "precision": variant,
+                              "tolerance": QUANTIZED_TOL, "tokens": tokens,
+                              "input": f"data/{base}.input.npy", "ref": f"data/{base}.ref.npy"})
+        import shutil
+        shutil.rmtree(host)  # the host artifacts stay here; only their outputs travel
     return failures
 
 
@@ -219,6 +321,10 @@ def main():
     p.add_argument("--arch", default="sm_90a")
     p.add_argument("--out", required=True)
     p.add_argument("--models")
+    p.add_argument("--quantized", action="store_true",
+                   help="also the int8/int4 artifacts (bench/gpu_check.sh passes it; the "
+                        "ctest compile checks of quantized weights are test_cuda_quantized.py)")
+    p.add_argument("--moec-run", help="for the quantized references (default: beside moec)")
     r = sub.add_parser("run")
     r.add_argument("--moec-run", required=True)
     r.add_argument("--artifacts", required=True)

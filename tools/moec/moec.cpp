@@ -60,9 +60,10 @@ cl::opt<std::string> gpuGemm("gpu-gemm",
                              cl::init("mma"), cl::cat(moecCategory));
 cl::opt<std::string> quantize("quantize",
                               cl::desc("Store expert and linear weights quantized: none (default), "
-                                       "int8, or int4 (two per byte; use with --group-size, e.g. "
-                                       "32). Weight-only, symmetric, float32 scales; the router "
-                                       "stays float. Host target only for now"),
+                                       "int8, int4 (two per byte; use with --group-size, e.g. "
+                                       "32) or fp8 (E4M3FN, one byte). Weight-only, symmetric, "
+                                       "float32 scales; the router stays float. GPU GEMMs "
+                                       "read the quantized bytes directly"),
                               cl::init("none"), cl::cat(moecCategory));
 cl::opt<int64_t> groupSize("group-size",
                            cl::desc("With --quantize: weights per scale along the reduction "
@@ -74,11 +75,10 @@ cl::opt<std::string> quantizeConfig(
     cl::desc("Per-layer quantization overrides, a JSON file: {\"rules\": [{\"match\": "
              "\"/attn/\", \"format\": \"int8\"}, {\"match\": \"/moe/\", \"format\": "
              "\"int4\", \"group_size\": 32}]}; the first rule whose match is a substring of "
-             "an op's ONNX node name sets its format (none, int8, int4) and group size, other "
+             "an op's ONNX node name sets its format (none, int8, int4, fp8) and group size, other "
              "ops follow --quantize / --group-size (with --quantize none only the rules "
-             "quantize). Host target only"),
+             "quantize). Every target"),
     cl::value_desc("FILE"), cl::cat(moecCategory));
-cl::opt<std::string> hostCpu(
 cl::opt<std::string> calibrationDir(
     "calibration",
     cl::desc("Directory of .npy batches of the model's inputs (DIR/<input>.npy for one batch, "
@@ -99,6 +99,7 @@ cl::opt<double> pruneExperts(
              "expert weights; at least k experts stay per router, group-limited routers are "
              "left alone. Each router's routing histogram is printed"),
     cl::value_desc("F"), cl::cat(moecCategory));
+cl::opt<std::string> hostCpu(
     "host-cpu",
     cl::desc("Host target: the x86-64 level the kernels are compiled for, which the CPU "
              "that runs the artifact must have (libmoert checks at session creation): "
@@ -251,12 +252,6 @@ int compile() {
     return fail("--quantize must be none, int8, int4 or fp8, got '" + quantize + "'");
   if (groupSize < 0)
     return fail("--group-size must be >= 0, got " + std::to_string(groupSize));
-  if (quantize != "none" && moec::isCudaTarget(target))
-    return fail("--quantize " + quantize + " is implemented for --target host only; the GPU "
-                "kernels do not read quantized weights yet");
-  if (!quantizeConfig.empty() && moec::isCudaTarget(target))
-    return fail("--quantize-config is implemented for --target host only; the GPU kernels do "
-                "not read quantized weights yet");
   if (cuda && hostCpu.getNumOccurrences())
     return fail("--host-cpu applies to --target host only");
   std::string hostCpuError;
@@ -281,6 +276,11 @@ int compile() {
     return fail("--standalone-name must be a C identifier of at most 64 characters, got '" +
                 standaloneName + "'");
 
+  if (!reportPath.empty() && (emit == EmitKind::OnnxMlir || emit == EmitKind::MoeMlir))
+    return fail("--report describes kernel launches: use it with --emit kernel-mlir or a "
+                "later stage, not --emit " +
+                std::string(emit == EmitKind::OnnxMlir ? "onnx-mlir" : "moe-mlir"));
+
   if (!calibrationOut.empty() && calibrationDir.empty())
     return fail("--calibration-out needs --calibration DIR");
   if (pruneExperts.getNumOccurrences() && calibrationDir.empty())
@@ -292,11 +292,6 @@ int compile() {
   if (!calibrationDir.empty() && !llvm::sys::fs::is_directory(calibrationDir))
     return fail("--calibration " + calibrationDir + ": not a directory (expected .npy batches "
                 "of the model's inputs)");
-
-  if (!reportPath.empty() && (emit == EmitKind::OnnxMlir || emit == EmitKind::MoeMlir))
-    return fail("--report describes kernel launches: use it with --emit kernel-mlir or a "
-                "later stage, not --emit " +
-                std::string(emit == EmitKind::OnnxMlir ? "onnx-mlir" : "moe-mlir"));
 
   moec::OnnxImportOptions importOptions;
   for (const std::string &binding : bindDims) {
@@ -355,6 +350,11 @@ int compile() {
   options.quantizeConfig = quantizeConfig;
   options.groupSize = groupSize;
   options.failOnSpills = failOnSpills;
+  options.gpuGemm = gpuGemm;
+  options.output = outputPath;
+  options.keepSources = keepSources;
+  options.reportMemory = reportMemory;
+  options.report = reportPath;
   // The activation directory the calibration run writes and AWQ reads.
   std::string activations = calibrationOut;
   bool removeActivations = false;
@@ -373,11 +373,6 @@ int compile() {
   options.activations = activations;
   options.pruneExperts = pruneExperts.getNumOccurrences() ? pruneExperts.getValue() : -1.0;
   options.progress = progress || llvm::sys::Process::StandardErrIsDisplayed();
-  options.gpuGemm = gpuGemm;
-  options.output = outputPath;
-  options.keepSources = keepSources;
-  options.reportMemory = reportMemory;
-  options.report = reportPath;
   if (standalone) {
     options.output = "";
     moec::standalone::buildStandalonePipeline(pm, options);

@@ -56,6 +56,61 @@ MOEC_GEMM_HD constexpr unsigned tile_smem_bytes(int elem_bytes, int tm, int tn, 
          static_cast<unsigned>(tk + 16 / elem_bytes) * static_cast<unsigned>(elem_bytes);
 }
 
+// ---- Quantized weights (moec_cuda_gemm_quant.cuh reads them) -------------------
+//
+// A quantized weight is read as stored: rows of bytes along K, one float32
+// scale per `group` elements of a row (scales [rows, ceil(K / group)]).
+// int8: one byte per element. int4: two signed nibbles per byte, element 2j
+// in the low nibble of byte j, 2j + 1 in the high one (an odd last element
+// leaves a pad nibble). fp8: one E4M3 byte per element.
+enum QuantKind { kQuantNone = 0, kQuantInt8 = 1, kQuantInt4 = 2, kQuantFp8 = 3 };
+
+MOEC_GEMM_HD constexpr int quant_weight_bits(int q) { return q == kQuantInt4 ? 4 : 8; }
+MOEC_GEMM_HD constexpr index_t quant_row_bytes(int q, index_t k) {
+  return q == kQuantInt4 ? (k + 1) / 2 : k;
+}
+// Byte and nibble (0 low, 1 high) of element k within a row.
+MOEC_GEMM_HD constexpr index_t quant_byte_of(int q, index_t k) { return q == kQuantInt4 ? k >> 1 : k; }
+MOEC_GEMM_HD constexpr int quant_nibble_of(int q, index_t k) {
+  return q == kQuantInt4 ? static_cast<int>(k & 1) : 0;
+}
+// The signed value of one nibble of a packed int4 byte.
+MOEC_GEMM_HD constexpr int unpack_int4(unsigned char byte, int nibble) {
+  return nibble ? static_cast<signed char>(byte) >> 4
+                : static_cast<signed char>(static_cast<unsigned char>(byte << 4)) >> 4;
+}
+// Scale column of element k: k / group, clamped into the row's ceil(K/group)
+// scales so that K-tile padding (k >= K, multiplied by zero activations)
+// never reads past the scale array.
+// Scales per weight row, ceil(len / group), in 32-bit arithmetic: a reduction
+// length fits an int (kMaxK), and a 64-bit division by a run-time group is a
+// ptxas subroutine with a stack frame (it made the group-7 kernels spill).
+MOEC_GEMM_HD constexpr index_t quant_groups(index_t len, int group) {
+  return static_cast<index_t>((static_cast<int>(len) + group - 1) / group);
+}
+MOEC_GEMM_HD constexpr int quant_group_of(int k, int group, int groups) {
+  return k / group < groups ? k / group : groups - 1;
+}
+// The mma.sync m16n8k16 B fragment: register `reg` (0, 1) half `half` (0 low,
+// 1 high) of lane `lane` holds B[k][n] with n = lane / 4, k = 2 (lane % 4) +
+// 8 reg + half. The two halves of a register are adjacent k, lower k low.
+MOEC_GEMM_HD constexpr int mma_b_fragment_n(int lane) { return lane >> 2; }
+MOEC_GEMM_HD constexpr int mma_b_fragment_k(int lane, int reg, int half) {
+  return (lane & 3) * 2 + reg * 8 + half;
+}
+
+// Shared memory of a pipeline whose B tile holds quantized bytes: the A tile
+// as in tile_smem_bytes, each B row TK * bits / 8 bytes plus 16 of padding.
+// wbits == 0: 16-bit/float weights (tile_smem_bytes).
+MOEC_GEMM_HD constexpr unsigned quant_tile_smem_bytes(int elem_bytes, int wbits, int tm, int tn, int tk, int stages,
+                                                      int b_sets) {
+  return wbits == 0 ? tile_smem_bytes(elem_bytes, tm, tn, tk, stages, b_sets)
+                    : static_cast<unsigned>(stages) *
+                          (static_cast<unsigned>(tm) * static_cast<unsigned>(tk + 16 / elem_bytes) *
+                               static_cast<unsigned>(elem_bytes) +
+                           static_cast<unsigned>(b_sets * tn) * static_cast<unsigned>(tk * wbits / 8 + 16));
+}
+
 // One output tile: rows [row_begin, row_end) (permuted-row numbers for the MoE
 // GEMMs), columns [col_begin, col_end), and the expert whose weights it uses.
 struct TileCoords {
@@ -180,6 +235,18 @@ __device__ __forceinline__ void store_pair(__nv_bfloat16 *p, float a, float b) {
   *reinterpret_cast<__nv_bfloat162 *>(p) = __floats2bfloat162_rn(a, b);
 }
 
+// Two floats as the 32-bit register of a 16-bit pair (lo in the low half),
+// the operand form of mma.sync.
+template <class T> __device__ __forceinline__ unsigned pack_pair(float lo, float hi);
+template <> __device__ __forceinline__ unsigned pack_pair<__nv_bfloat16>(float lo, float hi) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const unsigned *>(&h);
+}
+template <> __device__ __forceinline__ unsigned pack_pair<__half>(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const unsigned *>(&h);
+}
+
 __device__ __forceinline__ bool aligned16(const void *p) {
   return (reinterpret_cast<unsigned long long>(p) & 15ull) == 0;
 }
@@ -255,19 +322,41 @@ template <int TM, int TN, int WARPS> struct WarpGrid {
   static constexpr int MI = WTM / 16, NI = WTN / 8;
 };
 
-template <class T, int TM, int TN, int TK, int WARPS, int STAGES, int NB> struct TileConfig {
-  static constexpr int kTM = TM, kTN = TN, kTK = TK, kWarps = WARPS, kStages = STAGES, kNB = NB;
+// Decoding of quantized weight bytes (moec_cuda_gemm_quant.cuh): pair(row, k,
+// lo, hi) gives elements k, k + 1 (k even) of a shared-memory row, one(row, k)
+// element k, both as floats before the scale.
+template <int Q> struct QuantFormat;
+
+// Q: kQuantNone (B rows are T elements) or the QuantKind of the weight bytes.
+template <class T, int TM, int TN, int TK, int WARPS, int STAGES, int NB, int Q = kQuantNone> struct TileConfig {
+  static constexpr int kTM = TM, kTN = TN, kTK = TK, kWarps = WARPS, kStages = STAGES, kNB = NB, kQ = Q;
   static constexpr int kThreads = WARPS * 32;
   static constexpr int kVec = 16 / static_cast<int>(sizeof(T)); // elements per 16-byte chunk
   static constexpr int kLds = TK + kVec;                         // smem row stride, elements
   static constexpr int kBRows = NB * TN;                         // B set s holds rows [s*TN, (s+1)*TN)
   static constexpr int kChunksPerRow = TK / kVec;
-  static constexpr int kAChunks = TM * kChunksPerRow, kBChunks = kBRows * kChunksPerRow;
+  static constexpr int kAChunks = TM * kChunksPerRow;
   static constexpr int kAIters = (kAChunks + kThreads - 1) / kThreads;
-  static constexpr int kBIters = (kBChunks + kThreads - 1) / kThreads;
   static constexpr int kRowsPerIter = kThreads / kChunksPerRow;
-  static constexpr int kStageElems = (TM + kBRows) * kLds;
-  static constexpr unsigned kSmemBytes = tile_smem_bytes(static_cast<int>(sizeof(T)), TM, TN, TK, STAGES, NB);
+  // The B tile: T elements, or the stored bytes of a quantized weight (an
+  // int4 row of TK elements is TK / 2 bytes), each row padded by 16 bytes.
+  typedef typename Select<Q == kQuantNone, T, unsigned char>::type BT;
+  static constexpr int kBRowBytes = Q == kQuantNone ? TK * static_cast<int>(sizeof(T)) : TK * quant_weight_bits(Q) / 8;
+  static constexpr int kBVec = 16 / static_cast<int>(sizeof(BT)); // B elements per 16-byte chunk
+  static constexpr int kBLds = kBRowBytes / static_cast<int>(sizeof(BT)) + kBVec; // B row stride, BT units
+  static constexpr int kBTileLen = kBRowBytes / static_cast<int>(sizeof(BT));    // BT units of one K tile
+  static constexpr int kBChunksPerRow = kBRowBytes / 16;
+  static constexpr int kBChunks = kBRows * kBChunksPerRow;
+  static constexpr int kBIters = (kBChunks + kThreads - 1) / kThreads;
+  static constexpr int kBRowsPerIter = kThreads / kBChunksPerRow;
+  static constexpr unsigned kAStageBytes = static_cast<unsigned>(TM * kLds * sizeof(T));
+  static constexpr unsigned kStageBytes = kAStageBytes + static_cast<unsigned>(kBRows * kBLds * sizeof(BT));
+  static constexpr unsigned kSmemBytes = STAGES * kStageBytes;
+  static_assert(kSmemBytes == quant_tile_smem_bytes(static_cast<int>(sizeof(T)), Q == kQuantNone ? 0 : quant_weight_bits(Q),
+                                                    TM, TN, TK, STAGES, NB),
+                "moec gemm: the shared-memory formula disagrees with the layout");
+  static_assert(kBRowBytes % 16 == 0 && kBChunksPerRow > 0 && kThreads % kBChunksPerRow == 0,
+                "moec gemm: a B tile row must be whole 16-byte chunks (int4: TK % 32 == 0)");
   static_assert(STAGES >= 2, "moec gemm: STAGES >= 2");
   static_assert(TK % 16 == 0, "moec gemm: TK must be a positive multiple of 16");
   static_assert(kThreads % kChunksPerRow == 0, "moec gemm: WARPS*32 must be a multiple of TK/(16/sizeof(T))");
@@ -287,27 +376,51 @@ template <class T, int TM, int TN, int TK, int WARPS, int STAGES, int NB> struct
 // A missing row (past the tile's rows or columns, or a bad slot) is zeroed
 // once in every stage and then never loaded, which matters for decode, where
 // most of a 16-row A tile is empty.
+// B rows are counted in Cfg::BT units: T elements, or the bytes of a
+// quantized weight (whose rows are copied as stored; the compute core
+// dequantizes them in registers). The B slots then have their own geometry.
 template <class T, class Cfg> struct TileLoader {
+  typedef typename Cfg::BT BT;
   const T *a_row[Cfg::kAIters];
   // Row of tile column j: b_base0 + j * b_stride (set 0), b_base1 + ... (set 1).
   // Two scalars, not an array: a runtime-indexed array would live in local memory.
-  const T *b_base0, *b_base1;
+  const BT *b_base0, *b_base1;
   index_t b_stride;
-  unsigned a_vec, b_vec; // bit i: slot i may use 16-byte cp.async (aligned row, K % kVec == 0)
+  unsigned a_vec, b_vec; // bit i: slot i may use 16-byte cp.async (aligned row, row length % chunk == 0)
   unsigned b_present;    // bit i: B slot i has a row (its column is inside the tile)
-  int chunk_col;         // element column of this thread's chunk within a K tile
-  int first_row;         // tile row of slot 0; slot i is first_row + i * kRowsPerIter
+  int chunk_col;         // element column of this thread's A chunk within a K tile
+  int first_row;         // tile row of A slot 0; slot i is first_row + i * kRowsPerIter
+  int b_chunk_col, b_first_row; // the same for B (quantized weights; 16-bit ones use A's)
+  __device__ int b_col() const {
+    if constexpr (Cfg::kQ == kQuantNone)
+      return chunk_col;
+    else
+      return b_chunk_col;
+  }
+  __device__ int b_first() const {
+    if constexpr (Cfg::kQ == kQuantNone)
+      return first_row;
+    else
+      return b_first_row;
+  }
 
-  __device__ const T *b_row(int i) const {
-    const int local = first_row + i * Cfg::kRowsPerIter;
-    const T *base = (Cfg::kNB == 1 || local < Cfg::kTN) ? b_base0 : b_base1;
+  __device__ const BT *b_row(int i) const {
+    const int local = b_first() + i * Cfg::kBRowsPerIter;
+    const BT *base = (Cfg::kNB == 1 || local < Cfg::kTN) ? b_base0 : b_base1;
     return base + static_cast<index_t>(local % Cfg::kTN) * b_stride;
   }
 
-  template <class Problem> __device__ void init(const Problem &prob, const TileCoords &tile, index_t K, int tid) {
+  // K: the A row length (elements); b_len: a B row's length in BT units.
+  template <class Problem>
+  __device__ void init(const Problem &prob, const TileCoords &tile, index_t K, index_t b_len, int tid) {
     chunk_col = (tid % Cfg::kChunksPerRow) * Cfg::kVec;
     first_row = tid / Cfg::kChunksPerRow;
+    if constexpr (Cfg::kQ != kQuantNone) {
+      b_chunk_col = (tid % Cfg::kBChunksPerRow) * Cfg::kBVec;
+      b_first_row = tid / Cfg::kBChunksPerRow;
+    }
     const bool k_vec = K % Cfg::kVec == 0;
+    const bool b_len_vec = Cfg::kQ == kQuantNone ? k_vec : b_len % Cfg::kBVec == 0;
     a_vec = b_vec = 0;
 #pragma unroll
     for (int i = 0; i < Cfg::kAIters; ++i) {
@@ -323,20 +436,21 @@ template <class T, class Cfg> struct TileLoader {
     b_present = 0;
 #pragma unroll
     for (int i = 0; i < Cfg::kBIters; ++i) {
-      const int local = first_row + i * Cfg::kRowsPerIter;
+      const int local = b_first() + i * Cfg::kBRowsPerIter;
       if (local >= Cfg::kBRows || tile.col_begin + local % Cfg::kTN >= tile.col_end)
         continue;
       b_present |= 1u << i;
-      if (k_vec && aligned16(b_row(i)))
+      if (b_len_vec && aligned16(b_row(i)))
         b_vec |= 1u << i;
     }
   }
 
-  __device__ void zero_missing_rows(T *smem) const {
+  __device__ void zero_missing_rows(unsigned char *smem) const {
     const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
 #pragma unroll
     for (int s = 0; s < Cfg::kStages; ++s) {
-      T *sa = smem + s * Cfg::kStageElems, *sb = sa + Cfg::kTM * Cfg::kLds;
+      T *sa = reinterpret_cast<T *>(smem + s * Cfg::kStageBytes);
+      BT *sb = reinterpret_cast<BT *>(smem + s * Cfg::kStageBytes + Cfg::kAStageBytes);
 #pragma unroll
       for (int i = 0; i < Cfg::kAIters; ++i) {
         const int r = first_row + i * Cfg::kRowsPerIter;
@@ -345,41 +459,67 @@ template <class T, class Cfg> struct TileLoader {
       }
 #pragma unroll
       for (int i = 0; i < Cfg::kBIters; ++i) {
-        const int r = first_row + i * Cfg::kRowsPerIter;
+        const int r = b_first() + i * Cfg::kBRowsPerIter;
         if (!((b_present >> i) & 1u) && (Cfg::kBChunks % Cfg::kThreads == 0 || r < Cfg::kBRows))
-          *reinterpret_cast<uint4 *>(sb + r * Cfg::kLds + chunk_col) = zero;
+          *reinterpret_cast<uint4 *>(sb + r * Cfg::kBLds + b_col()) = zero;
       }
     }
   }
 
+  __device__ static unsigned char zero_of(const unsigned char *) { return 0; }
+  template <class E> __device__ static E zero_of(const E *) { return from_float<E>(0.f); }
+
   // One 16-byte chunk of a present row: cp.async when whole and aligned, else
-  // (K tail, rows not 16-byte aligned because K % 8 != 0) element loads with
-  // zeros past K.
-  __device__ static void chunk(T *dst, const T *row, bool vec, int k0, int K) {
-    if (vec && k0 + Cfg::kVec <= K) {
+  // (row tail, rows not 16-byte aligned because their length is not a
+  // multiple of 16 bytes: K % 8 != 0, an int4 row of K/2 bytes) element
+  // loads with zeros past the row's end.
+  template <class E> __device__ static void chunk(E *dst, const E *row, bool vec, int k0, int len) {
+    constexpr int kV = 16 / static_cast<int>(sizeof(E));
+    if (vec && k0 + kV <= len) {
       cp_async_16(smem_address(dst), row + k0);
       return;
     }
 #pragma unroll
-    for (int j = 0; j < Cfg::kVec; ++j)
-      dst[j] = k0 + j < K ? row[k0 + j] : from_float<T>(0.f);
+    for (int j = 0; j < kV; ++j)
+      dst[j] = k0 + j < len ? row[k0 + j] : zero_of(row);
   }
 
-  __device__ void load_stage(T *stage, int k_tile, int K) const {
+  __device__ void load_stage(unsigned char *stage, int k_tile, int K, int b_len) const {
     const int k0 = k_tile * Cfg::kTK + chunk_col;
-    T *sa = stage, *sb = stage + Cfg::kTM * Cfg::kLds;
+    T *sa = reinterpret_cast<T *>(stage);
+    BT *sb = reinterpret_cast<BT *>(stage + Cfg::kAStageBytes);
 #pragma unroll
     for (int i = 0; i < Cfg::kAIters; ++i) {
       const int r = first_row + i * Cfg::kRowsPerIter;
       if (a_row[i] && (Cfg::kAChunks % Cfg::kThreads == 0 || r < Cfg::kTM))
         chunk(sa + r * Cfg::kLds + chunk_col, a_row[i], (a_vec >> i) & 1u, k0, K);
     }
+    const int kb0 = Cfg::kQ == kQuantNone ? k0 : k_tile * Cfg::kBTileLen + b_chunk_col;
+    const int blen = Cfg::kQ == kQuantNone ? K : b_len;
 #pragma unroll
     for (int i = 0; i < Cfg::kBIters; ++i) {
-      const int r = first_row + i * Cfg::kRowsPerIter;
+      const int r = b_first() + i * Cfg::kBRowsPerIter;
       if (((b_present >> i) & 1u) && (Cfg::kBChunks % Cfg::kThreads == 0 || r < Cfg::kBRows))
-        chunk(sb + r * Cfg::kLds + chunk_col, b_row(i), (b_vec >> i) & 1u, k0, K);
+        chunk(sb + r * Cfg::kBLds + b_col(), b_row(i), (b_vec >> i) & 1u, kb0, blen);
     }
+  }
+};
+
+struct NoScales {};
+
+// The scales of a quantized B tile: tile column c of set s (c < cols) reads
+// row base_s + c * stride, one float per `group` elements of K (`groups` of
+// them). Unused (null) for 16-bit and float weights.
+// 32-bit offsets: a tile spans at most 2 * TN scale rows of one expert's
+// weight (the bases carry the 64-bit part), and 64-bit index math here made
+// ptxas spill the int4 kernels on sm_90a.
+struct TileScales {
+  const float *base0, *base1;
+  int stride, group, groups, cols;
+  __device__ __forceinline__ float at(int s, int c, int k) const {
+    const float *base = s == 0 ? base0 : base1;
+    const int cc = c < cols ? c : cols - 1; // missing columns have zero weights
+    return __ldg(base + (cc * stride + quant_group_of(k, group, groups)));
   }
 };
 
@@ -405,6 +545,8 @@ template <class T, class Cfg> struct MmaCore {
             acc[s][i][j][v] = 0.f;
   }
 
+  // Adds the K tile at `stage` (16-bit weights; compute_quant below for
+  // quantized ones, whose K tile starts at element k_base).
   __device__ void compute(const T *stage, int tid) {
     const int lane = tid & 31, warp = tid >> 5;
     const int wm = warp / G::WN, wn = warp % G::WN;
@@ -446,6 +588,58 @@ template <class T, class Cfg> struct MmaCore {
     }
   }
 
+  // Quantized weights: A fragments by ldmatrix as above; each B fragment is
+  // built in registers from the stored bytes (mma_b_fragment_n/k: lane holds
+  // k = 2t, 2t+1 and 2t+8, 2t+9 of column n = lane/4, t = lane%4), each value
+  // q * scale(n, k / group) rounded once to T. The scale is loaded once per
+  // 16-wide k step when group % 16 == 0 (every common group, and one scale per
+  // row when K % 16 == 0), else per element (a pair may straddle two groups).
+  // (Keeping a per-K-tile scale in registers instead made ptxas spill the
+  // 128x128 prefill tile on sm_90a.)
+  __device__ __forceinline__ void compute_quant(const unsigned char *stage, int tid, int k_base,
+                                                const TileScales sc) {
+    typedef QuantFormat<Cfg::kQ> F;
+    const int lane = tid & 31, warp = tid >> 5;
+    const int wm = warp / G::WN, wn = warp % G::WN;
+    const T *sa = reinterpret_cast<const T *>(stage) + (wm * G::WTM) * Cfg::kLds;
+    const unsigned char *sb = stage + Cfg::kAStageBytes + (wn * G::WTN + mma_b_fragment_n(lane)) * Cfg::kBLds;
+    const int a_r = lane & 15, a_k = (lane >> 4) * 8;
+    const int n_lane = wn * G::WTN + mma_b_fragment_n(lane), k_lane = mma_b_fragment_k(lane, 0, 0);
+    const bool per_step = sc.group % 16 == 0;
+#pragma unroll
+    for (int kk = 0; kk < Cfg::kTK; kk += 16) {
+      unsigned a[MI][4];
+#pragma unroll
+      for (int i = 0; i < MI; ++i)
+        ldmatrix_x4(a[i], smem_address(sa + (i * 16 + a_r) * Cfg::kLds + kk + a_k));
+#pragma unroll
+      for (int s = 0; s < NB; ++s)
+#pragma unroll
+        for (int j = 0; j < NI; ++j) {
+          const unsigned char *row = sb + (s * Cfg::kTN + j * 8) * Cfg::kBLds;
+          float v[4];
+          F::pair(row, kk + k_lane, v[0], v[1]);
+          F::pair(row, kk + k_lane + 8, v[2], v[3]);
+          const int c = n_lane + j * 8, k = k_base + kk + k_lane;
+          if (per_step) {
+            const float f = sc.at(s, c, k_base + kk); // an L1 hit after the first k step
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+              v[e] *= f;
+          } else {
+            v[0] *= sc.at(s, c, k);
+            v[1] *= sc.at(s, c, k + 1);
+            v[2] *= sc.at(s, c, k + 8);
+            v[3] *= sc.at(s, c, k + 9);
+          }
+          const unsigned b0 = pack_pair<T>(v[0], v[1]), b1 = pack_pair<T>(v[2], v[3]);
+#pragma unroll
+          for (int i = 0; i < MI; ++i)
+            mma_16816<T>(acc[s][i][j], a[i], b0, b1);
+        }
+    }
+  }
+
   // Accumulator fragment layout (m16n8): c0, c1 at (lane/4, 2*(lane%4) + {0,1}),
   // c2, c3 eight rows below.
   template <class Epi> __device__ void epilogue(Epi &epi, int tid) const {
@@ -484,6 +678,48 @@ template <class T, class Cfg> struct SimtCore {
 #pragma unroll
         for (int j = 0; j < CP; ++j)
           acc[s][i][j][0] = acc[s][i][j][1] = 0.f;
+  }
+
+  // Quantized weights: each B element decoded from its byte and scaled in
+  // float (no rounding: float storage keeps q * scale exact up to one f32
+  // rounding, as the host kernels compute it).
+  __device__ __forceinline__ void compute_quant(const unsigned char *stage, int tid, int k_base,
+                                                const TileScales sc) {
+    typedef QuantFormat<Cfg::kQ> F;
+    const int tx = tid % kTx, ty = tid / kTx;
+    const T *sa = reinterpret_cast<const T *>(stage);
+    const unsigned char *sb = stage + Cfg::kAStageBytes;
+    const bool per_tile = sc.group % Cfg::kTK == 0;
+    float tile_scale[NB][CP][2];
+#pragma unroll
+    for (int s = 0; s < NB; ++s)
+#pragma unroll
+      for (int j = 0; j < CP; ++j)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+          tile_scale[s][j][h] = per_tile ? sc.at(s, (tx + j * kTx) * 2 + h, k_base) : 0.f;
+#pragma unroll 2
+    for (int k = 0; k < Cfg::kTK; ++k) {
+      float a[RM];
+#pragma unroll
+      for (int i = 0; i < RM; ++i)
+        a[i] = to_float(sa[(ty + i * kTy) * Cfg::kLds + k]);
+#pragma unroll
+      for (int s = 0; s < NB; ++s)
+#pragma unroll
+        for (int j = 0; j < CP; ++j) {
+          const int c = (tx + j * kTx) * 2;
+          const unsigned char *row = sb + (s * Cfg::kTN + c) * Cfg::kBLds;
+          float b0 = F::one(row, k), b1 = F::one(row + Cfg::kBLds, k);
+          b0 *= per_tile ? tile_scale[s][j][0] : sc.at(s, c, k_base + k);
+          b1 *= per_tile ? tile_scale[s][j][1] : sc.at(s, c + 1, k_base + k);
+#pragma unroll
+          for (int i = 0; i < RM; ++i) {
+            acc[s][i][j][0] += a[i] * b0;
+            acc[s][i][j][1] += a[i] * b1;
+          }
+        }
+    }
   }
 
   __device__ void compute(const T *stage, int tid) {
@@ -534,22 +770,35 @@ constexpr index_t kMaxK = 0x7fffffffLL - 256;
 // STAGES-2 groups are pending means K tile kt has landed; the barrier after it
 // also proves every warp finished reading the stage that is refilled next.
 template <class T, class Cfg, class Problem>
-__device__ void run_tile(T *smem, const Problem &prob, const TileCoords &tile, index_t K) {
+__device__ void run_tile(unsigned char *smem, const Problem &prob, const TileCoords &tile, index_t K) {
   typedef typename Select<IsTensorCore<T>::value, MmaCore<T, Cfg>, SimtCore<T, Cfg>>::type Core;
   const int tid = static_cast<int>(threadIdx.x);
-  TileLoader<T, Cfg> loader;
-  loader.init(prob, tile, K, tid);
-  loader.zero_missing_rows(smem);
-  Core core;
-  core.clear();
   // The reduction length is a model dimension (hidden or inter size): 32-bit
   // K-loop arithmetic keeps registers free for the accumulators.
   const int k_len = static_cast<int>(K);
+  const int b_len = Cfg::kQ == kQuantNone ? k_len : static_cast<int>(quant_row_bytes(Cfg::kQ, K));
+  TileLoader<T, Cfg> loader;
+  loader.init(prob, tile, K, b_len, tid);
+  loader.zero_missing_rows(smem);
+  // Only quantized weights have scales (an unused struct here made ptxas
+  // keep a stack frame in the 16-bit kernels).
+  typename Select<Cfg::kQ == kQuantNone, NoScales, TileScales>::type scales;
+  if constexpr (Cfg::kQ != kQuantNone) {
+    const index_t stride = prob.scale_stride();
+    scales.stride = static_cast<int>(stride);
+    scales.base0 = prob.scale_base(0) + tile.col_begin * stride;
+    scales.base1 = Cfg::kNB == 1 ? scales.base0 : prob.scale_base(1) + tile.col_begin * stride;
+    scales.group = prob.group;
+    scales.groups = static_cast<int>(quant_groups(K, prob.group));
+    scales.cols = static_cast<int>(tile.col_end - tile.col_begin);
+  }
+  Core core;
+  core.clear();
   const int k_tiles = K > 0 ? (k_len + Cfg::kTK - 1) / Cfg::kTK : 0;
 #pragma unroll
   for (int s = 0; s < Cfg::kStages - 1; ++s) {
     if (s < k_tiles)
-      loader.load_stage(smem + s * Cfg::kStageElems, s, k_len);
+      loader.load_stage(smem + s * Cfg::kStageBytes, s, k_len, b_len);
     cp_async_commit();
   }
   int read_stage = 0, write_stage = Cfg::kStages - 1;
@@ -557,9 +806,12 @@ __device__ void run_tile(T *smem, const Problem &prob, const TileCoords &tile, i
     cp_async_wait<Cfg::kStages - 2>();
     __syncthreads();
     if (kt + Cfg::kStages - 1 < k_tiles)
-      loader.load_stage(smem + write_stage * Cfg::kStageElems, kt + Cfg::kStages - 1, k_len);
+      loader.load_stage(smem + write_stage * Cfg::kStageBytes, kt + Cfg::kStages - 1, k_len, b_len);
     cp_async_commit();
-    core.compute(smem + read_stage * Cfg::kStageElems, tid);
+    if constexpr (Cfg::kQ == kQuantNone)
+      core.compute(reinterpret_cast<const T *>(smem + read_stage * Cfg::kStageBytes), tid);
+    else
+      core.compute_quant(smem + read_stage * Cfg::kStageBytes, tid, kt * Cfg::kTK, scales);
     read_stage = read_stage + 1 == Cfg::kStages ? 0 : read_stage + 1;
     write_stage = write_stage + 1 == Cfg::kStages ? 0 : write_stage + 1;
   }
@@ -663,13 +915,22 @@ __device__ __forceinline__ float swiglu(float gate, float lin, float alpha, floa
 
 // ---- Problems: where A and B rows come from and where the tile goes ---------------------
 
-template <class T> struct LinearProblem {
-  const T *X, *W, *bias;
+// W: the weight's storage, T or the bytes of a quantized weight; row_len: a
+// weight row in W units (K, or its bytes); scale/group: the quantized
+// weight's float32 scales, one per `group` elements of a row (unused for T).
+template <class T, class W = T> struct LinearProblem {
+  const T *X;
+  const W *Wt;
+  const T *bias;
   T *Y;
-  index_t K, N;
+  index_t K, N, row_len;
+  const float *scale;
+  int group;
   __device__ const T *a_row(index_t r) const { return X + r * K; }
-  __device__ const T *b_base(int) const { return W; }
-  __device__ index_t b_stride() const { return K; }
+  __device__ const W *b_base(int) const { return Wt; }
+  __device__ index_t b_stride() const { return row_len; }
+  __device__ const float *scale_base(int) const { return scale; }
+  __device__ index_t scale_stride() const { return quant_groups(K, group); }
   struct Epilogue {
     const LinearProblem &p;
     const TileCoords &t;
@@ -691,14 +952,20 @@ template <class T> struct LinearProblem {
 // B sets for the up projection: set 0 = fc1 rows (gate rows for SwiGLU), set 1
 // = the SwiGLU linear rows (fc3 for fusion 0, interleaved odd rows of fc1 for
 // fusion 1, the second half of fc1 for fusion 2).
-template <class T> struct MoeUpProblem {
+template <class T, class W = T> struct MoeUpProblem {
   const T *X;
   const int *slots;
-  const T *fc1, *fc1_bias, *fc3, *fc3_bias;
+  const W *fc1;
+  const T *fc1_bias;
+  const W *fc3;
+  const T *fc3_bias;
   T *Hout;
   index_t k, assignments, hidden, inter, f1_rows, expert;
   int act, fusion;
   float alpha, beta, limit;
+  index_t row_len;                    // a weight row in W units (hidden, or its bytes)
+  const float *fc1_scale, *fc3_scale; // quantized weights: one scale per `group` of a row
+  int group;
 
   __device__ const T *a_row(index_t r) const {
     const index_t slot = slots[r];
@@ -712,10 +979,19 @@ template <class T> struct MoeUpProblem {
   }
   __device__ bool from_fc3(int s) const { return act == kSwiGLU && fusion == 0 && s == 1; }
   // Row of output column c in set s: b_base(s) + c * b_stride().
-  __device__ const T *b_base(int s) const {
-    return from_fc3(s) ? fc3 + expert * inter * hidden : fc1 + (expert * f1_rows + weight_row(s, 0)) * hidden;
+  __device__ const W *b_base(int s) const {
+    return from_fc3(s) ? fc3 + expert * inter * row_len : fc1 + (expert * f1_rows + weight_row(s, 0)) * row_len;
   }
-  __device__ index_t b_stride() const { return (act == kSwiGLU && fusion == 1 ? 2 : 1) * hidden; }
+  __device__ index_t b_stride() const { return (act == kSwiGLU && fusion == 1 ? 2 : 1) * row_len; }
+  // Scales follow the weight rows: row r of a weight at r * ceil(H / group).
+  __device__ const float *scale_base(int s) const {
+    const index_t groups = quant_groups(hidden, group);
+    return from_fc3(s) ? fc3_scale + expert * inter * groups
+                       : fc1_scale + (expert * f1_rows + weight_row(s, 0)) * groups;
+  }
+  __device__ index_t scale_stride() const {
+    return (act == kSwiGLU && fusion == 1 ? 2 : 1) * quant_groups(hidden, group);
+  }
   __device__ float bias(int s, index_t c) const {
     if (from_fc3(s))
       return fc3_bias ? to_float(fc3_bias[expert * inter + c]) : 0.f;
@@ -745,15 +1021,21 @@ template <class T> struct MoeUpProblem {
   };
 };
 
-template <class T> struct MoeDownProblem {
+template <class T, class W = T> struct MoeDownProblem {
   const T *Hin;
   const int *slots;
-  const T *fc2, *fc2_bias, *routing_weights;
+  const W *fc2;
+  const T *fc2_bias, *routing_weights;
   T *Ypart;
   index_t assignments, hidden, inter, expert;
+  index_t row_len; // a weight row in W units (inter, or its bytes)
+  const float *fc2_scale;
+  int group;
   __device__ const T *a_row(index_t r) const { return Hin + r * inter; }
-  __device__ const T *b_base(int) const { return fc2 + expert * hidden * inter; }
-  __device__ index_t b_stride() const { return inter; }
+  __device__ const W *b_base(int) const { return fc2 + expert * hidden * row_len; }
+  __device__ index_t b_stride() const { return row_len; }
+  __device__ const float *scale_base(int) const { return fc2_scale + expert * hidden * quant_groups(inter, group); }
+  __device__ index_t scale_stride() const { return quant_groups(inter, group); }
   struct Epilogue {
     const MoeDownProblem &p;
     const TileCoords &t;
@@ -779,7 +1061,7 @@ template <class T> struct MoeDownProblem {
 // Grid-stride loop over the grouped tiles of all experts.
 template <class T, class Cfg, class Problem>
 __device__ void run_grouped(Problem &prob, const int *expert_offsets, index_t experts, index_t cols, index_t K) {
-  T *smem = reinterpret_cast<T *>(moec_gemm_smem);
+  unsigned char *smem = moec_gemm_smem;
   const index_t rows_total = prob.assignments;
   const index_t row_tiles = moe_total_row_tiles_warp(expert_offsets, experts, rows_total, Cfg::kTM);
   if (row_tiles == 0 || cols <= 0)
@@ -826,11 +1108,10 @@ __device__ void linear(const T *X, const T *W, const T *bias, T *Y, index_t M, i
   typedef detail::TileConfig<T, TM, TN, TK, WARPS, STAGES, 1> Cfg;
   if (K > detail::kMaxK || detail::dynamic_smem_size() < Cfg::kSmemBytes)
     return;
-  T *smem = reinterpret_cast<T *>(moec_gemm_smem);
-  detail::LinearProblem<T> prob{X, W, bias, Y, K, N};
+  detail::LinearProblem<T> prob{X, W, bias, Y, K, N, K, nullptr, 1};
   const index_t items = dense_work_items(M, N, TM, TN);
   for (index_t item = grid_block(); item < items; item += grid_blocks())
-    detail::run_tile<T, Cfg>(smem, prob, dense_tile(item, M, N, TM, TN), K);
+    detail::run_tile<T, Cfg>(moec_gemm_smem, prob, dense_tile(item, M, N, TM, TN), K);
 }
 
 // Hout[r, 0:I] = act(fc1_e . X[slot_r / k] + b1 [, fc3_e . x + b3]) for the
@@ -847,9 +1128,9 @@ __device__ void moe_gemm_up(const T *X, const int *sorted_slots, const int *expe
     return; // the compiler verified these; never read a missing tensor
   if (detail::dynamic_smem_size() < moe_gemm_up_smem_bytes<T, TM, TN, TK, WARPS, STAGES>(act))
     return;
-  detail::MoeUpProblem<T> prob{X, sorted_slots, fc1, fc1_bias, fc3, fc3_bias, Hout, k, tokens * k, hidden,
-                               inter, (gated && swiglu_fusion != 0) ? 2 * inter : inter, 0, act, swiglu_fusion,
-                               alpha, beta, limit};
+  detail::MoeUpProblem<T> prob{X,      sorted_slots, fc1,   fc1_bias, fc3,   fc3_bias, Hout,    k,      tokens * k,
+                               hidden, inter,        (gated && swiglu_fusion != 0) ? 2 * inter : inter,
+                               0,      act,          swiglu_fusion, alpha, beta, limit, hidden, nullptr, nullptr, 1};
   if (gated)
     detail::run_grouped<T, detail::TileConfig<T, TM, TN, TK, WARPS, STAGES, 2>>(prob, expert_offsets, experts, inter,
                                                                                hidden);
@@ -867,15 +1148,26 @@ __device__ void moe_gemm_down(const T *Hin, const int *sorted_slots, const int *
   typedef detail::TileConfig<T, TM, TN, TK, WARPS, STAGES, 1> Cfg;
   if (tokens <= 0 || k <= 0 || experts <= 0 || inter > detail::kMaxK || detail::dynamic_smem_size() < Cfg::kSmemBytes)
     return;
-  detail::MoeDownProblem<T> prob{Hin, sorted_slots, fc2, fc2_bias, routing_weights, Ypart, tokens * k, hidden, inter,
-                                 0};
+  detail::MoeDownProblem<T> prob{Hin, sorted_slots, fc2,   fc2_bias, routing_weights, Ypart, tokens * k, hidden,
+                                 inter, 0,          inter, nullptr, 1};
   detail::run_grouped<T, Cfg>(prob, expert_offsets, experts, hidden, inter);
 }
 
 } // namespace gemm
+} // namespace moec_ck
 
+// The quantized-weight GEMMs (same machinery, B tiles of stored bytes).
+#include "moec_cuda_gemm_quant.cuh"
+
+namespace moec_ck {
 using gemm::linear;
+using gemm::linear_q;
+using gemm::linear_q_smem_bytes;
 using gemm::linear_smem_bytes;
+using gemm::moe_gemm_down_q;
+using gemm::moe_gemm_down_q_smem_bytes;
+using gemm::moe_gemm_up_q;
+using gemm::moe_gemm_up_q_smem_bytes;
 using gemm::moe_gemm_down;
 using gemm::moe_gemm_down_smem_bytes;
 using gemm::moe_gemm_up;

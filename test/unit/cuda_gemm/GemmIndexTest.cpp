@@ -158,4 +158,96 @@ TEST(CudaGemmIndex, SharedMemoryFormula) {
   EXPECT_EQ(g::tile_smem_bytes(4, 128, 128, 16, 4, 1), 4u * 256 * 20 * 4);
 }
 
+// ---- Quantized weights: the fragment -> byte/nibble/scale mapping ------------
+
+// Packs a row of int4 values as the compiler stores them: element 2j in the
+// low nibble of byte j, 2j+1 in the high one, an odd last element padded.
+std::vector<unsigned char> packInt4(const std::vector<int> &q) {
+  std::vector<unsigned char> out((q.size() + 1) / 2, 0);
+  for (size_t i = 0; i < q.size(); ++i)
+    out[i / 2] |= static_cast<unsigned char>((q[i] & 0xf) << (i % 2 ? 4 : 0));
+  return out;
+}
+
+TEST(CudaGemmIndex, MmaBFragmentCoversTheTileOnce) {
+  // 32 lanes x 2 registers x 2 halves = the 8 x 16 (n, k) B tile of one
+  // m16n8k16 step, each element once; the halves of a register are adjacent
+  // k (lower k low), so an int4 register is exactly one byte.
+  std::vector<int> hits(8 * 16, 0);
+  for (int lane = 0; lane < 32; ++lane)
+    for (int reg = 0; reg < 2; ++reg) {
+      const int k0 = g::mma_b_fragment_k(lane, reg, 0), k1 = g::mma_b_fragment_k(lane, reg, 1);
+      EXPECT_EQ(k0 % 2, 0);
+      EXPECT_EQ(k1, k0 + 1);
+      EXPECT_EQ(g::quant_byte_of(g::kQuantInt4, k0), g::quant_byte_of(g::kQuantInt4, k1));
+      EXPECT_EQ(g::quant_nibble_of(g::kQuantInt4, k0), 0);
+      EXPECT_EQ(g::quant_nibble_of(g::kQuantInt4, k1), 1);
+      for (int half = 0; half < 2; ++half) {
+        const int n = g::mma_b_fragment_n(lane), k = g::mma_b_fragment_k(lane, reg, half);
+        ASSERT_TRUE(n >= 0 && n < 8 && k >= 0 && k < 16) << lane;
+        ++hits[n * 16 + k];
+      }
+    }
+  for (int e = 0; e < 8 * 16; ++e)
+    EXPECT_EQ(hits[e], 1) << "element n=" << e / 16 << " k=" << e % 16;
+}
+
+TEST(CudaGemmIndex, Int4DecodeAgreesWithThePacking) {
+  // Every value in [-8, 7] at even and odd positions, odd row lengths too.
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> value(-8, 7);
+  for (int K : {1, 2, 7, 16, 33, 128}) {
+    std::vector<int> q(K);
+    for (int &v : q)
+      v = value(rng);
+    const std::vector<unsigned char> row = packInt4(q);
+    ASSERT_EQ(static_cast<index_t>(row.size()), g::quant_row_bytes(g::kQuantInt4, K));
+    for (int k = 0; k < K; ++k)
+      EXPECT_EQ(g::unpack_int4(row[g::quant_byte_of(g::kQuantInt4, k)], g::quant_nibble_of(g::kQuantInt4, k)), q[k])
+          << "K=" << K << " k=" << k;
+    if (K % 2)
+      EXPECT_EQ(row.back() >> 4, 0) << "the pad nibble is zero";
+  }
+  for (int v = -8; v <= 7; ++v)
+    for (int w = -8; w <= 7; ++w) {
+      const unsigned char byte = packInt4({v, w})[0];
+      EXPECT_EQ(g::unpack_int4(byte, 0), v);
+      EXPECT_EQ(g::unpack_int4(byte, 1), w);
+    }
+  EXPECT_EQ(g::quant_row_bytes(g::kQuantInt8, 33), 33);
+  EXPECT_EQ(g::quant_row_bytes(g::kQuantFp8, 33), 33);
+}
+
+TEST(CudaGemmIndex, ScaleSlotsForEveryGroupSize) {
+  // The slot the kernels read (quant_group_of) is floor(k / group) inside the
+  // row's ceil(K / group) scales, for groups that split pairs and k steps
+  // (odd, 7, 24), the common ones (16, 32, 64, 128) and one per row (K);
+  // K-tile padding (k >= K) stays on the last scale. The hoisting the compute
+  // core does is checked too: with group % 16 == 0 the 16 k of an aligned
+  // step share one scale, with group % TK == 0 a whole K tile does.
+  for (int K : {16, 33, 48, 96, 256, 2048})
+    for (int group : {1, 3, 7, 16, 24, 32, 64, 128, K}) {
+      const int groups = static_cast<int>(g::ceil_div(K, group));
+      for (int k = 0; k < K + 128; ++k) {
+        const int slot = g::quant_group_of(k, group, groups);
+        const int want = k < K ? k / group : groups - 1;
+        ASSERT_EQ(slot, want < groups ? want : groups - 1) << "K=" << K << " group=" << group << " k=" << k;
+        ASSERT_LT(slot, groups);
+        if (group % 16 == 0)
+          ASSERT_EQ(slot, g::quant_group_of(k - k % 16, group, groups)) << "k step shares a scale";
+        for (int tk : {32, 64, 128})
+          if (group % tk == 0)
+            ASSERT_EQ(slot, g::quant_group_of(k - k % tk, group, groups)) << "K tile shares a scale";
+      }
+    }
+}
+
+TEST(CudaGemmIndex, QuantizedSharedMemoryFormula) {
+  // A tile as for 16-bit weights; B rows of TK * bits / 8 bytes + 16 padding.
+  EXPECT_EQ(g::quant_tile_smem_bytes(2, 8, 16, 32, 64, 6, 1), 6u * (16 * 72 * 2 + 32 * (64 + 16)));
+  EXPECT_EQ(g::quant_tile_smem_bytes(2, 4, 16, 32, 128, 6, 2), 6u * (16 * 136 * 2 + 64 * (64 + 16)));
+  EXPECT_EQ(g::quant_tile_smem_bytes(4, 4, 16, 32, 32, 4, 1), 4u * (16 * 36 * 4 + 32 * (16 + 16)));
+  EXPECT_EQ(g::quant_tile_smem_bytes(2, 0, 16, 32, 64, 6, 2), g::tile_smem_bytes(2, 16, 32, 64, 6, 2));
+}
+
 } // namespace
