@@ -18,20 +18,6 @@ using namespace mlir;
 
 namespace moec::calibration {
 
-std::optional<std::vector<float>> floatConstant(Value v) {
-  auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
-  if (!type || !type.getElementType().isF32() || !type.hasStaticShape())
-    return std::nullopt;
-  ElementsAttr elements = moec::getConstantElements(v);
-  auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
-  if (!bytes)
-    return std::nullopt;
-  std::vector<float> values(bytes->size() / sizeof(float));
-  if (!values.empty())
-    std::memcpy(values.data(), bytes->data(), values.size() * sizeof(float));
-  return values;
-}
-
 std::optional<ExpertWeights> ExpertWeights::read(moe::ExpertsOp op) {
   ExpertWeights w;
   w.experts = op.getNumExperts();
@@ -43,24 +29,24 @@ std::optional<ExpertWeights> ExpertWeights::read(moe::ExpertsOp op) {
   w.alpha = op.getAlpha().convertToFloat();
   w.beta = op.getBeta().convertToFloat();
   w.limit = op.getLimit().convertToFloat();
-  auto fc1 = floatConstant(op.getFc1());
+  auto fc1 = moec::getConstantFloats(op.getFc1());
   if (!fc1)
     return std::nullopt;
   w.fc1 = std::move(*fc1);
   if (op.getFc1Bias()) {
-    auto b = floatConstant(op.getFc1Bias());
+    auto b = moec::getConstantFloats(op.getFc1Bias());
     if (!b)
       return std::nullopt;
     w.fc1Bias = std::move(*b);
   }
   if (op.getFc3()) {
-    auto fc3 = floatConstant(op.getFc3());
+    auto fc3 = moec::getConstantFloats(op.getFc3());
     if (!fc3)
       return std::nullopt;
     w.fc3 = std::move(*fc3);
   }
   if (op.getFc3Bias()) {
-    auto b = floatConstant(op.getFc3Bias());
+    auto b = moec::getConstantFloats(op.getFc3Bias());
     if (!b)
       return std::nullopt;
     w.fc3Bias = std::move(*b);

@@ -18,9 +18,6 @@
 
 namespace moec::calibration {
 
-// An f32 constant's values, row-major; nullopt for anything else (run-time
-// values, pre-quantized moe.dequantize weights, other element types).
-std::optional<std::vector<float>> floatConstant(mlir::Value v);
 
 // The float weights of one moe.experts (com.microsoft.MoE layouts: fc1
 // [E, F1, H], fc2 [E, H, I], fc3 [E, I, H], biases [E, rows]).

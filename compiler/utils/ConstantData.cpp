@@ -182,4 +182,18 @@ std::optional<std::vector<double>> getConstantValues(Value v) {
   return out;
 }
 
+std::optional<std::vector<float>> getConstantFloats(Value v) {
+  auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
+  if (!type || !type.getElementType().isF32() || !type.hasStaticShape())
+    return std::nullopt;
+  ElementsAttr elements = moec::getConstantElements(v);
+  auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
+  if (!bytes)
+    return std::nullopt;
+  std::vector<float> values(bytes->size() / sizeof(float));
+  if (!values.empty())
+    std::memcpy(values.data(), bytes->data(), values.size() * sizeof(float));
+  return values;
+}
+
 } // namespace moec

@@ -38,6 +38,10 @@ std::optional<double> getElementAsDouble(mlir::ElementsAttr attr, int64_t index)
 // or its element type is not f32, f16, bf16 or an integer of 8, 16 or 32 bits.
 std::optional<std::vector<double>> getConstantValues(mlir::Value value);
 
+// The f32 constant behind `value` (static shape), row-major; std::nullopt for
+// anything else (run-time values, moe.dequantize weights, other types).
+std::optional<std::vector<float>> getConstantFloats(mlir::Value value);
+
 // All elements converted to int64 (for shape-like tensors).
 std::optional<std::vector<int64_t>> getConstantInts(mlir::ElementsAttr attr);
 

@@ -252,7 +252,7 @@ LogicalResult AwqScale::collect() {
       continue;
     const calib::OpRows *rows = data.findOp(keys[op]);
     if (auto linear = dyn_cast<moe::LinearOp>(op)) {
-      auto w = calib::floatConstant(linear.getWeight());
+      auto w = moec::getConstantFloats(linear.getWeight());
       if (!w || quant::onlyRoutes(linear.getOutput()))
         continue;
       auto type = cast<RankedTensorType>(linear.getWeight().getType());
@@ -291,7 +291,7 @@ LogicalResult AwqScale::collect() {
     if (experts.getFc3())
       weights.push_back({"fc3", experts.getFc3(), I, H});
     for (const W &wt : weights) {
-      auto w = calib::floatConstant(wt.v);
+      auto w = moec::getConstantFloats(wt.v);
       if (!w)
         continue;
       (void)addEntry(op, wt.name, wt.N, wt.K, E);
@@ -374,7 +374,7 @@ double AwqScale::search(ArrayRef<Term *> group, std::vector<std::vector<float>> 
 // `row`/`col` hold one vector per expert, or one for all, or none.
 void AwqScale::foldWeight(OpOperand &operand, ArrayRef<std::vector<float>> col,
                           ArrayRef<std::vector<float>> row, int64_t experts, bool kFirst) {
-  auto values = calib::floatConstant(operand.get());
+  auto values = moec::getConstantFloats(operand.get());
   auto type = cast<RankedTensorType>(operand.get().getType());
   int64_t last = type.getShape().back();
   int64_t rowsPer = static_cast<int64_t>(values->size()) / experts / last;
@@ -397,7 +397,7 @@ void AwqScale::foldWeight(OpOperand &operand, ArrayRef<std::vector<float>> col,
 // A per-channel vector (norm scale, bias) divided element-wise by `div`
 // (repeated when shorter).
 void AwqScale::foldVector(OpOperand &operand, ArrayRef<float> div) {
-  auto values = calib::floatConstant(operand.get());
+  auto values = moec::getConstantFloats(operand.get());
   for (size_t i = 0; i < values->size(); ++i)
     (*values)[i] = (*values)[i] / div[i % div.size()];
   replaceConstant(operand, *values);
@@ -423,11 +423,11 @@ void AwqScale::searchFc2() {
       continue;
     float limit = experts.getLimit().convertToFloat();
     bool fused = experts.getSwigluFusion() != 0;
-    auto isFloat = [](Value v) { return !v || calib::floatConstant(v).has_value(); };
+    auto isFloat = [](Value v) { return !v || moec::getConstantFloats(v).has_value(); };
     if (experts.getActivation() != "swiglu" || experts.getBeta().convertToFloat() != 0.f ||
         !(std::isinf(limit) && limit > 0) || !isFloat(experts.getFc1Bias()) ||
         !isFloat(experts.getFc3Bias()) ||
-        !calib::floatConstant(fused ? experts.getFc1() : experts.getFc3()))
+        !moec::getConstantFloats(fused ? experts.getFc1() : experts.getFc3()))
       continue;
     SmallVector<Term *> group;
     for (Term *t : list)
@@ -504,12 +504,12 @@ static bool consumersOf(Value v, int64_t K, SmallVectorImpl<Operation *> &out) {
   for (OpOperand &use : v.getUses()) {
     Operation *user = use.getOwner();
     if (auto linear = dyn_cast<moe::LinearOp>(user)) {
-      if (use.getOperandNumber() != 0 || !calib::floatConstant(linear.getWeight()))
+      if (use.getOperandNumber() != 0 || !moec::getConstantFloats(linear.getWeight()))
         return false;
       out.push_back(user);
     } else if (auto experts = dyn_cast<moe::ExpertsOp>(user)) {
-      if (use.getOperandNumber() != 0 || !calib::floatConstant(experts.getFc1()) ||
-          (experts.getFc3() && !calib::floatConstant(experts.getFc3())))
+      if (use.getOperandNumber() != 0 || !moec::getConstantFloats(experts.getFc1()) ||
+          (experts.getFc3() && !moec::getConstantFloats(experts.getFc3())))
         return false;
       out.push_back(user);
     } else if (isShapeOnly(user) && use.getOperandNumber() == 0 &&
@@ -532,12 +532,12 @@ void AwqScale::searchInputs() {
       auto type = cast<RankedTensorType>(norm.getInput().getType());
       int64_t axis = static_cast<int64_t>(norm.getAxis());
       bool lastAxisOnly = axis == type.getRank() - 1 || axis == -1;
-      if (lastAxisOnly && (!norm.getScale() || calib::floatConstant(norm.getScale())) &&
+      if (lastAxisOnly && (!norm.getScale() || moec::getConstantFloats(norm.getScale())) &&
           cast<RankedTensorType>(norm.getOutput().getType()).getElementType().isF32())
         producers.push_back(op);
     } else if (auto linear = dyn_cast<moe::LinearOp>(op)) {
-      if (calib::floatConstant(linear.getWeight()) &&
-          (!linear.getBias() || calib::floatConstant(linear.getBias())))
+      if (moec::getConstantFloats(linear.getWeight()) &&
+          (!linear.getBias() || moec::getConstantFloats(linear.getBias())))
         producers.push_back(op);
     }
   });
@@ -641,7 +641,7 @@ std::vector<float> AwqScale::storedNK(const Entry &entry, const Term &t, int64_t
         : entry.weight == "fc2" ? experts.getFc2()
                                 : experts.getFc3();
   }
-  std::vector<float> all = *calib::floatConstant(v);
+  std::vector<float> all = *moec::getConstantFloats(v);
   std::vector<float> out(t.N * t.K);
   for (int64_t n = 0; n < t.N; ++n)
     for (int64_t k = 0; k < t.K; ++k)
@@ -699,27 +699,17 @@ LogicalResult AwqScale::run() {
 struct AwqScalePass : moec::impl::MoecAwqScaleBase<AwqScalePass> {
   using MoecAwqScaleBase::MoecAwqScaleBase;
   void runOnOperation() override {
-    std::optional<quant::WeightFormat> fmt = quant::parseWeightFormat(format);
-    if (!fmt || (*fmt == quant::WeightFormat::None && config.empty()) || groupSize < 0) {
-      getOperation().emitError() << "moec-awq-scale: format must be " << quant::formatList()
-                                 << " (none only with a config) and group-size >= 0, got '"
-                                 << format << "', " << groupSize;
+    auto options =
+        quant::readQuantOptions(getOperation(), "moec-awq-scale", format, groupSize, config);
+    if (failed(options))
       return signalPassFailure();
-    }
-    std::vector<quant::QuantRule> rules;
-    if (!config.empty()) {
-      auto read = quant::readQuantRules(getOperation(), config, groupSize);
-      if (failed(read))
-        return signalPassFailure();
-      rules = std::move(*read);
-    }
     std::string error;
     auto data = calib::readCalibrationData(activations, error);
     if (failed(data)) {
       getOperation().emitError() << "moec-awq-scale: " << error;
       return signalPassFailure();
     }
-    AwqScale awq(getOperation(), *data, *fmt, groupSize, rules);
+    AwqScale awq(getOperation(), *data, options->format, groupSize, options->rules);
     if (failed(awq.run()))
       return signalPassFailure();
   }

@@ -47,21 +47,6 @@ namespace moe = moec::moe;
 
 namespace {
 
-// A weight as float32 values, row-major, or nullopt if it is not an f32
-// constant.
-std::optional<std::vector<float>> floatWeights(Value v) {
-  auto type = dyn_cast<RankedTensorType>(v.getType());
-  if (!type || !type.getElementType().isF32() || !type.hasStaticShape())
-    return std::nullopt;
-  ElementsAttr elements = moec::getConstantElements(v);
-  auto bytes = elements ? moec::getConstantBytes(elements) : std::nullopt;
-  if (!bytes)
-    return std::nullopt;
-  std::vector<float> values(bytes->size() / sizeof(float));
-  std::memcpy(values.data(), bytes->data(), bytes->size());
-  return values;
-}
-
 class Quantizer {
 public:
   Quantizer(int64_t groupSize, moec::quant::WeightFormat format)
@@ -115,7 +100,7 @@ public:
     // Routers keep their logits exact.
     if (moec::quant::onlyRoutes(op.getOutput()))
       return;
-    auto w = floatWeights(op.getWeight());
+    auto w = moec::getConstantFloats(op.getWeight());
     if (!w)
       return;
     auto type = cast<RankedTensorType>(op.getWeight().getType());
@@ -138,7 +123,7 @@ public:
   void experts(moe::ExpertsOp op) {
     OpBuilder b(op);
     auto one = [&](OpOperand &operand, StringRef fallback) {
-      auto w = floatWeights(operand.get());
+      auto w = moec::getConstantFloats(operand.get());
       if (!w)
         return;
       auto type = cast<RankedTensorType>(operand.get().getType());
@@ -162,33 +147,18 @@ struct QuantizeWeightsPass : moec::impl::MoecQuantizeWeightsBase<QuantizeWeights
   void runOnOperation() override {
     namespace quant = moec::quant;
     // "none" as the default format quantizes only what the config's rules say.
-    std::optional<quant::WeightFormat> defaultFormat = quant::parseWeightFormat(format);
-    if (!defaultFormat || (*defaultFormat == quant::WeightFormat::None && config.empty())) {
-      getOperation().emitError() << "moec-quantize-weights: format must be "
-                                 << quant::formatList() << " (none only with a config), got '"
-                                 << format << "'";
+    auto options = quant::readQuantOptions(getOperation(), "moec-quantize-weights", format,
+                                           groupSize, config);
+    if (failed(options))
       return signalPassFailure();
-    }
-    if (groupSize < 0) {
-      getOperation().emitError() << "moec-quantize-weights: group-size must be >= 0 (0: one "
-                                    "scale per output row), got "
-                                 << groupSize;
-      return signalPassFailure();
-    }
-    std::vector<quant::QuantRule> rules;
-    if (!config.empty()) {
-      auto read = quant::readQuantRules(getOperation(), config, groupSize);
-      if (failed(read))
-        return signalPassFailure();
-      rules = std::move(*read);
-    }
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<moe::LinearOp, moe::ExpertsOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
-      quant::QuantChoice choice = quant::chooseQuantization(op, *defaultFormat, groupSize, rules);
+      quant::QuantChoice choice =
+          quant::chooseQuantization(op, options->format, groupSize, options->rules);
       if (choice.format == quant::WeightFormat::None)
         continue;
       Quantizer quantizer(choice.group, choice.format);

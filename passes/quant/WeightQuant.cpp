@@ -225,6 +225,26 @@ FailureOr<std::vector<QuantRule>> readQuantRules(Operation *anchor, StringRef pa
   return out;
 }
 
+FailureOr<QuantOptions> readQuantOptions(Operation *anchor, StringRef pass, StringRef format,
+                                         int64_t groupSize, StringRef config) {
+  std::optional<WeightFormat> parsed = parseWeightFormat(format);
+  if (!parsed || (*parsed == WeightFormat::None && config.empty()))
+    return anchor->emitError() << pass << ": format must be " << formatList()
+                               << " (none only with a config), got '" << format << "'";
+  if (groupSize < 0)
+    return anchor->emitError() << pass << ": group-size must be >= 0 (0: one scale per output "
+                                          "row), got "
+                               << groupSize;
+  QuantOptions out{*parsed, groupSize, {}};
+  if (!config.empty()) {
+    auto rules = readQuantRules(anchor, config, groupSize);
+    if (failed(rules))
+      return failure();
+    out.rules = std::move(*rules);
+  }
+  return out;
+}
+
 QuantChoice chooseQuantization(Operation *op, WeightFormat defaultFormat, int64_t defaultGroup,
                                ArrayRef<QuantRule> rules) {
   std::vector<std::string> names = moec::nodeNames(op->getLoc());

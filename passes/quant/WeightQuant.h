@@ -71,6 +71,19 @@ mlir::FailureOr<std::vector<QuantRule>> readQuantRules(mlir::Operation *anchor,
                                                        llvm::StringRef path,
                                                        int64_t defaultGroup);
 
+// The options moec-quantize-weights takes (and passes that must predict it):
+// the default format, group size and the config's rules. A one-line error on
+// `anchor`, prefixed with `pass`, for a bad format, a negative group size
+// ("none" is allowed only with a config) or a bad config file.
+struct QuantOptions {
+  WeightFormat format;
+  int64_t groupSize;
+  std::vector<QuantRule> rules;
+};
+mlir::FailureOr<QuantOptions> readQuantOptions(mlir::Operation *anchor, llvm::StringRef pass,
+                                               llvm::StringRef format, int64_t groupSize,
+                                               llvm::StringRef config);
+
 // The format and group size for one moe.linear / moe.experts op: the first
 // rule whose match is a substring of the op's ONNX node name, else the
 // defaults. `group` 0 means one scale per output row.
