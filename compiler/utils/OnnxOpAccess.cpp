@@ -93,6 +93,16 @@ StringRef onnxOpType(Operation *op) {
   return name.substr(name.rfind('.') + 1);
 }
 
+bool isOnnxOp(Operation *op, StringRef type) {
+  return op && op->getDialect() && op->getDialect()->getNamespace() == "onnx" &&
+         onnxOpType(op) == type;
+}
+
+Operation *definedByOnnx(Value v, StringRef type) {
+  Operation *def = v ? v.getDefiningOp() : nullptr;
+  return isOnnxOp(def, type) ? def : nullptr;
+}
+
 std::optional<std::vector<int64_t>> getKnownInts(Value value) {
   if (!value)
     return std::nullopt;

@@ -39,6 +39,13 @@ std::vector<std::string> nodeNames(mlir::Location loc);
 // The op type as ONNX names it ("TopK", "MoE"), from the op name.
 llvm::StringRef onnxOpType(mlir::Operation *op);
 
+// Whether `op` is the onnx-dialect op for ONNX type `type` ("MatMul").
+bool isOnnxOp(mlir::Operation *op, llvm::StringRef type);
+
+// The op defining `v` if it is the onnx op `type`, else null (also for a null
+// value or a block argument): the first step of every raising pattern.
+mlir::Operation *definedByOnnx(mlir::Value v, llvm::StringRef type);
+
 // Compile-time int values of `value`: a constant, or a shape-like value the
 // onnx dialect can evaluate. T (the token count) is ShapedType::kDynamic.
 std::optional<std::vector<int64_t>> getKnownInts(mlir::Value value);

@@ -45,12 +45,12 @@
 #include "compiler/utils/OnnxOpAccess.h"
 #include "dialects/moe/MoEDialect.h"
 #include "dialects/onnx/ONNXDialect.h"
+#include "passes/raise/ExpertPatterns.h"
 #include "passes/raise/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Verifier.h"
-#include "llvm/ADT/SetVector.h"
 
 #include <cstring>
 #include <limits>
@@ -62,51 +62,12 @@ namespace moec {
 } // namespace moec
 
 using namespace mlir;
+using namespace moec::raise;
+using moec::definedByOnnx;
+using moec::isOnnxOp;
 namespace moe = moec::moe;
 
 namespace {
-
-RankedTensorType rankedType(Value v) { return v ? dyn_cast<RankedTensorType>(v.getType()) : nullptr; }
-
-bool isOnnx(Operation *op, StringRef type) {
-  return op && op->getDialect() && op->getDialect()->getNamespace() == "onnx" &&
-         moec::onnxOpType(op) == type;
-}
-
-// The op defining `v` if it is the ONNX op `type`, else null.
-Operation *definedBy(Value v, StringRef type) {
-  Operation *def = v ? v.getDefiningOp() : nullptr;
-  return isOnnx(def, type) ? def : nullptr;
-}
-
-// The last-axis index of a rank-`rank` tensor, as ONNX may write it.
-bool isLastAxis(int64_t axis, int64_t rank) { return axis == rank - 1 || axis == -1; }
-
-// A reduction over exactly the last axis of its rank-2 input, with the given
-// keepdims.
-bool reducesLastAxis(Operation *reduce, int64_t keepdims) {
-  auto in = rankedType(reduce->getOperand(0));
-  if (!in || in.getRank() != 2 || moec::getIntAttr(reduce, "keepdims", 1) != keepdims)
-    return false;
-  std::optional<std::vector<int64_t>> axes;
-  if (Value axesInput = moec::getOnnxInput(reduce, 1))
-    axes = moec::getKnownInts(axesInput);
-  else
-    axes = moec::getIntsAttr(reduce, "axes");
-  return axes && axes->size() == 1 && isLastAxis(axes->front(), 2);
-}
-
-// A one-element integer constant's value (an expert id).
-std::optional<int64_t> scalarInt(Value v) {
-  ElementsAttr elements = moec::getConstantElements(v);
-  if (!elements || elements.getNumElements() != 1 ||
-      !isa<IntegerType>(elements.getElementType()))
-    return std::nullopt;
-  auto known = moec::getConstantInts(elements);
-  if (!known || known->size() != 1)
-    return std::nullopt;
-  return known->front();
-}
 
 // A constant whose elements are all zero (the Where's "else" operand).
 bool isZeroConstant(Value v) {
@@ -133,7 +94,7 @@ struct Linear {
 // A rank-2 float constant, or the Transpose of one (`transposed` set).
 ElementsAttr constantMatrix(Value w, bool &transposed) {
   transposed = false;
-  if (Operation *t = definedBy(w, "Transpose")) {
+  if (Operation *t = definedByOnnx(w, "Transpose")) {
     auto perm = moec::getIntsAttr(t, "perm");
     if (perm && *perm != std::vector<int64_t>{1, 0})
       return {};
@@ -165,10 +126,10 @@ std::optional<Linear> matchLinear(Value out) {
   Linear linear;
   Value product = out;
   Value biasValue;
-  if (Operation *add = definedBy(out, "Add")) {
+  if (Operation *add = definedByOnnx(out, "Add")) {
     for (unsigned i = 0; i < 2 && !biasValue; ++i) {
       Value p = add->getOperand(i), b = add->getOperand(1 - i);
-      if ((definedBy(p, "MatMul") || definedBy(p, "Gemm")) && p.hasOneUse() &&
+      if ((definedByOnnx(p, "MatMul") || definedByOnnx(p, "Gemm")) && p.hasOneUse() &&
           moec::getConstantElements(b)) {
         product = p;
         biasValue = b;
@@ -179,12 +140,12 @@ std::optional<Linear> matchLinear(Value out) {
   }
   bool transposed = false;
   Value weight;
-  if (Operation *matmul = definedBy(product, "MatMul")) {
+  if (Operation *matmul = definedByOnnx(product, "MatMul")) {
     linear.input = matmul->getOperand(0);
     weight = matmul->getOperand(1);
     linear.weight = constantMatrix(weight, transposed);
     linear.outIn = transposed;
-  } else if (Operation *gemm = definedBy(product, "Gemm")) {
+  } else if (Operation *gemm = definedByOnnx(product, "Gemm")) {
     if (moec::getIntAttr(gemm, "transA", 0) != 0 || moec::getFloatAttr(gemm, "alpha", 1.0) != 1.0)
       return std::nullopt;
     if (Value c = moec::getOnnxInput(gemm, 2)) {
@@ -219,22 +180,6 @@ std::optional<Linear> matchLinear(Value out) {
   return linear;
 }
 
-// silu(g) = Mul(g, Sigmoid(g)), operands either way round; returns g. g is
-// used by exactly those two ops.
-Value matchSilu(Value v) {
-  Operation *mul = definedBy(v, "Mul");
-  if (!mul)
-    return {};
-  for (unsigned i = 0; i < 2; ++i) {
-    Value g = mul->getOperand(i), s = mul->getOperand(1 - i);
-    Operation *sigmoid = definedBy(s, "Sigmoid");
-    if (sigmoid && sigmoid->getOperand(0) == g && s.hasOneUse() &&
-        std::distance(g.use_begin(), g.use_end()) == 2)
-      return g;
-  }
-  return {};
-}
-
 struct Expert {
   std::string activation; // "swiglu", "silu" or "relu"
   Linear fc1, fc2;
@@ -252,7 +197,7 @@ std::optional<Expert> matchFfn(Value y) {
   expert.fc2 = *fc2;
   Value h = fc2->input;
   Value gate;
-  if (Operation *mul = definedBy(h, "Mul")) {
+  if (Operation *mul = definedByOnnx(h, "Mul")) {
     for (unsigned i = 0; i < 2 && !expert.fc3; ++i) {
       Value a = mul->getOperand(i), b = mul->getOperand(1 - i);
       Value g = a.hasOneUse() ? matchSilu(a) : Value();
@@ -268,7 +213,7 @@ std::optional<Expert> matchFfn(Value y) {
     if (expert.fc3)
       return expert;
   }
-  if (Operation *relu = definedBy(h, "Relu")) {
+  if (Operation *relu = definedByOnnx(h, "Relu")) {
     gate = relu->getOperand(0);
     if (!gate.hasOneUse())
       return std::nullopt;
@@ -299,9 +244,9 @@ std::optional<Selection> matchSelection(Value rw) {
   // [T] -> [T, 1] by Unsqueeze or Reshape; or a ReduceSum that kept the dim.
   Value sum = rw;
   int64_t keepdims = 1;
-  Operation *column = definedBy(rw, "Unsqueeze");
+  Operation *column = definedByOnnx(rw, "Unsqueeze");
   if (!column)
-    column = definedBy(rw, "Reshape");
+    column = definedByOnnx(rw, "Reshape");
   if (column) {
     sum = column->getOperand(0);
     auto sumType = rankedType(sum);
@@ -310,7 +255,7 @@ std::optional<Selection> matchSelection(Value rw) {
       return std::nullopt;
     keepdims = 0;
   }
-  Operation *reduce = definedBy(sum, "ReduceSum");
+  Operation *reduce = definedByOnnx(sum, "ReduceSum");
   if (!reduce || !reducesLastAxis(reduce, keepdims))
     return std::nullopt;
   Value selected = reduce->getOperand(0);
@@ -320,21 +265,21 @@ std::optional<Selection> matchSelection(Value rw) {
   // Where(Equal(ids, e), w, 0), or Mul(Cast(Equal(ids, e)), w) either way round.
   Selection selection;
   Value isExpert;
-  if (Operation *where = definedBy(selected, "Where")) {
+  if (Operation *where = definedByOnnx(selected, "Where")) {
     if (!isZeroConstant(where->getOperand(2)))
       return std::nullopt;
     isExpert = where->getOperand(0);
     selection.weights = where->getOperand(1);
-  } else if (Operation *mul = definedBy(selected, "Mul")) {
+  } else if (Operation *mul = definedByOnnx(selected, "Mul")) {
     for (unsigned i = 0; i < 2 && !isExpert; ++i) {
-      Operation *cast = definedBy(mul->getOperand(i), "Cast");
-      if (cast && mul->getOperand(i).hasOneUse() && definedBy(cast->getOperand(0), "Equal")) {
+      Operation *cast = definedByOnnx(mul->getOperand(i), "Cast");
+      if (cast && mul->getOperand(i).hasOneUse() && definedByOnnx(cast->getOperand(0), "Equal")) {
         isExpert = cast->getOperand(0);
         selection.weights = mul->getOperand(1 - i);
       }
     }
   }
-  Operation *equal = definedBy(isExpert, "Equal");
+  Operation *equal = definedByOnnx(isExpert, "Equal");
   if (!equal || !isExpert.hasOneUse())
     return std::nullopt;
   for (unsigned i = 0; i < 2 && selection.expert < 0; ++i) {
@@ -352,73 +297,6 @@ std::optional<Selection> matchSelection(Value rw) {
       selectedType.getElementType() != weightsType.getElementType())
     return std::nullopt;
   return selection;
-}
-
-struct Router {
-  Value logits;
-  int64_t k = 0;
-  bool normalize = false;
-  // A router an earlier pass already raised (moec-raise-sigmoid-router),
-  // whose results the selections read: reused as it is.
-  moe::RouterOp existing;
-};
-
-// The top-k (`weights`, `ids`) as a softmax router over `experts` logits.
-std::optional<Router> matchRouter(Value weights, Value ids, int64_t experts) {
-  if (auto raised = ids.getDefiningOp<moe::RouterOp>()) {
-    auto logitsType = rankedType(raised.getLogits());
-    if (raised.getExpertIds() != ids || raised.getWeights() != weights ||
-        logitsType.getDimSize(1) != experts)
-      return std::nullopt;
-    Router router;
-    router.logits = raised.getLogits();
-    router.k = raised.getK();
-    router.existing = raised;
-    return router;
-  }
-  Operation *topk = definedBy(ids, "TopK");
-  if (!topk || topk->getResult(1) != ids)
-    return std::nullopt;
-  auto inType = rankedType(topk->getOperand(0));
-  if (!inType || inType.getRank() != 2 || inType.getDimSize(1) != experts ||
-      !isLastAxis(moec::getIntAttr(topk, "axis", -1), 2) ||
-      moec::getIntAttr(topk, "largest", 1) != 1)
-    return std::nullopt;
-  auto k = moec::getKnownInts(topk->getOperand(1));
-  if (!k || k->size() != 1 || k->front() < 1 || k->front() > experts)
-    return std::nullopt;
-  Router router;
-  router.k = k->front();
-  Value values = topk->getResult(0);
-  auto softmaxOverLast = [](Operation *softmax) {
-    auto type = rankedType(softmax->getOperand(0));
-    return type && type.getRank() == 2 && isLastAxis(moec::getIntAttr(softmax, "axis", -1), 2);
-  };
-  if (Operation *softmax = definedBy(topk->getOperand(0), "Softmax")) {
-    // Softmax over all experts, then top-k; renormalized or not.
-    if (!softmaxOverLast(softmax))
-      return std::nullopt;
-    router.logits = softmax->getOperand(0);
-    if (weights == values) {
-      router.normalize = false;
-    } else {
-      Operation *div = definedBy(weights, "Div");
-      Operation *sum = div ? definedBy(div->getOperand(1), "ReduceSum") : nullptr;
-      if (!div || div->getOperand(0) != values || !sum || sum->getOperand(0) != values ||
-          !reducesLastAxis(sum, 1))
-        return std::nullopt;
-      router.normalize = true;
-    }
-  } else {
-    // Top-k of the logits, then a softmax over the k of them: the same
-    // experts (softmax is monotonic) and the renormalized probabilities.
-    Operation *overK = definedBy(weights, "Softmax");
-    if (!overK || overK->getOperand(0) != values || !softmaxOverLast(overK))
-      return std::nullopt;
-    router.logits = topk->getOperand(0);
-    router.normalize = true;
-  }
-  return router;
 }
 
 // Writes `linear`'s weight as [out, in] rows at `dst` (elements `width` bytes).
@@ -449,7 +327,7 @@ public:
   LogicalResult raise(Operation *root) {
     // The root is the last Add of the sum: not itself a term of a bigger sum.
     Value result = root->getResult(0);
-    if (result.hasOneUse() && isOnnx(*result.getUsers().begin(), "Add"))
+    if (result.hasOneUse() && isOnnxOp(*result.getUsers().begin(), "Add"))
       return success();
     SmallVector<Value> terms;
     collectTerms(root, terms);
@@ -460,7 +338,7 @@ public:
     std::map<int64_t, Expert> experts;
     Value ids, weights, x;
     for (Value term : terms) {
-      Operation *mul = definedBy(term, "Mul");
+      Operation *mul = definedByOnnx(term, "Mul");
       if (!mul || !term.hasOneUse())
         return success();
       std::optional<Selection> selection;
@@ -503,7 +381,7 @@ public:
     // The router scores the same rows the experts read (moe.experts takes
     // one routing row per token; a [1, E] router broadcast over all tokens
     // is another computation).
-    std::optional<Router> router = matchRouter(weights, ids, count);
+    std::optional<SoftmaxRouter> router = matchRouter(weights, ids, count);
     auto logitsType = router ? rankedType(router->logits) : nullptr;
     if (!router || logitsType.getElementType() != element ||
         rankedType(weights).getElementType() != element ||
@@ -518,7 +396,7 @@ private:
   // single-use Adds of the tree.
   void collectTerms(Operation *add, SmallVectorImpl<Value> &terms) {
     for (Value operand : add->getOperands()) {
-      Operation *inner = definedBy(operand, "Add");
+      Operation *inner = definedByOnnx(operand, "Add");
       if (inner && operand.hasOneUse())
         collectTerms(inner, terms);
       else
@@ -553,7 +431,7 @@ private:
     return moec::createBlobConstant(b, loc, RankedTensorType::get(shape, element), data, key);
   }
 
-  LogicalResult build(Operation *root, const Router &router,
+  LogicalResult build(Operation *root, const SoftmaxRouter &router,
                       const std::map<int64_t, Expert> &experts, Value x) {
     OpBuilder b(root);
     Location loc = root->getLoc();
@@ -587,15 +465,7 @@ private:
       return success();
     }
 
-    auto logitsType = rankedType(router.logits);
-    int64_t tokens = logitsType.getDimSize(0);
-    auto weightsType = RankedTensorType::get({tokens, router.k}, logitsType.getElementType());
-    auto idsType = RankedTensorType::get({tokens, router.k}, b.getI64Type());
-    moe::RouterOp route = router.existing;
-    if (!route)
-      route = moe::RouterOp::create(b, loc, weightsType, idsType, router.logits,
-                                    b.getI64IntegerAttr(router.k), b.getBoolAttr(router.normalize),
-                                    b.getStringAttr("softmax"));
+    moe::RouterOp route = getOrCreateRouter(b, loc, router);
     // alpha 1, beta 0, no limit: SwiGLU is exactly silu(gate) * linear.
     auto grouped = moe::ExpertsOp::create(
         b, loc, root->getResult(0).getType(), x, route.getWeights(), route.getExpertIds(), w1, b1,
@@ -605,27 +475,10 @@ private:
     if (failed(mlir::verify(grouped)) || failed(mlir::verify(route)))
       return failure();
     root->getResult(0).replaceAllUsesWith(grouped.getOutput());
-    eraseDead(root);
+    // Every op eraseDeadOnnxOps removes precedes the root, so the caller's
+    // forward walk never revisits an erased op.
+    eraseDeadOnnxOps(root);
     return success();
-  }
-
-  // Erases `op` and every onnx op that only it kept alive: the dense experts,
-  // the selections, the top-k when nothing else reads it. All of them precede
-  // the root, so the caller's forward walk never revisits an erased op.
-  void eraseDead(Operation *op) {
-    llvm::SetVector<Operation *> worklist;
-    worklist.insert(op);
-    while (!worklist.empty()) {
-      Operation *dead = worklist.pop_back_val();
-      if (!dead->use_empty())
-        continue;
-      for (Value operand : dead->getOperands()) {
-        Operation *def = operand.getDefiningOp();
-        if (def && def->getDialect() && def->getDialect()->getNamespace() == "onnx")
-          worklist.insert(def);
-      }
-      dead->erase();
-    }
   }
 };
 
@@ -634,7 +487,7 @@ struct RaiseDenseMoEPass : moec::impl::MoecRaiseDenseMoEBase<RaiseDenseMoEPass> 
   void runOnOperation() override {
     SmallVector<Operation *> adds;
     getOperation().walk([&](Operation *op) {
-      if (isOnnx(op, "Add"))
+      if (isOnnxOp(op, "Add"))
         adds.push_back(op);
     });
     // Forward order: a raise erases only ops before its root, all visited.

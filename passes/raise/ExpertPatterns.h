@@ -1,0 +1,66 @@
+//===- ExpertPatterns.h - pieces shared by the MoE-block raising passes -*- C++ -*-===//
+//
+// Every export of an MoE block, however it computes the experts (densely, in a
+// per-expert loop, or by gathering each token's expert weights), starts from
+// the same router subgraph and writes the same activations. The raising
+// passes share these matchers so that they agree on which routers and
+// activations they accept, and build the same moe.router.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_PASSES_RAISE_EXPERTPATTERNS_H
+#define MOEC_PASSES_RAISE_EXPERTPATTERNS_H
+
+#include "dialects/moe/MoEDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+#include <optional>
+
+namespace moec::raise {
+
+// The ranked type of `v`, or null (unranked: a shape the importer deferred).
+mlir::RankedTensorType rankedType(mlir::Value v);
+
+// The last axis of a rank-`rank` tensor, as ONNX may write it.
+bool isLastAxis(int64_t axis, int64_t rank);
+
+// A reduction over exactly the last axis of its rank-2 input, with the given
+// keepdims.
+bool reducesLastAxis(mlir::Operation *reduce, int64_t keepdims);
+
+// A one-element integer constant's value (an expert id).
+std::optional<int64_t> scalarInt(mlir::Value v);
+
+// silu(g) written Mul(g, Sigmoid(g)), operands either way round: returns g,
+// which must have exactly those two uses. Null otherwise.
+mlir::Value matchSilu(mlir::Value v);
+
+// A softmax top-k router whose selections the experts read.
+struct SoftmaxRouter {
+  mlir::Value logits; // [T, E]
+  int64_t k = 0;
+  bool normalize = false;
+  // A router an earlier pass already raised (moec-raise-sigmoid-router),
+  // whose results the experts read: reused as it is.
+  moec::moe::RouterOp existing;
+};
+
+// The top-k (`weights` [T, k], `ids` [T, k]) as a router over `experts`
+// logits: Softmax then TopK (weights the top-k values, or those divided by
+// their sum), TopK of the logits then Softmax of the k values, or a
+// moe.router. `experts` < 0 accepts any expert count.
+std::optional<SoftmaxRouter> matchRouter(mlir::Value weights, mlir::Value ids,
+                                         int64_t experts);
+
+// `router.existing`, or a new moe.router at `b`'s insertion point.
+moec::moe::RouterOp getOrCreateRouter(mlir::OpBuilder &b, mlir::Location loc,
+                                      const SoftmaxRouter &router);
+
+// Erases `root` (which must have no uses) and every onnx op that only it kept
+// alive, transitively.
+void eraseDeadOnnxOps(mlir::Operation *root);
+
+} // namespace moec::raise
+
+#endif // MOEC_PASSES_RAISE_EXPERTPATTERNS_H
