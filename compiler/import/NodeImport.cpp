@@ -3,10 +3,15 @@
 // One node becomes one op (plus constant ops for the older opsets' attribute
 // forms, which are rewritten into the newest schema's inputs). Each op's
 // result types are inferred and the op verified right away, so a problem is
-// reported at the node that causes it, prefixed "op 'T' (opset N): ".
+// reported at the node that causes it, prefixed "op 'T' (opset N): ". A shape
+// moec cannot express (2*T rows, a data-dependent count) is deferred, not
+// refused: the result is unranked and the op records why
+// (dialects/onnx/DeferredShapes.h); moec-onnx-infer-shapes reports it if no
+// raising pass removed the op.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/import/ImportContext.h"
+#include "dialects/onnx/DeferredShapes.h"
 #include "dialects/onnx/ONNXDialect.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -71,6 +76,9 @@ const OpInfo kAiOnnxOps[] = {
     {"TopK", "TopK", 2, 2, 2},
     {"Gather", "Gather", 2, 2, 1},
     {"GatherElements", "GatherElements", 2, 2, 1},
+    {"GatherND", "GatherND", 2, 2, 1},
+    {"OneHot", "OneHot", 3, 3, 1},
+    {"NonZero", "NonZero", 1, 1, 1},
     {"ScatterElements", "ScatterElements", 3, 3, 1},
     {"Reshape", "Reshape", 2, 2, 1},
     {"Flatten", "Flatten", 1, 1, 1},
@@ -81,6 +89,7 @@ const OpInfo kAiOnnxOps[] = {
     {"Slice", "Slice", 3, 5, 1, 5, 0b11000},
     {"Split", "Split", 1, 2, kVariadic},
     {"Expand", "Expand", 2, 2, 1},
+    {"Tile", "Tile", 2, 2, 1},
     {"Cast", "Cast", 1, 1, 1},
     {"Identity", "Identity", 1, 1, 1},
     {"Shape", "Shape", 1, 1, 1},
@@ -310,15 +319,17 @@ LogicalResult NodeImporter::convertAttributes() {
 // Softmax's default axis and meaning changed in opset 13: before, the input
 // was flattened to 2-D at `axis` (default 1). That equals the new meaning
 // when the axis is the last one; other cases are refused rather than guessed.
+// Only that check needs the rank: an opset-13 Softmax of a deferred
+// (unranked) value imports.
 LogicalResult NodeImporter::fixSoftmaxAxis() {
-  auto rankedType = dyn_cast<RankedTensorType>(inputs[0].getType());
-  if (!rankedType)
-    return error() << "the input has no known rank";
-  int64_t rank = rankedType.getRank();
   int64_t axis = opset >= 13 ? -1 : 1;
   if (auto given = dyn_cast_or_null<IntegerAttr>(attributes.get("axis")))
     axis = given.getInt();
   if (opset < 13) {
+    auto rankedType = dyn_cast<RankedTensorType>(inputs[0].getType());
+    if (!rankedType)
+      return error() << "the input has no known rank (an opset < 13 axis needs it)";
+    int64_t rank = rankedType.getRank();
     int64_t normalized = axis < 0 ? axis + rank : axis;
     if (normalized != rank - 1)
       return error() << "axis " << axis << " on a rank-" << rank
@@ -330,9 +341,14 @@ LogicalResult NodeImporter::fixSoftmaxAxis() {
   return success();
 }
 
-// Infers result types and verifies, rewording the op's own diagnostic into
-// the importer's "op 'T' (opset N): ..." form at the node.
+// Infers (or defers) result types and verifies, rewording the op's own
+// diagnostic into the importer's "op 'T' (opset N): ..." form at the node.
 LogicalResult NodeImporter::finishOp(Operation *op) {
+  if (auto shaped = dyn_cast<onnx::ONNXShapeInferenceOpInterface>(op)) {
+    onnx::ShapeOutcome outcome = onnx::inferOrDeferShapes(shaped);
+    if (outcome.kind == onnx::ShapeOutcome::Invalid)
+      return error() << outcome.message;
+  }
   std::string message;
   LogicalResult result = success();
   {
@@ -341,10 +357,7 @@ LogicalResult NodeImporter::finishOp(Operation *op) {
         message = diag.str();
       return success();
     });
-    auto shaped = dyn_cast<onnx::ONNXShapeInferenceOpInterface>(op);
-    result = shaped ? shaped.inferShapes() : success();
-    if (succeeded(result))
-      result = mlir::verify(op, /*verifyRecursively=*/false);
+    result = mlir::verify(op, /*verifyRecursively=*/false);
   }
   if (succeeded(result))
     return success();

@@ -154,16 +154,18 @@ FailureOr<Type> GraphImporter::inputType(const ::onnx::ValueInfoProto &input) {
 
 // A graph output's declared type (when the exporter wrote one) must agree
 // with the inferred type; a disagreement means the model and moec differ in
-// their reading of some op, which is better reported than compiled.
+// their reading of some op, which is better reported than compiled. A
+// deferred (unranked) output is checked for its element type only.
 LogicalResult GraphImporter::checkDeclaredOutput(const ::onnx::ValueInfoProto &output,
                                                  Value value) {
   if (!output.type().has_tensor_type())
     return success();
   const auto &declared = output.type().tensor_type();
-  auto inferred = cast<RankedTensorType>(value.getType());
+  auto type = cast<TensorType>(value.getType());
   Type element = import::convertDataType(ic.ctx, declared.elem_type());
-  bool mismatch = declared.elem_type() != 0 && element != inferred.getElementType();
-  if (declared.has_shape()) {
+  bool mismatch = declared.elem_type() != 0 && element != type.getElementType();
+  auto inferred = dyn_cast<RankedTensorType>(type);
+  if (inferred && declared.has_shape()) {
     const auto &dims = declared.shape().dim();
     mismatch |= dims.size() != inferred.getRank();
     for (int i = 0; !mismatch && i < dims.size(); ++i)
@@ -173,7 +175,7 @@ LogicalResult GraphImporter::checkDeclaredOutput(const ::onnx::ValueInfoProto &o
   if (mismatch)
     return emitError(ic.fileLoc) << "graph output '" << output.name()
                                  << "' is declared with a type that differs from the inferred "
-                                 << inferred;
+                                 << type;
   return success();
 }
 

@@ -1,7 +1,9 @@
 //===- OnnxImporter.h - ONNX protobuf to the onnx dialect ---------*- C++ -*-===//
 //
 // Reads an .onnx file (and its external data) into a module holding one
-// func.func @main in the onnx dialect, with every result type inferred.
+// func.func @main in the onnx dialect, with every result type inferred, or
+// deferred (unranked, the reason on the op that lost the shape) where moec
+// cannot express a shape: see dialects/onnx/DeferredShapes.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_COMPILER_IMPORT_ONNXIMPORTER_H

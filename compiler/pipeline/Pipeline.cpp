@@ -52,8 +52,16 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stop
     return;
   OpPassManager &raisePm = pm.nest<func::FuncOp>();
   raisePm.addPass(createMoecRaiseDequantize());
-  raisePm.addPass(createMoecRaiseRmsNorm());
   raisePm.addPass(createMoecRaiseSigmoidRouter());
+  // The expert raisers read the router a raiser above may have made, and
+  // remove the values whose shapes the importer deferred (k*T rows,
+  // data-dependent counts).
+  raisePm.addPass(createMoecRaiseLoopedExperts());
+  raisePm.addPass(createMoecRaiseBatchedExperts());
+  // Every shape must be known from here on: the raising passes above may
+  // have replaced the MoE blocks whose shapes the importer deferred.
+  raisePm.addPass(createMoecOnnxInferShapes());
+  raisePm.addPass(createMoecRaiseRmsNorm());
   raisePm.addPass(createMoecRaiseDenseMoE());
   raisePm.addPass(createMoecConvertOnnxToMoe());
   // The calibration run sees the raised float model (the ops the later

@@ -63,7 +63,8 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
 };
 
 // onnx dialect -> artifact for options.target, stopping after `stopAfter`.
-// The module must come from the importer (shapes already inferred).
+// The module must come from the importer (shapes inferred, or deferred as
+// unranked values that the expert raising passes remove).
 void buildPipeline(mlir::OpPassManager &pm, const PipelineOptions &options,
                    Stage stopAfter = Stage::Artifact);
 

@@ -115,6 +115,88 @@ std::optional<Values> sliceList(const Values &data, int64_t start, int64_t end, 
   return out;
 }
 
+// Element i of a list broadcast to n entries (its size is n or 1).
+int64_t broadcastAt(const Values &list, size_t i) { return list[list.size() == 1 ? 0 : i]; }
+
+// The common broadcast size of 1-D lists (n or 1 each), or nullopt.
+std::optional<size_t> broadcastSize(std::initializer_list<const Values *> lists) {
+  size_t n = 1;
+  for (const Values *list : lists)
+    if (list->size() != 1)
+      n = n == 1 ? list->size() : n;
+  for (const Values *list : lists)
+    if (list->size() != 1 && list->size() != n)
+      return std::nullopt;
+  return n;
+}
+
+// torch.onnx writes expand(-1, 4, 2) as
+//   Where(Equal(sizes, ConstantOfShape(1) * -1), ConstantOfShape(1), sizes):
+// Equal of fully static lists gives 0/1, Where picks between known lists.
+std::optional<Values> foldEqual(EqualOp op, int depth) {
+  auto lhs = known(op.getA(), depth + 1);
+  auto rhs = known(op.getB(), depth + 1);
+  if (!lhs || !rhs || !allStatic(*lhs) || !allStatic(*rhs))
+    return std::nullopt;
+  auto n = broadcastSize({&*lhs, &*rhs});
+  if (!n)
+    return std::nullopt;
+  Values out;
+  for (size_t i = 0; i < *n; ++i)
+    out.push_back(broadcastAt(*lhs, i) == broadcastAt(*rhs, i) ? 1 : 0);
+  return out;
+}
+
+std::optional<Values> foldWhere(WhereOp op, int depth) {
+  auto condition = known(op.getCondition(), depth + 1);
+  auto x = known(op.getX(), depth + 1);
+  auto y = known(op.getY(), depth + 1);
+  if (!condition || !x || !y || !allStatic(*condition))
+    return std::nullopt;
+  auto n = broadcastSize({&*condition, &*x, &*y});
+  if (!n)
+    return std::nullopt;
+  Values out;
+  for (size_t i = 0; i < *n; ++i)
+    out.push_back(broadcastAt(*condition, i) ? broadcastAt(*x, i) : broadcastAt(*y, i));
+  return out;
+}
+
+// OneHot of known indices, depth and [off, on]: torch.onnx's repeat_interleave
+// computes Tile's repeats this way (OneHot([1], 3, [1, k]) = [1, k, 1]).
+std::optional<Values> foldOneHot(OneHotOp op, int depth) {
+  auto indicesType = detail::getRankedType(op.getIndices());
+  auto indices = known(op.getIndices(), depth + 1);
+  auto classes = known(op.getDepth(), depth + 1);
+  auto offOn = known(op.getValues(), depth + 1);
+  if (!indicesType || !indices || !classes || !offOn || classes->size() != 1 ||
+      offOn->size() != 2 || !allStatic(*indices) || !allStatic(*classes))
+    return std::nullopt;
+  int64_t n = (*classes)[0];
+  int64_t count = static_cast<int64_t>(indices->size());
+  if (n < 0 || count * n > kMaxKnownValues)
+    return std::nullopt;
+  int64_t rank = indicesType.getRank();
+  auto axis = detail::normalizeAxis(static_cast<int64_t>(op.getAxis()), rank + 1);
+  if (!axis || !indicesType.hasStaticShape())
+    return std::nullopt;
+  // Row-major result [outer, n, inner]: outer = indices dims before axis.
+  int64_t inner = 1;
+  for (int64_t d = *axis; d < rank; ++d)
+    inner *= indicesType.getDimSize(d);
+  int64_t outer = inner == 0 ? 0 : count / inner;
+  Values out(count * n, (*offOn)[0]);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      int64_t index = (*indices)[o * inner + i];
+      if (index < 0)
+        index += n;
+      if (index >= 0 && index < n) // out of range: an all-off row
+        out[(o * n + index) * inner + i] = (*offOn)[1];
+    }
+  return out;
+}
+
 std::optional<Values> known(Value value, int depth) {
   if (!value || depth > kMaxDepth)
     return std::nullopt;
@@ -201,6 +283,15 @@ std::optional<Values> known(Value value, int depth) {
 
   if (isa<AddOp, SubOp, MulOp, DivOp>(def))
     return foldArithmetic(def, depth);
+
+  if (auto oneHot = dyn_cast<OneHotOp>(def))
+    return foldOneHot(oneHot, depth);
+
+  if (auto equal = dyn_cast<EqualOp>(def))
+    return foldEqual(equal, depth);
+
+  if (auto where = dyn_cast<WhereOp>(def))
+    return foldWhere(where, depth);
 
   if (auto fill = dyn_cast<ConstantOfShapeOp>(def)) {
     auto shape = known(fill.getInput(), depth + 1);

@@ -120,7 +120,8 @@ static LogicalResult verifyComparison(Operation *op, bool logical) {
   LogicalResult Op::verify() { return verifyComparison(*this, logical); }                         \
   LogicalResult Op::inferShapes() {                                                                \
     return inferBroadcast(*this, getOperands(), IntegerType::get(getContext(), 1));               \
-  }
+  }                                                                                                \
+  SmallVector<Type> Op::inferElementTypes() { return {IntegerType::get(getContext(), 1)}; }
 MOEC_COMPARE_OP(EqualOp, false)
 MOEC_COMPARE_OP(LessOp, false)
 MOEC_COMPARE_OP(GreaterOp, false)
@@ -152,6 +153,8 @@ LogicalResult WhereOp::inferShapes() {
   return inferBroadcast(*this, getOperands(), getElementType(getX()));
 }
 
+SmallVector<Type> WhereOp::inferElementTypes() { return {getElementType(getX())}; }
+
 //===----------------------------------------------------------------------===//
 // Unary elementwise ops
 //===----------------------------------------------------------------------===//
@@ -178,6 +181,8 @@ LogicalResult GeluOp::verify() {
                          << getApproximate() << "\"";
   return success();
 }
+
+SmallVector<Type> NotOp::inferElementTypes() { return {IntegerType::get(getContext(), 1)}; }
 
 LogicalResult NotOp::verify() {
   if (!getElementType(getX()).isInteger(1))

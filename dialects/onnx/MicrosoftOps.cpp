@@ -106,6 +106,16 @@ LogicalResult MsSkipSimplifiedLayerNormalizationOp::inferShapes() {
   return success();
 }
 
+// output and input_skip_bias_sum have the input's type; mean and
+// inv_std_var (results 1 and 2) are float32.
+SmallVector<Type> MsSkipSimplifiedLayerNormalizationOp::inferElementTypes() {
+  SmallVector<Type> types;
+  for (unsigned i = 0; i < getNumResults(); ++i)
+    types.push_back(i == 1 || i == 2 ? Type(Float32Type::get(getContext()))
+                                     : getElementType(getInput()));
+  return types;
+}
+
 LogicalResult MsMatMulNBitsOp::verify() {
   int64_t k = static_cast<int64_t>(getK()), n = static_cast<int64_t>(getN());
   int64_t bits = static_cast<int64_t>(getBits()), block = static_cast<int64_t>(getBlockSize());
@@ -261,6 +271,17 @@ LogicalResult MsGroupQueryAttentionOp::inferShapes() {
       failed(setResultType(*this, 2, pastValue->getShape(), pastValue->getElementType())))
     return failure();
   return success();
+}
+
+// output has the query's type, present_key/present_value the caches'.
+SmallVector<Type> MsGroupQueryAttentionOp::inferElementTypes() {
+  Type query = getElementType(getQuery());
+  SmallVector<Type> types(getNumResults(), query);
+  if (types.size() > 1 && getPastKey())
+    types[1] = getElementType(getPastKey());
+  if (types.size() > 2 && getPastValue())
+    types[2] = getElementType(getPastValue());
+  return types;
 }
 
 FailureOr<std::pair<int64_t, int64_t>> MsRotaryEmbeddingOp::getHeadAndRotaryDims() {

@@ -53,6 +53,10 @@ LogicalResult TopKOp::inferShapes() {
   return setResultType(*this, 1, shape, IntegerType::get(getContext(), 64));
 }
 
+SmallVector<Type> TopKOp::inferElementTypes() {
+  return {getElementType(getX()), IntegerType::get(getContext(), 64)};
+}
+
 //===----------------------------------------------------------------------===//
 // RMS normalization (RMSNormalization, SimplifiedLayerNormalization, and the
 // com.microsoft Skip form in MicrosoftOps.cpp)
@@ -127,6 +131,14 @@ LogicalResult SimplifiedLayerNormalizationOp::inferShapes() {
   return success();
 }
 
+// Y has X's type; inv_std_var is always float32 (stash_type 1).
+SmallVector<Type> SimplifiedLayerNormalizationOp::inferElementTypes() {
+  SmallVector<Type> types(getNumResults(), Float32Type::get(getContext()));
+  if (!types.empty())
+    types[0] = getElementType(getX());
+  return types;
+}
+
 //===----------------------------------------------------------------------===//
 // DequantizeLinear
 //===----------------------------------------------------------------------===//
@@ -175,6 +187,10 @@ LogicalResult DequantizeLinearOp::inferShapes() {
   if (failed(x) || failed(scale))
     return failure();
   return setResultType(*this, 0, x->getShape(), scale->getElementType());
+}
+
+SmallVector<Type> DequantizeLinearOp::inferElementTypes() {
+  return {getElementType(getXScale())};
 }
 
 } // namespace moec::onnx

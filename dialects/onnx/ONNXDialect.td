@@ -22,21 +22,30 @@ def ONNX_Dialect : Dialect {
     The import-level dialect of moec. Every op corresponds to one ONNX
     operator (ai.onnx, or com.microsoft for ops named `onnx.ms.*`). The only
     dynamic dimension allowed anywhere is the token count T, written `?`.
+    A value whose shape moec cannot express at import (e.g. 2*T rows, or a
+    data-dependent count) is unranked; the op that lost the shape carries
+    the reason in a `moec.unknown_shape` string attribute.
   }];
 }
 
 // Every onnx op is free of side effects and refines its result types through
 // ONNXShapeInferenceOpInterface. The default assembly lists the operands and
 // prints a functional type; ops with several optional operands override it.
-class ONNX_Op<string mnemonic, list<Trait> traits = []>
+// `overridden` names interface methods with a default implementation that
+// the op defines itself (e.g. ["inferElementTypes"]).
+class ONNX_Op<string mnemonic, list<Trait> traits = [], list<string> overridden = []>
     : Op<ONNX_Dialect, mnemonic,
          !listconcat(traits, [NoMemoryEffect,
-                              DeclareOpInterfaceMethods<ONNXShapeInferenceOpInterface>])> {
+                              DeclareOpInterfaceMethods<ONNXShapeInferenceOpInterface,
+                                                        overridden>])> {
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
 
 // ONNX integer attributes are int64 (signless i64 here); floats are float32.
 class ONNX_DefaultI64<string value> : DefaultValuedAttr<I64Attr, value>;
 class ONNX_DefaultF32<string value> : DefaultValuedAttr<F32Attr, value>;
+
+// The interface method list for ops that define their own element-type rule.
+defvar ONNX_OwnElementTypes = ["inferElementTypes"];
 
 #endif // MOEC_DIALECTS_ONNX_ONNXDIALECT_TD

@@ -45,7 +45,8 @@ def ONNX_GemmOp : ONNX_Op<"Gemm"> {
 // Elementwise ops with multidirectional (numpy) broadcasting
 //===----------------------------------------------------------------------===//
 
-class ONNX_BinaryOp<string mnemonic, string what> : ONNX_Op<mnemonic> {
+class ONNX_BinaryOp<string mnemonic, string what, list<string> overridden = []>
+    : ONNX_Op<mnemonic, [], overridden> {
   let summary = "elementwise " # what # " with numpy broadcasting";
   let description = [{
     ```mlir
@@ -75,7 +76,8 @@ def ONNX_PowOp : ONNX_Op<"Pow"> {
 }
 
 // Comparisons and logical ops produce i1 (ONNX bool).
-class ONNX_CompareOp<string mnemonic, string what> : ONNX_BinaryOp<mnemonic, what> {
+class ONNX_CompareOp<string mnemonic, string what>
+    : ONNX_BinaryOp<mnemonic, what, ONNX_OwnElementTypes> {
   let description = [{
     The result is a bool (i1) tensor of the broadcast shape.
 
@@ -108,7 +110,7 @@ class ONNX_VariadicOp<string mnemonic, string what> : ONNX_Op<mnemonic> {
 def ONNX_MaxOp : ONNX_VariadicOp<"Max", "maximum">;
 def ONNX_MinOp : ONNX_VariadicOp<"Min", "minimum">;
 
-def ONNX_WhereOp : ONNX_Op<"Where"> {
+def ONNX_WhereOp : ONNX_Op<"Where", [], ONNX_OwnElementTypes> {
   let summary = "elementwise select: X where condition is true, else Y";
   let description = [{
     All three operands broadcast together; condition is bool (i1).
@@ -126,7 +128,8 @@ def ONNX_WhereOp : ONNX_Op<"Where"> {
 // Unary elementwise ops: result type = operand type
 //===----------------------------------------------------------------------===//
 
-class ONNX_UnaryOp<string mnemonic, string what> : ONNX_Op<mnemonic> {
+class ONNX_UnaryOp<string mnemonic, string what, list<string> overridden = []>
+    : ONNX_Op<mnemonic, [], overridden> {
   let summary = "elementwise " # what;
   let description = [{
     ```mlir
@@ -163,7 +166,8 @@ def ONNX_GeluOp : ONNX_Op<"Gelu"> {
 def ONNX_AbsOp : ONNX_UnaryOp<"Abs", "absolute value">;
 def ONNX_LogOp : ONNX_UnaryOp<"Log", "natural logarithm">;
 def ONNX_ReciprocalOp : ONNX_UnaryOp<"Reciprocal", "1 / x">;
-def ONNX_NotOp : ONNX_UnaryOp<"Not", "logical negation of a bool tensor"> {
+def ONNX_NotOp : ONNX_UnaryOp<"Not", "logical negation of a bool tensor",
+                              ONNX_OwnElementTypes> {
   let hasVerifier = 1;
 }
 

@@ -46,7 +46,7 @@ def ONNX_MsMoEOp : ONNX_Op<"ms.MoE", [AttrSizedOperandSegments]> {
 }
 
 def ONNX_MsSkipSimplifiedLayerNormalizationOp
-    : ONNX_Op<"ms.SkipSimplifiedLayerNormalization"> {
+    : ONNX_Op<"ms.SkipSimplifiedLayerNormalization", [], ONNX_OwnElementTypes> {
   let summary = "com.microsoft: residual add (+ bias), then RMS normalization";
   let description = [{
     s = input + skip (+ bias); output = s / sqrt(mean(s^2) + epsilon) * gamma
@@ -133,7 +133,7 @@ def ONNX_MsQMoEOp : ONNX_Op<"ms.QMoE", [AttrSizedOperandSegments]> {
 }
 
 def ONNX_MsGroupQueryAttentionOp
-    : ONNX_Op<"ms.GroupQueryAttention", [AttrSizedOperandSegments]> {
+    : ONNX_Op<"ms.GroupQueryAttention", [AttrSizedOperandSegments], ONNX_OwnElementTypes> {
   let summary = "com.microsoft: grouped-query attention with a KV cache and optional rotary";
   let description = [{
     query [B, S, N*HD] (or packed [B, S, (N + 2*KV)*HD] with key and value

@@ -21,7 +21,7 @@ def ONNX_SoftmaxOp : ONNX_Op<"Softmax"> {
   let hasVerifier = 1;
 }
 
-def ONNX_TopKOp : ONNX_Op<"TopK"> {
+def ONNX_TopKOp : ONNX_Op<"TopK", [], ONNX_OwnElementTypes> {
   let summary = "the K largest (or smallest) elements along an axis and their indices";
   let description = [{
     K is a 1-element int64 input (opset 10 and later; the importer converts the
@@ -60,7 +60,8 @@ def ONNX_RMSNormalizationOp : ONNX_Op<"RMSNormalization"> {
   let hasVerifier = 1;
 }
 
-def ONNX_SimplifiedLayerNormalizationOp : ONNX_Op<"SimplifiedLayerNormalization"> {
+def ONNX_SimplifiedLayerNormalizationOp
+    : ONNX_Op<"SimplifiedLayerNormalization", [], ONNX_OwnElementTypes> {
   let summary = "onnxruntime's RMS normalization (LayerNormalization without the mean)";
   let description = [{
     The contrib op onnxruntime registers in the ai.onnx domain and that
@@ -83,7 +84,7 @@ def ONNX_SimplifiedLayerNormalizationOp : ONNX_Op<"SimplifiedLayerNormalization"
 // Quantization
 //===----------------------------------------------------------------------===//
 
-def ONNX_DequantizeLinearOp : ONNX_Op<"DequantizeLinear"> {
+def ONNX_DequantizeLinearOp : ONNX_Op<"DequantizeLinear", [], ONNX_OwnElementTypes> {
   let summary = "y = (x - x_zero_point) * x_scale, per tensor, per axis or blocked";
   let description = [{
     x_scale is a scalar (per tensor), 1-D along `axis` (per axis), or, with

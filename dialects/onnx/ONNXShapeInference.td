@@ -11,6 +11,10 @@ def ONNXShapeInferenceOpInterface : OpInterface<"ONNXShapeInferenceOpInterface">
     types and from operand values known at compile time. The token count T
     is the only dimension that may stay dynamic; an op whose result would
     depend on T in any other way reports an error instead of guessing.
+
+    A result whose shape cannot be expressed is unranked (`tensor<*xf32>`)
+    with the element type inferElementTypes gives: see DeferredShapes.h for
+    when a shape is deferred rather than refused.
   }];
   let methods = [
     InterfaceMethod<[{
@@ -19,6 +23,22 @@ def ONNXShapeInferenceOpInterface : OpInterface<"ONNXShapeInferenceOpInterface">
         result shape cannot be expressed with T as the only dynamic dim.
       }],
       "::llvm::LogicalResult", "inferShapes", (ins)>,
+    InterfaceMethod<[{
+        The element type of every result, from the operands and attributes
+        alone (no shapes needed), so a result whose shape is deferred still
+        has its exact element type. A null entry means "not known". The
+        default is operand 0's element type for every result; ops whose
+        results differ (comparisons, Cast, Shape, TopK's indices, ...)
+        override it.
+      }],
+      "::llvm::SmallVector<::mlir::Type>", "inferElementTypes", (ins), [{}], [{
+        ::mlir::Operation *op = $_op.getOperation();
+        ::mlir::Type element;
+        if (op->getNumOperands() > 0)
+          if (auto shaped = ::llvm::dyn_cast<::mlir::ShapedType>(op->getOperand(0).getType()))
+            element = shaped.getElementType();
+        return ::llvm::SmallVector<::mlir::Type>(op->getNumResults(), element);
+      }]>,
   ];
 }
 

@@ -8,7 +8,7 @@ include "dialects/onnx/ONNXDialect.td"
 // Constants and shapes
 //===----------------------------------------------------------------------===//
 
-def ONNX_ConstantOp : ONNX_Op<"Constant"> {
+def ONNX_ConstantOp : ONNX_Op<"Constant", [], ONNX_OwnElementTypes> {
   let summary = "a compile-time tensor (Constant nodes and graph initializers)";
   let description = [{
     Initializers use dense_resource attributes whose blob the context owns;
@@ -25,7 +25,7 @@ def ONNX_ConstantOp : ONNX_Op<"Constant"> {
   let hasVerifier = 1;
 }
 
-def ONNX_ConstantOfShapeOp : ONNX_Op<"ConstantOfShape"> {
+def ONNX_ConstantOfShapeOp : ONNX_Op<"ConstantOfShape", [], ONNX_OwnElementTypes> {
   let summary = "a tensor of the given shape filled with one value";
   let description = [{
     `value` is a 1-element tensor giving the element type and the fill value;
@@ -41,7 +41,7 @@ def ONNX_ConstantOfShapeOp : ONNX_Op<"ConstantOfShape"> {
   let hasVerifier = 1;
 }
 
-def ONNX_ShapeOp : ONNX_Op<"Shape"> {
+def ONNX_ShapeOp : ONNX_Op<"Shape", [], ONNX_OwnElementTypes> {
   let summary = "the shape of a tensor as a 1-D int64 tensor";
   let description = [{
     `start` and `end` (opset 15) select a range of dimensions, negative values
@@ -67,7 +67,7 @@ def ONNX_IdentityOp : ONNX_Op<"Identity"> {
   let results = (outs AnyTensor:$output);
 }
 
-def ONNX_CastOp : ONNX_Op<"Cast"> {
+def ONNX_CastOp : ONNX_Op<"Cast", [], ONNX_OwnElementTypes> {
   let summary = "converts elements to another type";
   let description = [{
     `to` is the target element type (ONNX's TensorProto data type, as an MLIR
@@ -167,6 +167,23 @@ def ONNX_ExpandOp : ONNX_Op<"Expand"> {
     ```
   }];
   let arguments = (ins AnyTensor:$input, AnyTensor:$shape);
+  let results = (outs AnyTensor:$output);
+  let hasVerifier = 1;
+}
+
+def ONNX_TileOp : ONNX_Op<"Tile"> {
+  let summary = "repeats a tensor along each axis";
+  let description = [{
+    `repeats` is a 1-D int64 tensor with one entry per input dimension; the
+    result dimension i is input.shape[i] * repeats[i]. The repeats must be
+    known at compile time; repeating the token axis more than once (T * r,
+    r > 1) is a shape moec cannot express, so it is deferred.
+
+    ```mlir
+    %y = onnx.Tile %x, %repeats : (tensor<?x1x8xf32>, tensor<3xi64>) -> tensor<?x2x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$input, AnyTensor:$repeats);
   let results = (outs AnyTensor:$output);
   let hasVerifier = 1;
 }
@@ -272,6 +289,58 @@ def ONNX_ScatterElementsOp : ONNX_Op<"ScatterElements"> {
                    DefaultValuedStrAttr<StrAttr, "none">:$reduction);
   let results = (outs AnyTensor:$output);
   let hasVerifier = 1;
+}
+
+def ONNX_GatherNDOp : ONNX_Op<"GatherND"> {
+  let summary = "gathers slices of data addressed by index tuples";
+  let description = [{
+    The last dimension of `indices` (length q) indexes the first q axes of
+    data; the result shape is indices.shape[:-1] + data.shape[q:]. Only
+    batch_dims = 0 is supported (the form torch.onnx writes for x[idx]).
+
+    ```mlir
+    %w = onnx.GatherND %weights, %idx {batch_dims = 0 : i64}
+        : (tensor<4x96x32xf32>, tensor<?x1xi64>) -> tensor<?x96x32xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$data, AnyTensor:$indices, ONNX_DefaultI64<"0">:$batch_dims);
+  let results = (outs AnyTensor:$output);
+  let hasVerifier = 1;
+}
+
+def ONNX_OneHotOp : ONNX_Op<"OneHot", [], ONNX_OwnElementTypes> {
+  let summary = "one-hot encoding of indices (opset 11)";
+  let description = [{
+    `depth` is a scalar or one-element tensor; `values` is [off, on] and gives
+    the result's element type. The result is indices' shape with a dimension
+    of size depth inserted at `axis` (-1: last). Negative indices count from
+    depth; out-of-range indices give an all-off row. Known indices, depth
+    and integer values fold to a known value (getKnownIntValues).
+
+    ```mlir
+    %h = onnx.OneHot %idx, %depth, %values {axis = -1 : i64}
+        : (tensor<?x2xi64>, tensor<i64>, tensor<2xf32>) -> tensor<?x2x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$indices, AnyTensor:$depth, AnyTensor:$values,
+                   ONNX_DefaultI64<"-1">:$axis);
+  let results = (outs AnyTensor:$output);
+  let hasVerifier = 1;
+}
+
+def ONNX_NonZeroOp : ONNX_Op<"NonZero", [], ONNX_OwnElementTypes> {
+  let summary = "the indices of the nonzero elements, one column per element";
+  let description = [{
+    The result is int64 [rank(X), n] where n, the number of nonzero
+    elements, depends on the input data: its shape is always deferred
+    (unranked) and only a raising pass can remove it.
+
+    ```mlir
+    %nz = onnx.NonZero %mask : (tensor<?x4xi1>) -> tensor<*xi64>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$X);
+  let results = (outs AnyTensor:$Y);
 }
 
 #endif // MOEC_DIALECTS_ONNX_ONNXTENSOROPS_TD

@@ -1,6 +1,6 @@
 //===- ShapeOps.cpp - verifiers and shape inference: reshaping ops ---------===//
 //
-// Reshape, Flatten, Squeeze, Unsqueeze, Expand, Slice and Shape: the ops
+// Reshape, Flatten, Squeeze, Unsqueeze, Expand, Tile, Slice and Shape: the ops
 // whose result shape comes from values (shape tensors, axes, bounds), read
 // with getKnownIntValues so Shape -> Gather -> Concat chains resolve.
 //
@@ -208,6 +208,43 @@ LogicalResult ExpandOp::inferShapes() {
 }
 
 //===----------------------------------------------------------------------===//
+// Tile
+//===----------------------------------------------------------------------===//
+
+LogicalResult TileOp::verify() {
+  if (failed(verifyOneDimensional(*this, getRepeats(), "repeats")))
+    return failure();
+  auto input = getRankedType(getInput()), repeats = getRankedType(getRepeats());
+  if (input && repeats && !repeats.isDynamicDim(0) && repeats.getDimSize(0) != input.getRank())
+    return emitOpError() << "repeats has " << repeats.getDimSize(0)
+                         << " entries for an input of rank " << input.getRank();
+  return success();
+}
+
+LogicalResult TileOp::inferShapes() {
+  auto type = requireRanked(*this, getInput(), "the input");
+  if (failed(type))
+    return failure();
+  auto repeats = getKnownIntValues(getRepeats());
+  if (!repeats)
+    return emitOpError() << "cannot infer shape: the repeats are not known at compile time";
+  if (static_cast<int64_t>(repeats->size()) != type->getRank())
+    return emitOpError() << "repeats has " << repeats->size() << " entries for an input of rank "
+                         << type->getRank();
+  SmallVector<int64_t> shape;
+  for (auto [dim, times] : llvm::zip(type->getShape(), *repeats)) {
+    if (times < 0 && times != kTokens)
+      return emitOpError() << "repeats must be non-negative, got " << times;
+    // T * 1 and 1 * T stay T; T * r for r > 1 is a token-dim error (deferred).
+    auto product = multiplyDims(*this, {dim, times});
+    if (failed(product))
+      return failure();
+    shape.push_back(*product);
+  }
+  return setResultType(*this, 0, shape, type->getElementType());
+}
+
+//===----------------------------------------------------------------------===//
 // Slice
 //===----------------------------------------------------------------------===//
 
@@ -310,5 +347,7 @@ LogicalResult ShapeOp::inferShapes() {
   return setResultType(*this, 0, {std::max<int64_t>(0, end - start)},
                        IntegerType::get(getContext(), 64));
 }
+
+SmallVector<Type> ShapeOp::inferElementTypes() { return {IntegerType::get(getContext(), 64)}; }
 
 } // namespace moec::onnx

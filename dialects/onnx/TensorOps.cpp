@@ -1,7 +1,8 @@
 //===- TensorOps.cpp - verifiers and shape inference: data movement ops ----===//
 //
-// Constants, Cast/Identity, indexing (Gather*, ScatterElements), Concat,
-// Split and Transpose. The reshaping ops are in ShapeOps.cpp.
+// Constants, Cast/Identity, indexing (Gather*, ScatterElements, OneHot,
+// NonZero), Concat, Split and Transpose. The reshaping ops are in
+// ShapeOps.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "dialects/onnx/ONNXDialect.h"
@@ -31,6 +32,10 @@ LogicalResult ConstantOp::inferShapes() {
   return setResultType(*this, 0, type.getShape(), type.getElementType());
 }
 
+SmallVector<Type> ConstantOp::inferElementTypes() {
+  return {cast<ShapedType>(getValue().getType()).getElementType()};
+}
+
 LogicalResult ConstantOfShapeOp::verify() {
   if (auto value = getValueAttr(); value && cast<ShapedType>(value.getType()).getNumElements() != 1)
     return emitOpError() << "value must hold exactly one element";
@@ -46,9 +51,14 @@ LogicalResult ConstantOfShapeOp::inferShapes() {
   for (int64_t dim : *shape)
     if (dim < 0 && dim != kTokens)
       return emitOpError() << "shape has a negative dimension " << dim;
-  Type element = getValueAttr() ? cast<ShapedType>(getValueAttr().getType()).getElementType()
-                                : Float32Type::get(getContext());
-  return setResultType(*this, 0, *shape, element);
+  return setResultType(*this, 0, *shape, inferElementTypes().front());
+}
+
+// The fill value's type; without a value, ONNX fills float32 zeros.
+SmallVector<Type> ConstantOfShapeOp::inferElementTypes() {
+  if (auto value = getValueAttr())
+    return {cast<ShapedType>(value.getType()).getElementType()};
+  return {Float32Type::get(getContext())};
 }
 
 LogicalResult CastOp::verify() {
@@ -66,6 +76,8 @@ LogicalResult CastOp::inferShapes() {
     return failure();
   return setResultType(*this, 0, type->getShape(), getTo());
 }
+
+SmallVector<Type> CastOp::inferElementTypes() { return {getTo()}; }
 
 LogicalResult IdentityOp::inferShapes() { return inferSameAsOperand(*this, getInput()); }
 
@@ -131,6 +143,89 @@ LogicalResult ScatterElementsOp::verify() {
 }
 
 LogicalResult ScatterElementsOp::inferShapes() { return inferSameAsOperand(*this, getData()); }
+
+LogicalResult GatherNDOp::verify() {
+  if (int64_t batchDims = static_cast<int64_t>(getBatchDims()); batchDims != 0)
+    return emitOpError() << "batch_dims = " << batchDims << " is not supported (only 0)";
+  auto indices = getRankedType(getIndices());
+  if (indices && !isa<IntegerType>(indices.getElementType()))
+    return emitOpError() << "indices must be an integer tensor, got " << indices;
+  if (indices && indices.getRank() < 1)
+    return emitOpError() << "indices must have rank 1 or more";
+  auto data = getRankedType(getData());
+  if (data && indices && !indices.isDynamicDim(indices.getRank() - 1) &&
+      indices.getShape().back() > data.getRank())
+    return emitOpError() << "index tuples of length " << indices.getShape().back()
+                         << " do not fit data of rank " << data.getRank();
+  return success();
+}
+
+LogicalResult GatherNDOp::inferShapes() {
+  auto data = requireRanked(*this, getData(), "data");
+  auto indices = requireRanked(*this, getIndices(), "indices");
+  if (failed(data) || failed(indices))
+    return failure();
+  if (indices->getRank() < 1)
+    return emitOpError() << "indices must have rank 1 or more";
+  int64_t tuple = indices->getShape().back();
+  if (tuple == kTokens)
+    return emitTokenDimError(*this); // which data axes remain would depend on T
+  if (tuple > data->getRank())
+    return emitOpError() << "index tuples of length " << tuple << " do not fit data of rank "
+                         << data->getRank();
+  // indices.shape[:-1] + data.shape[tuple:]
+  SmallVector<int64_t> shape(indices->getShape().drop_back());
+  llvm::append_range(shape, data->getShape().drop_front(tuple));
+  return setResultType(*this, 0, shape, data->getElementType());
+}
+
+//===----------------------------------------------------------------------===//
+// OneHot, NonZero
+//===----------------------------------------------------------------------===//
+
+LogicalResult OneHotOp::verify() {
+  if (auto depth = getRankedType(getDepth());
+      depth && (depth.getRank() > 1 || (depth.hasStaticShape() && depth.getNumElements() != 1)))
+    return emitOpError() << "depth must be a scalar or a one-element tensor, got " << depth;
+  if (auto values = getRankedType(getValues());
+      values && (values.getRank() != 1 || (!values.isDynamicDim(0) && values.getDimSize(0) != 2)))
+    return emitOpError() << "values must be [off, on] (2 elements), got " << values;
+  if (auto indices = getRankedType(getIndices())) {
+    int64_t axis = static_cast<int64_t>(getAxis()), rank = indices.getRank();
+    if (!normalizeAxis(axis, rank + 1))
+      return emitOpError() << "axis " << axis << " is out of range for a result of rank "
+                           << rank + 1;
+  }
+  return success();
+}
+
+LogicalResult OneHotOp::inferShapes() {
+  auto indices = requireRanked(*this, getIndices(), "indices");
+  if (failed(indices))
+    return failure();
+  auto depth = getKnownIntValues(getDepth());
+  if (!depth || depth->size() != 1)
+    return emitOpError() << "cannot infer shape: depth is not known at compile time";
+  int64_t classes = (*depth)[0];
+  if (classes < 0 && classes != kTokens)
+    return emitOpError() << "depth must be non-negative, got " << classes;
+  int64_t rank = indices->getRank();
+  auto axis = normalizeAxis(static_cast<int64_t>(getAxis()), rank + 1);
+  if (!axis)
+    return emitOpError() << "axis is out of range";
+  SmallVector<int64_t> shape(indices->getShape());
+  shape.insert(shape.begin() + *axis, classes);
+  return setResultType(*this, 0, shape, getElementType(getValues()));
+}
+
+SmallVector<Type> OneHotOp::inferElementTypes() { return {getElementType(getValues())}; }
+
+LogicalResult NonZeroOp::inferShapes() {
+  return emitOpError() << "cannot infer shape: the number of nonzero elements depends on the "
+                          "input data";
+}
+
+SmallVector<Type> NonZeroOp::inferElementTypes() { return {IntegerType::get(getContext(), 64)}; }
 
 //===----------------------------------------------------------------------===//
 // Concat, Split, Transpose

@@ -15,6 +15,29 @@ RankedTensorType rankedType(Value v) {
   return v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
 }
 
+Type elementTypeOf(Value v) {
+  auto shaped = v ? dyn_cast<ShapedType>(v.getType()) : nullptr;
+  return shaped ? shaped.getElementType() : Type();
+}
+
+bool isNoopCast(Operation *op) {
+  if (!isOnnxOp(op, "Cast"))
+    return false;
+  auto to = op->getAttrOfType<TypeAttr>("to");
+  return to && to.getValue() == elementTypeOf(op->getOperand(0));
+}
+
+Value skipNoopCasts(Value v, SmallVectorImpl<Operation *> *skipped) {
+  while (Operation *def = v ? v.getDefiningOp() : nullptr) {
+    if (!isNoopCast(def))
+      break;
+    if (skipped)
+      skipped->push_back(def);
+    v = def->getOperand(0);
+  }
+  return v;
+}
+
 bool isLastAxis(int64_t axis, int64_t rank) { return axis == rank - 1 || axis == -1; }
 
 bool reducesLastAxis(Operation *reduce, int64_t keepdims) {
@@ -27,6 +50,18 @@ bool reducesLastAxis(Operation *reduce, int64_t keepdims) {
   else
     axes = getIntsAttr(reduce, "axes");
   return axes && axes->size() == 1 && isLastAxis(axes->front(), 2);
+}
+
+bool isZeroConstant(Value v) {
+  ElementsAttr elements = getConstantElements(v);
+  if (!elements || elements.getNumElements() < 1 || elements.getNumElements() > 64)
+    return false;
+  for (int64_t i = 0; i < elements.getNumElements(); ++i) {
+    auto value = getElementAsDouble(elements, i);
+    if (!value || *value != 0.0)
+      return false;
+  }
+  return true;
 }
 
 std::optional<int64_t> scalarInt(Value v) {
@@ -55,6 +90,7 @@ Value matchSilu(Value v) {
 }
 
 std::optional<SoftmaxRouter> matchRouter(Value weights, Value ids, int64_t experts) {
+  weights = skipNoopCasts(weights);
   auto expertCountMatches = [&](RankedTensorType logits) {
     return logits && logits.getRank() == 2 && !logits.isDynamicDim(1) &&
            (experts < 0 || logits.getDimSize(1) == experts);
@@ -87,7 +123,7 @@ std::optional<SoftmaxRouter> matchRouter(Value weights, Value ids, int64_t exper
     auto type = rankedType(softmax->getOperand(0));
     return type && type.getRank() == 2 && isLastAxis(getIntAttr(softmax, "axis", -1), 2);
   };
-  if (Operation *softmax = definedByOnnx(topk->getOperand(0), "Softmax")) {
+  if (Operation *softmax = definedByOnnx(skipNoopCasts(topk->getOperand(0)), "Softmax")) {
     // Softmax over all experts, then top-k; renormalized or not.
     if (!softmaxOverLast(softmax))
       return std::nullopt;
@@ -97,7 +133,8 @@ std::optional<SoftmaxRouter> matchRouter(Value weights, Value ids, int64_t exper
     } else {
       Operation *div = definedByOnnx(weights, "Div");
       Operation *sum = div ? definedByOnnx(div->getOperand(1), "ReduceSum") : nullptr;
-      if (!div || div->getOperand(0) != values || !sum || sum->getOperand(0) != values ||
+      if (!div || skipNoopCasts(div->getOperand(0)) != values || !sum ||
+          skipNoopCasts(sum->getOperand(0)) != values ||
           !reducesLastAxis(sum, 1))
         return std::nullopt;
       router.normalize = true;
@@ -106,7 +143,7 @@ std::optional<SoftmaxRouter> matchRouter(Value weights, Value ids, int64_t exper
     // Top-k of the logits, then a softmax over the k of them: the same
     // experts (softmax is monotonic) and the renormalized probabilities.
     Operation *overK = definedByOnnx(weights, "Softmax");
-    if (!overK || overK->getOperand(0) != values || !softmaxOverLast(overK))
+    if (!overK || skipNoopCasts(overK->getOperand(0)) != values || !softmaxOverLast(overK))
       return std::nullopt;
     router.logits = topk->getOperand(0);
     router.normalize = true;

@@ -22,12 +22,27 @@ namespace moec::raise {
 // The ranked type of `v`, or null (unranked: a shape the importer deferred).
 mlir::RankedTensorType rankedType(mlir::Value v);
 
+// The element type of a tensor value, ranked or not (null otherwise).
+mlir::Type elementTypeOf(mlir::Value v);
+
+// A Cast to the type its input already has: exporters write them around
+// routing weights and router scores (`.to(hidden_states.dtype)`).
+bool isNoopCast(mlir::Operation *op);
+
+// `v` without the no-op Casts on top of it; they are appended to `skipped`.
+mlir::Value skipNoopCasts(mlir::Value v,
+                          llvm::SmallVectorImpl<mlir::Operation *> *skipped = nullptr);
+
 // The last axis of a rank-`rank` tensor, as ONNX may write it.
 bool isLastAxis(int64_t axis, int64_t rank);
 
 // A reduction over exactly the last axis of its rank-2 input, with the given
 // keepdims.
 bool reducesLastAxis(mlir::Operation *reduce, int64_t keepdims);
+
+// A small constant (1 to 64 elements) whose elements are all zero: a fill
+// value, a threshold, a Where's "else".
+bool isZeroConstant(mlir::Value v);
 
 // A one-element integer constant's value (an expert id).
 std::optional<int64_t> scalarInt(mlir::Value v);
@@ -49,7 +64,8 @@ struct SoftmaxRouter {
 // The top-k (`weights` [T, k], `ids` [T, k]) as a router over `experts`
 // logits: Softmax then TopK (weights the top-k values, or those divided by
 // their sum), TopK of the logits then Softmax of the k values, or a
-// moe.router. `experts` < 0 accepts any expert count.
+// moe.router. No-op Casts anywhere between the Softmax and the weights are
+// seen through. `experts` < 0 accepts any expert count.
 std::optional<SoftmaxRouter> matchRouter(mlir::Value weights, mlir::Value ids,
                                          int64_t experts);
 

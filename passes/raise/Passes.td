@@ -89,4 +89,54 @@ def MoecRaiseSigmoidRouter : Pass<"moec-raise-sigmoid-router", "mlir::func::Func
   let dependentDialects = ["moec::moe::MoEDialect"];
 }
 
+def MoecRaiseLoopedExperts : Pass<"moec-raise-looped-experts", "mlir::func::FuncOp"> {
+  let summary = "Raises the unrolled per-expert loop of stacked-weight MoE blocks to moe.experts";
+  let description = [{
+    transformers 5 MoE blocks with stacked expert weights (gate_up [E, 2I, H],
+    down [E, H, I]) and the eager experts loop export (torch.onnx,
+    torchscript) as one unrolled iteration per expert: the token rows of
+    NonZero(OneHot(ids)[e]) gathered from x, gate_up[e] and down[e]
+    applied with silu(gate) * up, scaled by w[token, choice] and added into
+    zeros with ScatterElements (index_add_). The chain of those Adds becomes
+    one moe.experts(x, w, ids, fc1 = gate_up with swiglu_fusion = 2, fc2 =
+    down) fed by the router (a softmax one, casts to the same type allowed,
+    or a moe.router an earlier pass raised). Runs on onnx ops, before
+    moec-onnx-infer-shapes: the loop's values are unranked, so sizes come
+    from x, the router and the weights. The export is only valid when every
+    expert gets a token (its Split into E rows fails otherwise); moe.experts
+    computes the same sum for every input, including those the export
+    rejects: a refinement. Left alone, without a diagnostic: a missing or
+    repeated iteration, other weights, the halves swapped, a multiplier not
+    read from w at (token, choice), intermediates used outside the block,
+    other activations.
+  }];
+  let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
+}
+
+def MoecRaiseBatchedExperts : Pass<"moec-raise-batched-experts", "mlir::func::FuncOp"> {
+  let summary = "Raises transformers' batched_mm experts (weights gathered per token and choice) to moe.router + moe.experts";
+  let description = [{
+    Recognizes the MoE block transformers 5 exports with
+    experts_implementation="batched_mm": each row of x repeated k times
+    (Expand or Tile of Unsqueeze(x, 1)), the chosen expert's stacked weights
+    gathered per (token, choice) (Gather or GatherND of a constant by the
+    flattened top-k ids), Squeeze(MatMul(W, Unsqueeze(v, -1))) products,
+    SwiGLU on the halves of gate_up_proj's product (Split or two Slices;
+    silu written Mul(g, Sigmoid(g))) or on separate gate and up weights,
+    optional gathered constant biases, the products scaled by the flattened
+    routing weights and summed over k (ReduceSum of a [T, k, H] Reshape).
+    The router is one matchRouter accepts (softmax top-k, no-op Casts
+    allowed, or a moe.router already raised) and must score the rows of x.
+    Replaces the sum by moe.router + moe.experts reading the stacked weights
+    as they are (gate_up_proj is fc1 with swiglu_fusion = 2) and erases the
+    gathered form. Runs on onnx ops, after moec-raise-sigmoid-router and
+    before the strict moec-onnx-infer-shapes; matches structure only, since
+    the block's T*k-row values are unranked.
+    Leaves alone, without a diagnostic: whole-matrix repeats, weights and
+    ids of different TopKs, non-constant weights, a sum over another axis,
+    the activation on the second half, intermediates used outside the block.
+  }];
+  let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
+}
+
 #endif // MOEC_PASSES_RAISE_PASSES_TD

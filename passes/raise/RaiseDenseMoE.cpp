@@ -69,19 +69,6 @@ namespace moe = moec::moe;
 
 namespace {
 
-// A constant whose elements are all zero (the Where's "else" operand).
-bool isZeroConstant(Value v) {
-  ElementsAttr elements = moec::getConstantElements(v);
-  if (!elements || elements.getNumElements() > 64)
-    return false;
-  for (int64_t i = 0; i < elements.getNumElements(); ++i) {
-    auto value = moec::getElementAsDouble(elements, i);
-    if (!value || *value != 0.0)
-      return false;
-  }
-  return true;
-}
-
 // One linear layer of an expert: out = input · W (+ bias), W constant.
 struct Linear {
   Value input;

@@ -343,6 +343,8 @@ struct RaiseSigmoidRouterPass : moec::impl::MoecRaiseSigmoidRouterBase<RaiseSigm
       Match &m = *matched;
       OpBuilder b(m.weights.getDefiningOp()->getBlock(),
                   std::next(Block::iterator(m.weights.getDefiningOp())));
+      if (!isa<RankedTensorType>(m.weights.getType()) || !isa<RankedTensorType>(m.ids.getType()))
+        continue; // a deferred shape: moec-onnx-infer-shapes reports it
       auto weightsType = cast<RankedTensorType>(m.weights.getType());
       auto idsType = cast<RankedTensorType>(m.ids.getType());
       if (!idsType.getElementType().isInteger(64) || weightsType.getShape() != idsType.getShape())

@@ -154,7 +154,7 @@ std::string TempDir::write(const std::string &file, const std::string &bytes) co
   return full;
 }
 
-static std::string describe(mlir::Location loc) {
+std::string describeLocation(mlir::Location loc) {
   std::string node, file;
   if (auto name = llvm::dyn_cast<mlir::NameLoc>(loc)) {
     node = name.getName().str();
@@ -169,7 +169,7 @@ ImportResult importWithDiagnostics(mlir::MLIRContext &ctx, const std::string &pa
                                    const OnnxImportOptions &options) {
   ImportResult result;
   mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &diag) {
-    std::string text = describe(diag.getLocation()) + ": " + diag.str();
+    std::string text = describeLocation(diag.getLocation()) + ": " + diag.str();
     if (diag.getSeverity() == mlir::DiagnosticSeverity::Error)
       result.errors.push_back(text);
     else

@@ -65,6 +65,9 @@ private:
   std::string dir_;
 };
 
+// "<file>" or "<file>: node '<name>'" for a location the importer made.
+std::string describeLocation(mlir::Location loc);
+
 // An import with every diagnostic recorded as "<where>: <message>", where
 // <where> is "<file>" or "<file>: node '<name>'".
 struct ImportResult {
