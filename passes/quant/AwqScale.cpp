@@ -5,15 +5,23 @@
 // channels' weights up before rounding (and their activations down by the
 // same factor, which the producer absorbs exactly) protects them. The error
 // of one weight W [N, K] (rows reduced along K, as the quantizer sees it)
-// with input rows X is
-//   ||X W^T - (X/s) Q(W diag(s))^T||^2 = sum_n d_n^T G d_n,  G = X^T X,
-//   d_n = w_n - Q(w_n diag(s)) / s
-// so each candidate costs N*K^2 with G computed once (in double).
+// with input rows X [R, K] is
+//   ||X W^T - (X/s) Q(W diag(s))^T||^2 = sum_n ||X d_n||^2 = sum_n d_n^T G d_n,
+//   d_n = w_n - Q(w_n diag(s)) / s,  G = X^T X
+// Each weight row costs min(R, K) * K: through G (computed once, in double)
+// when there are at least as many rows as channels, else through the rows
+// themselves, which also keeps a K^2 matrix out of memory (an expert's fc2
+// has K = I, 14336 for Mixtral: 1.6 GB as a double G). And the sum over n
+// is estimated on at most kMaxErrorRows output rows spread evenly over N:
+// s is one vector for all rows, so a few hundred of them choose it as well
+// as all 14336, at a fraction of the cost. Rows are quantized independently,
+// so the sampled rows' errors are exact.
 //
 // The rounding is WeightQuant.h's, with the format moec-quantize-weights
 // will choose for the op, so the errors predicted here are the ones the
 // artifact has (on these rows). The errors recorded for the report are
-// measured on the final folded weights against the original ones.
+// measured on the final folded weights against the original ones (on the
+// same sampled output rows).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/calibration/CalibrationData.h"
@@ -47,23 +55,68 @@ namespace {
 
 constexpr int kGridSteps = 20; // alpha = 0, 0.05, ..., 1
 
-using Gram = std::vector<double>; // [K, K]
+// Output rows the errors are measured on, at most this many per weight.
+constexpr int64_t kMaxErrorRows = 256;
 
-Gram gramOf(const calib::RowSet &rows) {
-  int64_t K = rows.cols;
-  Gram g(static_cast<size_t>(K * K), 0.0);
-  for (int64_t r = 0; r < rows.rows; ++r) {
-    const float *x = rows.row(r);
-    for (int64_t i = 0; i < K; ++i) {
-      double xi = x[i];
-      for (int64_t j = i; j < K; ++j)
-        g[i * K + j] += xi * x[j];
+// The quadratic form d -> ||X d||^2 = d^T G d of one set of input rows X.
+struct InputForm {
+  int64_t K = 0;
+  std::vector<double> gram;            // [K, K] when the rows outnumber K
+  const calib::RowSet *rows = nullptr; // otherwise the rows themselves
+
+  explicit InputForm(const calib::RowSet &set) : K(set.cols) {
+    if (set.rows < K) {
+      rows = &set;
+      return;
     }
+    gram.assign(static_cast<size_t>(K * K), 0.0);
+    for (int64_t r = 0; r < set.rows; ++r) {
+      const float *x = set.row(r);
+      for (int64_t i = 0; i < K; ++i) {
+        double xi = x[i];
+        for (int64_t j = i; j < K; ++j)
+          gram[i * K + j] += xi * x[j];
+      }
+    }
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < i; ++j)
+        gram[i * K + j] = gram[j * K + i];
   }
-  for (int64_t i = 0; i < K; ++i)
-    for (int64_t j = 0; j < i; ++j)
-      g[i * K + j] = g[j * K + i];
-  return g;
+
+  double eval(const std::vector<double> &d) const {
+    double sum = 0;
+    if (rows) {
+      for (int64_t r = 0; r < rows->rows; ++r) {
+        const float *x = rows->row(r);
+        double dot = 0;
+        for (int64_t k = 0; k < K; ++k)
+          dot += static_cast<double>(x[k]) * d[k];
+        sum += dot * dot;
+      }
+      return sum;
+    }
+    for (int64_t i = 0; i < K; ++i) {
+      double gi = 0;
+      for (int64_t j = 0; j < K; ++j)
+        gi += gram[i * K + j] * d[j];
+      sum += d[i] * gi;
+    }
+    return sum;
+  }
+};
+
+// Up to kMaxErrorRows row indices of [0, N), evenly spread, first and last
+// included.
+std::vector<int64_t> errorRows(int64_t N) {
+  std::vector<int64_t> out;
+  if (N <= kMaxErrorRows) {
+    for (int64_t n = 0; n < N; ++n)
+      out.push_back(n);
+    return out;
+  }
+  for (int64_t i = 0; i < kMaxErrorRows; ++i)
+    out.push_back(i * (N - 1) / (kMaxErrorRows - 1));
+  return out;
 }
 
 // One quantized weight seen on one set of rows: a linear, or one expert's
@@ -72,32 +125,33 @@ Gram gramOf(const calib::RowSet &rows) {
 struct Term {
   std::vector<float> w;
   int64_t N = 0, K = 0;
-  std::shared_ptr<Gram> gram;
+  std::shared_ptr<InputForm> form;
+  std::vector<int64_t> sample; // the output rows errors are measured on
   std::shared_ptr<std::vector<double>> stats; // mean |x| per input channel
   std::vector<float> colScale, rowDiv;        // empty: all ones
   quant::QuantChoice choice;
   unsigned entry = 0;
 };
 
-// Effective weight (original coordinates) of `stored` once quantized.
+// ||X (W - effective W)^T||^2 over the sampled output rows, where the
+// effective weight is `stored` quantized, in the original coordinates.
 double errorOf(const Term &t, const std::vector<float> &stored, const std::vector<float> &col,
                const std::vector<float> &row) {
   int64_t group = t.choice.group > 0 ? std::min(t.choice.group, t.K) : t.K;
-  quant::QuantizedRows q = quant::quantizeRows(stored, t.N, t.K, group, t.choice.format);
-  std::vector<float> deq = quant::dequantizeRows(q, t.N, t.K, group, t.choice.format);
-  const Gram &g = *t.gram;
+  int64_t S = static_cast<int64_t>(t.sample.size());
+  std::vector<float> picked(static_cast<size_t>(S * t.K));
+  for (int64_t i = 0; i < S; ++i)
+    std::copy_n(stored.begin() + t.sample[i] * t.K, t.K, picked.begin() + i * t.K);
+  quant::QuantizedRows q = quant::quantizeRows(picked, S, t.K, group, t.choice.format);
+  std::vector<float> deq = quant::dequantizeRows(q, S, t.K, group, t.choice.format);
   double err = 0;
   std::vector<double> d(t.K);
-  for (int64_t n = 0; n < t.N; ++n) {
+  for (int64_t i = 0; i < S; ++i) {
+    int64_t n = t.sample[i];
     double r = row.empty() ? 1.0 : row[n];
     for (int64_t k = 0; k < t.K; ++k)
-      d[k] = t.w[n * t.K + k] - deq[n * t.K + k] * r / (col.empty() ? 1.0 : col[k]);
-    for (int64_t i = 0; i < t.K; ++i) {
-      double gi = 0;
-      for (int64_t j = 0; j < t.K; ++j)
-        gi += g[i * t.K + j] * d[j];
-      err += d[i] * gi;
-    }
+      d[k] = t.w[n * t.K + k] - deq[i * t.K + k] * r / (col.empty() ? 1.0 : col[k]);
+    err += t.form->eval(d);
   }
   return err;
 }
@@ -118,15 +172,15 @@ std::vector<float> storedOf(const Term &t, const std::vector<float> &col,
   return out;
 }
 
+// ||X W^T||^2 over the sampled output rows: what the errors are relative to.
 double outputNorm(const Term &t) {
   double sum = 0;
-  for (int64_t n = 0; n < t.N; ++n)
-    for (int64_t i = 0; i < t.K; ++i) {
-      double gi = 0;
-      for (int64_t j = 0; j < t.K; ++j)
-        gi += (*t.gram)[i * t.K + j] * t.w[n * t.K + j];
-      sum += t.w[n * t.K + i] * gi;
-    }
+  std::vector<double> w(t.K);
+  for (int64_t n : t.sample) {
+    for (int64_t k = 0; k < t.K; ++k)
+      w[k] = t.w[n * t.K + k];
+    sum += t.form->eval(w);
+  }
   return sum;
 }
 
@@ -271,7 +325,8 @@ LogicalResult AwqScale::collect() {
       for (int64_t n = 0; n < N; ++n)
         for (int64_t k = 0; k < K; ++k)
           t->w[n * K + k] = tr ? (*w)[n * K + k] : (*w)[k * N + n];
-      t->gram = std::make_shared<Gram>(gramOf(rows->input));
+      t->form = std::make_shared<InputForm>(rows->input);
+      t->sample = errorRows(N);
       t->stats = meanAbs({&rows->input}, K);
       t->choice = choice;
       t->entry = entries.size() - 1;
@@ -311,14 +366,15 @@ LogicalResult AwqScale::collect() {
         t->N = wt.N;
         t->K = wt.K;
         t->w.assign(w->begin() + e * wt.N * wt.K, w->begin() + (e + 1) * wt.N * wt.K);
-        // fc1 and fc3 of one expert read the same rows: share G.
+        // fc1 and fc3 of one expert read the same rows: share the form.
         Term *sibling = nullptr;
         if (!fc2)
           for (const char *other : {"fc1", "fc3"})
             if (auto it = termsOf.find({op, other});
                 it != termsOf.end() && other != StringRef(wt.name) && it->second.size() > (size_t)e)
               sibling = it->second[e] ? it->second[e] : sibling;
-        t->gram = sibling ? sibling->gram : std::make_shared<Gram>(gramOf(set));
+        t->form = sibling ? sibling->form : std::make_shared<InputForm>(set);
+        t->sample = errorRows(wt.N);
         t->stats = sibling ? sibling->stats : meanAbs({&set}, wt.K);
         t->choice = choiceFor(op);
         t->entry = entries.size() - 1;
