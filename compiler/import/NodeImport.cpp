@@ -56,6 +56,7 @@ const OpInfo kAiOnnxOps[] = {
     {"Max", "Max", 1, kVariadic, 1},
     {"Min", "Min", 1, kVariadic, 1},
     {"Where", "Where", 3, 3, 1},
+    {"Clip", "Clip", 1, 3, 1, 3, 0b110},
     {"Sqrt", "Sqrt", 1, 1, 1},
     {"Neg", "Neg", 1, 1, 1},
     {"Exp", "Exp", 1, 1, 1},
@@ -293,6 +294,26 @@ LogicalResult NodeImporter::convertAttribute(const ::onnx::AttributeProto &attr)
 
 LogicalResult NodeImporter::convertAttributes() {
   for (const ::onnx::AttributeProto &attr : node.attribute()) {
+    // Clip before opset 11: the bounds are float attributes, now scalar
+    // inputs of the input's element type.
+    if (type == "Clip" && opset < 11 && (attr.name() == "min" || attr.name() == "max")) {
+      Type element = inputs.empty() || !inputs[0]
+                         ? Type()
+                         : cast<ShapedType>(inputs[0].getType()).getElementType();
+      if (attr.type() != ::onnx::AttributeProto::FLOAT || !isa_and_nonnull<FloatType>(element))
+        return error() << "attribute '" << attr.name()
+                       << "' must be a float bounding a float input";
+      auto scalar = RankedTensorType::get({}, element);
+      unsigned slot = attr.name() == "min" ? 1 : 2;
+      if (inputs.size() <= slot)
+        inputs.resize(slot + 1);
+      inputs[slot] = ic.builder
+                         .create<onnx::ConstantOp>(
+                             loc, scalar,
+                             DenseElementsAttr::get(scalar, FloatAttr::get(element, attr.f())))
+                         .getOutput();
+      continue;
+    }
     // Older opsets' attribute forms of what is now an input.
     bool legacy = false;
     for (const LegacyInput &rewrite : kLegacyInputs) {

@@ -155,6 +155,23 @@ LogicalResult WhereOp::inferShapes() {
 
 SmallVector<Type> WhereOp::inferElementTypes() { return {getElementType(getX())}; }
 
+LogicalResult ClipOp::verify() {
+  Type element = getElementType(getInput());
+  for (Value bound : {getMin(), getMax()}) {
+    if (!bound)
+      continue;
+    if (getElementType(bound) != element)
+      return emitOpError() << "min and max must have the input's element type " << element
+                           << ", got " << getElementType(bound);
+    auto type = getRankedType(bound);
+    if (type && (!type.hasStaticShape() || type.getNumElements() != 1))
+      return emitOpError() << "min and max must be scalars, got " << type;
+  }
+  return success();
+}
+
+LogicalResult ClipOp::inferShapes() { return inferSameAsOperand(*this, getInput()); }
+
 //===----------------------------------------------------------------------===//
 // Unary elementwise ops
 //===----------------------------------------------------------------------===//

@@ -163,6 +163,27 @@ def ONNX_GeluOp : ONNX_Op<"Gelu"> {
   let results = (outs AnyTensor:$Y);
   let hasVerifier = 1;
 }
+def ONNX_ClipOp : ONNX_Op<"Clip", [AttrSizedOperandSegments]> {
+  let summary = "elementwise min(max(x, min), max)";
+  let description = [{
+    `min` and `max` are optional scalars (rank 0, or one element) of x's
+    element type; an absent bound does not clamp. Opsets before 11 give them
+    as float attributes, which the importer turns into constant inputs.
+
+    ```mlir
+    %y = onnx.Clip %x min(%lo) max(%hi) : (tensor<?x16xf32>, tensor<f32>, tensor<f32>)
+        -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$input, Optional<AnyTensor>:$min, Optional<AnyTensor>:$max);
+  let results = (outs AnyTensor:$output);
+  let assemblyFormat = [{
+    $input (`min` `(` $min^ `)`)? (`max` `(` $max^ `)`)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def ONNX_AbsOp : ONNX_UnaryOp<"Abs", "absolute value">;
 def ONNX_LogOp : ONNX_UnaryOp<"Log", "natural logarithm">;
 def ONNX_ReciprocalOp : ONNX_UnaryOp<"Reciprocal", "1 / x">;

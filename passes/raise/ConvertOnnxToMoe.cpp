@@ -114,6 +114,23 @@ Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType)
     return arith::XOrIOp::create(b, loc, args[0], scalarConstant(b, loc, argType, 1));
   if (type == "Where")
     return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
+  if (type == "Clip") {
+    // min(max(x, lo), hi) as ONNX defines it (hi wins when lo > hi; NaN stays
+    // NaN); the body's inputs are x and the bounds that are present.
+    Value acc = args[0];
+    unsigned next = 1;
+    for (unsigned slot : {1u, 2u}) {
+      if (!moec::getOnnxInput(op, slot))
+        continue;
+      Value bound = args[next++];
+      bool lower = slot == 1;
+      acc = fp ? (lower ? Value(arith::MaximumFOp::create(b, loc, acc, bound))
+                        : Value(arith::MinimumFOp::create(b, loc, acc, bound)))
+               : (lower ? Value(arith::MaxSIOp::create(b, loc, acc, bound))
+                        : Value(arith::MinSIOp::create(b, loc, acc, bound)));
+    }
+    return acc;
+  }
   if (type == "Expand")
     return args[0];
 
@@ -202,7 +219,7 @@ Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType)
 
 bool isElementwiseType(StringRef type) {
   static const char *const kTypes[] = {
-      "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Equal", "Less",
+      "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Clip", "Equal", "Less",
       "Greater", "And", "Or", "Not", "Where", "Expand", "Neg", "Abs", "Relu",
       "Sqrt", "Exp", "Tanh", "Erf", "Gelu", "Log", "Reciprocal", "Sigmoid", "Cast"};
   return llvm::is_contained(kTypes, type);

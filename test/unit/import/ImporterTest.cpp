@@ -192,6 +192,45 @@ TEST(OnnxImporter, RewritesOlderOpsetAttributesIntoInputs) {
   EXPECT_EQ(static_cast<int64_t>(opsOf<onnxd::SoftmaxOp>(*r.module).front().getAxis()), -1);
 }
 
+// Clip before opset 11 has float min/max attributes; they become scalar
+// constant inputs of the input's type, and an absent bound stays absent.
+TEST(OnnxImporter, RewritesClipBoundAttributesOfOpset10IntoInputs) {
+  ModelBuilder b;
+  b.opset("", 10);
+  b.input("x", TP::FLOAT, {std::string("tokens"), int64_t(8)});
+  b.output("y");
+  b.output("z");
+  auto &both = b.node("Clip", "both", {"x"}, {"y"});
+  for (auto [name, value] : {std::pair<const char *, float>{"min", -1.5f}, {"max", 2.0f}}) {
+    auto *attr = both.add_attribute();
+    attr->set_name(name);
+    attr->set_type(::onnx::AttributeProto::FLOAT);
+    attr->set_f(value);
+  }
+  auto &upper = b.node("Clip", "upper", {"x"}, {"z"});
+  auto *attr = upper.add_attribute();
+  attr->set_name("max");
+  attr->set_type(::onnx::AttributeProto::FLOAT);
+  attr->set_f(0.25f);
+  TempDir dir;
+  MLIRContext ctx;
+  ImportResult r = importWithDiagnostics(ctx, dir.write("clip10.onnx", b.serialize()));
+  ASSERT_TRUE(r.module) << (r.errors.empty() ? "" : r.errors.front());
+  auto clips = opsOf<onnxd::ClipOp>(*r.module);
+  ASSERT_EQ(clips.size(), 2u);
+  auto scalar = [](Value v) {
+    auto c = v.getDefiningOp<onnxd::ConstantOp>();
+    auto values = cast<DenseElementsAttr>(c.getValue()).getValues<float>();
+    return *values.begin();
+  };
+  ASSERT_TRUE(clips[0].getMin() && clips[0].getMax());
+  EXPECT_EQ(scalar(clips[0].getMin()), -1.5f);
+  EXPECT_EQ(scalar(clips[0].getMax()), 2.0f);
+  EXPECT_FALSE(clips[1].getMin());
+  ASSERT_TRUE(clips[1].getMax());
+  EXPECT_EQ(scalar(clips[1].getMax()), 0.25f);
+}
+
 // Fully static models have no token dim; bound dims become static.
 TEST(OnnxImporter, BindsNamedDimsAndOmitsTokenDimWhenStatic) {
   ModelBuilder b;
