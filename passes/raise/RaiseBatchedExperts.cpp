@@ -14,6 +14,14 @@
 //              computed from Shape(h): (2I + 1) / 2)
 //   a     = silu(gate) * up                 (silu written Mul(g, Sigmoid(g)))
 //   y     = Squeeze(MatMul(W2, Unsqueeze(a, -1)), -1) [+ b2[ids]]        [T*k, H]
+//
+// gpt-oss stores its experts [E, in, out] (gate_up_proj [E, H, 2I]), so
+// each product is Squeeze(MatMul(Unsqueeze(v, 1), W[ids]), 1) + b[ids];
+// gate and up are h's even and odd columns (Slices with step 2) and the
+// activation is clamped: g = Clip(gate, max = l), u = Clip(up, -l, l),
+// a = (u + 1) * (g * Sigmoid(g * 1.702)). moe.experts says exactly that
+// with swiglu_fusion 1, alpha, beta (the + 1) and limit; the weights are
+// transposed into its [E, out, in] layout at compile time.
 //   out   = ReduceSum(Reshape(y * Unsqueeze(Reshape(w, [-1]), -1), [T, k, H]),
 //                     axis 1, keepdims 0)                                [T, H]
 //
@@ -33,9 +41,12 @@
 //
 // Anything else is left alone, without a diagnostic: whole-matrix repeats
 // (Tile(x, [k, 1])), weights and ids from different TopKs, weights that are
-// not constants, a sum over another axis, the activation on the second half,
-// an intermediate value with a use outside the block, activations other than
-// silu (moe.experts has no gated GELU), routers matchRouter does not accept.
+// not constants, a sum over another axis, the activation on the second half
+// (or on the odd columns), an intermediate value with a use outside the
+// block, activations other than (clamped) SwiGLU (moe.experts has no gated
+// GELU), a non-constant alpha or beta, clamps moe.experts cannot express
+// (gate and up at different limits, one side only), routers matchRouter does
+// not accept.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,6 +63,8 @@
 #include "llvm/ADT/SmallPtrSet.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace moec {
@@ -124,10 +137,17 @@ Value sameRows(Value v) {
   return v;
 }
 
-// The router's logits are a linear layer of x's rows: MatMul(x, Wg) or
-// Gemm(x, Wg, ...), maybe cast, with x seen through row-preserving views.
+// The router's logits are a linear layer of x's rows: MatMul(x, Wg) (+ b)
+// or Gemm(x, Wg, ...), maybe cast, with x seen through row-preserving views.
 bool scoresRowsOf(Value logits, Value x) {
   Value scores = skipNoopCasts(logits);
+  if (Operation *add = definedByOnnx(scores, "Add")) {
+    // gpt-oss's router has a bias: MatMul + Add when it is not a Gemm.
+    bool constantRight = static_cast<bool>(moec::getConstantElements(add->getOperand(1)));
+    scores = add->getOperand(constantRight ? 0 : 1);
+    if (!moec::getConstantElements(add->getOperand(constantRight ? 1 : 0)))
+      return false;
+  }
   Operation *matmul = definedByOnnx(scores, "MatMul");
   Operation *gemm = definedByOnnx(scores, "Gemm");
   if (gemm && moec::getIntAttr(gemm, "transA", 0) != 0)
@@ -142,11 +162,25 @@ struct Selection {
   Value ids;  // the router's [T, k] ids
 };
 
-// One batched product: row s of the result is W[ids[s]] · input[s] (+ b[ids[s]]).
+// One batched product: row s of the result is W[ids[s]] · input[s] (+ b[ids[s]]),
+// or input[s] · W[ids[s]] with W stacked [E, in, out] (`transposed`).
 struct MatVec {
   Selection weight;
   std::optional<Selection> bias;
   Value input;
+  bool transposed = false;
+  int64_t rows() const { return dim(transposed ? 2 : 1); } // out
+  int64_t cols() const { return dim(transposed ? 1 : 2); } // in
+  int64_t dim(unsigned i) const {
+    return cast<RankedTensorType>(weight.data.getType()).getDimSize(i);
+  }
+};
+
+// The gated activation (moe.experts' SwiGLU): G·sigmoid(alpha·G)·(L + beta)
+// with G = min(gate, limit), L = clamp(up, -limit, limit).
+struct Glu {
+  Value gate, up; // before the clamps
+  double alpha = 1.0, beta = 0.0, limit = std::numeric_limits<double>::infinity();
 };
 
 struct BatchedBlock {
@@ -154,7 +188,9 @@ struct BatchedBlock {
   Value weights, ids;    // the router's top k, [T, k]
   int64_t k = 0, hidden = 0, inter = 0, experts = 0;
   Value fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias;
+  bool fc1T = false, fc2T = false, fc3T = false; // stored [E, in, out]
   int64_t fusion = 2;
+  Glu glu;
 };
 
 // Matches one candidate block. Every op found inside the block is recorded
@@ -169,8 +205,25 @@ private:
   size_t mark() const { return ops.size(); }
   void rollback(size_t m) { ops.truncate(m); }
 
-  // `v` under interior no-op Casts (recorded: they die with the block).
-  Value inner(Value v) { return skipNoopCasts(v, &ops); }
+  // `v` under interior no-op Casts and Squeeze(Unsqueeze(v, a), a) round
+  // trips (dynamo writes one after each in-place bias add); recorded: they
+  // die with the block.
+  Value inner(Value v) {
+    while (true) {
+      v = skipNoopCasts(v, &ops);
+      Operation *squeeze = definedByOnnx(v, "Squeeze");
+      Operation *unsqueeze =
+          squeeze ? definedByOnnx(squeeze->getOperand(0), "Unsqueeze") : nullptr;
+      auto outer = squeeze ? axesOf(squeeze) : std::nullopt;
+      auto innerAxes = unsqueeze ? axesOf(unsqueeze) : std::nullopt;
+      // The same single axis value names the same position on both sides.
+      if (!outer || !innerAxes || outer->size() != 1 || *outer != *innerAxes)
+        return v;
+      ops.push_back(squeeze);
+      ops.push_back(unsqueeze);
+      v = unsqueeze->getOperand(0);
+    }
+  }
 
   Operation *take(Value v, StringRef type) {
     Operation *op = definedByOnnx(inner(v), type);
@@ -185,10 +238,12 @@ private:
   std::optional<MatVec> matVecWithBias(Value out);
   Value weightColumn(Value v);
   Value repeatedRows(Value v, int64_t k, int64_t hidden);
-  Value silu(Value v);
-  Value halves(Value gate, Value up, int64_t inter);
+  std::optional<Glu> gatedActivation(Value v);
+  Value clamped(Value v, double &lo, double &hi);
+  Value halves(Value gate, Value up, int64_t inter, int64_t &fusion);
   std::optional<Ints> evalShapeOf(Value v, Value h, int64_t width, bool &readsH, int depth);
-  bool sliceIs(Operation *slice, Value h, int64_t width, int64_t begin, int64_t end);
+  bool sliceIs(Operation *slice, Value h, int64_t width, int64_t begin, int64_t end,
+               int64_t step = 1);
 };
 
 // Reshape(ids, [n]): the [T, k] ids as T*k entries, token-major. Any 1-D
@@ -235,22 +290,25 @@ std::optional<Selection> Matcher::select(Value v, int64_t rank) {
   return Selection{data, ids};
 }
 
-// Squeeze(MatMul(W[ids], Unsqueeze(input, -1)), -1).
+// Squeeze(MatMul(W[ids], Unsqueeze(input, -1)), -1), or with W stored
+// [E, in, out] (gpt-oss): Squeeze(MatMul(Unsqueeze(input, 1), W[ids]), 1).
 std::optional<MatVec> Matcher::matVec(Value out) {
   size_t m = mark();
   Operation *squeeze = take(out, "Squeeze");
-  Operation *matmul = squeeze && hasSingleAxis(squeeze, 2, 3)
+  bool transposed = squeeze && hasSingleAxis(squeeze, 1, 3);
+  Operation *matmul = squeeze && (transposed || hasSingleAxis(squeeze, 2, 3))
                           ? take(squeeze->getOperand(0), "MatMul")
                           : nullptr;
-  Operation *column = matmul ? take(matmul->getOperand(1), "Unsqueeze") : nullptr;
+  unsigned vectorSide = transposed ? 0 : 1;
+  Operation *column = matmul ? take(matmul->getOperand(vectorSide), "Unsqueeze") : nullptr;
   std::optional<Selection> weight;
-  if (column && hasSingleAxis(column, 2, 3))
-    weight = select(matmul->getOperand(0), 3);
+  if (column && hasSingleAxis(column, transposed ? 1 : 2, 3))
+    weight = select(matmul->getOperand(1 - vectorSide), 3);
   if (!weight) {
     rollback(m);
     return std::nullopt;
   }
-  return MatVec{*weight, std::nullopt, inner(column->getOperand(0))};
+  return MatVec{*weight, std::nullopt, inner(column->getOperand(0)), transposed};
 }
 
 // matVec, or matVec + b[ids] with a stacked constant bias [E, n].
@@ -351,18 +409,101 @@ Value Matcher::repeatedRows(Value v, int64_t k, int64_t hidden) {
   return x;
 }
 
-// silu(g) = Mul(g, Sigmoid(g)) (matchSilu): returns g, recording both ops.
-Value Matcher::silu(Value v) {
-  v = inner(v);
-  Value g = matchSilu(v);
-  if (!g)
-    return {};
-  Operation *mul = v.getDefiningOp();
-  ops.push_back(mul);
-  for (Value operand : mul->getOperands())
-    if (operand != g)
-      ops.push_back(operand.getDefiningOp());
-  return g;
+// A one-element float constant's value.
+std::optional<double> scalarFloat(Value v) {
+  ElementsAttr c = moec::getConstantElements(v);
+  if (!c || c.getNumElements() != 1 || !isa<FloatType>(c.getElementType()))
+    return std::nullopt;
+  return moec::getElementAsDouble(c, 0);
+}
+
+// `v` under Clip, Min and Max by constants: returns the clamped value and
+// narrows [lo, hi] to the bounds met (both start unbounded).
+Value Matcher::clamped(Value v, double &lo, double &hi) {
+  for (int depth = 0; depth < 2; ++depth) {
+    Operation *def = inner(v).getDefiningOp();
+    std::optional<double> min, max;
+    if (isOnnxOp(def, "Clip") && def->getNumOperands() >= 1) {
+      // Opset 11 on: bounds are optional inputs; before: attributes.
+      Value minInput = moec::getOnnxInput(def, 1), maxInput = moec::getOnnxInput(def, 2);
+      min = minInput ? scalarFloat(minInput) : moec::getFloatAttr(def, "min", -INFINITY);
+      max = maxInput ? scalarFloat(maxInput) : moec::getFloatAttr(def, "max", INFINITY);
+    } else if ((isOnnxOp(def, "Min") || isOnnxOp(def, "Max")) && def->getNumOperands() == 2) {
+      std::optional<double> bound = scalarFloat(def->getOperand(1));
+      if (!bound)
+        return v;
+      (isOnnxOp(def, "Min") ? max : min) = bound;
+      min = min.value_or(-INFINITY);
+      max = max.value_or(INFINITY);
+    }
+    if (!min || !max)
+      return v;
+    ops.push_back(def);
+    lo = std::max(lo, *min);
+    hi = std::min(hi, *max);
+    v = def->getOperand(0);
+  }
+  return v;
+}
+
+// a = G·sigmoid(alpha·G)·(L + beta), the products either way round:
+// silu(gate) * up (alpha 1, beta 0, no clamps) or gpt-oss's
+// (clamp(up, -l, l) + 1) * (g * sigmoid(g * 1.702)) with g = min(gate, l).
+// Left alone: a non-constant alpha or beta, clamps that moe.experts cannot
+// express (only one side clamped, other limits on gate and up).
+std::optional<Glu> Matcher::gatedActivation(Value v) {
+  Operation *mul = take(v, "Mul");
+  for (unsigned i = 0; mul && i < 2; ++i) {
+    size_t m = mark();
+    Glu glu;
+    // The glu side: Mul(g, Sigmoid(g)) or Mul(g, Sigmoid(Mul(g, alpha))).
+    Operation *gated = take(mul->getOperand(i), "Mul");
+    for (unsigned j = 0; gated && j < 2 && !glu.gate; ++j) {
+      Value g = inner(gated->getOperand(j));
+      size_t beforeSigmoid = mark();
+      Operation *sigmoid = take(gated->getOperand(1 - j), "Sigmoid");
+      Value arg = sigmoid ? inner(sigmoid->getOperand(0)) : Value();
+      if (arg && arg == g) {
+        glu.gate = g;
+      } else if (Operation *scale = arg ? take(arg, "Mul") : nullptr) {
+        for (unsigned s = 0; s < 2 && !glu.gate; ++s) {
+          auto alpha = scalarFloat(scale->getOperand(1 - s));
+          if (alpha && inner(scale->getOperand(s)) == g) {
+            glu.gate = g;
+            glu.alpha = *alpha;
+          }
+        }
+      }
+      if (!glu.gate)
+        rollback(beforeSigmoid);
+    }
+    // The linear side: up, or Add(up, beta).
+    Value up = inner(mul->getOperand(1 - i));
+    if (Operation *add = definedByOnnx(up, "Add")) {
+      for (unsigned s = 0; s < 2; ++s) {
+        if (auto beta = scalarFloat(add->getOperand(1 - s))) {
+          ops.push_back(add);
+          up = add->getOperand(s);
+          glu.beta = *beta;
+          break;
+        }
+      }
+    }
+    double gateLo = -INFINITY, gateHi = INFINITY, upLo = -INFINITY, upHi = INFINITY;
+    if (glu.gate) {
+      glu.gate = inner(clamped(glu.gate, gateLo, gateHi));
+      glu.up = inner(clamped(up, upLo, upHi));
+    }
+    // moe.experts clamps the gate from above and up on both sides at one
+    // limit, or neither.
+    bool sameLimit = gateLo == -INFINITY && upLo == -upHi && gateHi == upHi && upHi > 0;
+    if (glu.gate && sameLimit) {
+      glu.limit = upHi;
+      return glu;
+    }
+    rollback(m);
+  }
+  return std::nullopt;
 }
 
 // Evaluates a small integer shape computation in which Shape(h) is
@@ -456,15 +597,16 @@ std::optional<Ints> Matcher::evalShapeOf(Value v, Value h, int64_t width, bool &
   return result;
 }
 
-// `slice` takes [begin, end) of h's last axis (width wide), step 1.
-bool Matcher::sliceIs(Operation *slice, Value h, int64_t width, int64_t begin, int64_t end) {
+// `slice` takes [begin, end) of h's last axis (width wide) with this step.
+bool Matcher::sliceIs(Operation *slice, Value h, int64_t width, int64_t begin, int64_t end,
+                      int64_t step) {
   if (inner(slice->getOperand(0)) != h)
     return false;
   auto axes = knownInts(moec::getOnnxInput(slice, 3));
   Value stepsValue = moec::getOnnxInput(slice, 4);
   auto steps = stepsValue ? knownInts(stepsValue) : Ints{1};
   if (!axes || axes->size() != 1 || !((*axes)[0] == 1 || (*axes)[0] == -1) || !steps ||
-      *steps != Ints{1})
+      *steps != Ints{step})
     return false;
   bool readsH = false;
   auto starts = evalShapeOf(moec::getOnnxInput(slice, 1), h, width, readsH, 0);
@@ -482,8 +624,10 @@ bool Matcher::sliceIs(Operation *slice, Value h, int64_t width, int64_t begin, i
 }
 
 // gate and up are the first and second halves of one [S, 2I] value's last
-// axis: Split's two results, or two Slices. Returns that value.
-Value Matcher::halves(Value gate, Value up, int64_t inter) {
+// axis: Split's two results, or two Slices (fusion 2); or its even and odd
+// columns: Slices with step 2 from 0 and from 1 (fusion 1, gpt-oss). Returns
+// that value.
+Value Matcher::halves(Value gate, Value up, int64_t inter, int64_t &fusion) {
   size_t m = mark();
   gate = inner(gate);
   up = inner(up);
@@ -497,13 +641,22 @@ Value Matcher::halves(Value gate, Value up, int64_t inter) {
     if ((axis == 1 || axis == -1) && first->getNumResults() == 2 && even &&
         first->getResult(0) == gate && first->getResult(1) == up) {
       ops.push_back(first);
+      fusion = 2;
       return inner(first->getOperand(0));
     }
   } else if (isOnnxOp(first, "Slice") && isOnnxOp(second, "Slice")) {
     ops.push_back(first);
     ops.push_back(second);
     Value h = inner(first->getOperand(0));
-    if (sliceIs(first, h, 2 * inter, 0, inter) && sliceIs(second, h, 2 * inter, inter, 2 * inter))
+    int64_t width = 2 * inter;
+    size_t beforeBounds = mark();
+    fusion = 2;
+    if (sliceIs(first, h, width, 0, inter) && sliceIs(second, h, width, inter, width))
+      return h;
+    rollback(beforeBounds);
+    // Step 2 from 0 and 1 to the end: ends clamp to the width.
+    fusion = 1;
+    if (sliceIs(first, h, width, 0, width, 2) && sliceIs(second, h, width, 1, width, 2))
       return h;
   }
   rollback(m);
@@ -536,75 +689,63 @@ std::optional<BatchedBlock> Matcher::match(Operation *root) {
   }
   if (!down)
     return std::nullopt;
-  // down_proj [E, H, I]
-  auto fc2Type = cast<RankedTensorType>(down->weight.data.getType());
-  block.experts = fc2Type.getDimSize(0);
-  block.inter = fc2Type.getDimSize(2);
-  if (fc2Type.getDimSize(1) != block.hidden)
+  // down_proj [E, H, I] (or [E, I, H] transposed)
+  block.experts = down->dim(0);
+  block.inter = down->cols();
+  if (down->rows() != block.hidden)
     return std::nullopt;
   block.fc2 = down->weight.data;
+  block.fc2T = down->transposed;
   block.ids = down->weight.ids;
   if (down->bias)
     block.fc2Bias = down->bias->data;
   SmallVector<Selection> selections{down->weight};
   if (down->bias)
     selections.push_back(*down->bias);
+  auto keep = [&](const MatVec &product) {
+    selections.push_back(product.weight);
+    if (product.bias)
+      selections.push_back(*product.bias);
+  };
 
-  // a = silu(gate) * up, operands either way round.
-  Operation *gated = take(down->input, "Mul");
-  if (!gated)
+  std::optional<Glu> glu = gatedActivation(down->input);
+  if (!glu)
     return std::nullopt;
+  block.glu = *glu;
   Value xRep;
-  for (unsigned i = 0; i < 2 && !xRep; ++i) {
-    size_t m = mark();
-    Value gate = silu(gated->getOperand(i));
-    Value up = gated->getOperand(1 - i);
-    if (!gate) {
-      rollback(m);
-      continue;
+  // gate_up_proj [E, 2I, H]: the halves (or even and odd columns) of one
+  // product ...
+  size_t beforeFused = mark();
+  if (Value h = halves(glu->gate, glu->up, block.inter, block.fusion)) {
+    auto fc1 = matVecWithBias(h);
+    if (fc1 && fc1->rows() == 2 * block.inter) {
+      block.fc1 = fc1->weight.data;
+      block.fc1T = fc1->transposed;
+      block.fc1Bias = fc1->bias ? fc1->bias->data : Value();
+      keep(*fc1);
+      xRep = fc1->input;
     }
-    // gate_up_proj [E, 2I, H]: the halves of one product ...
-    size_t beforeFused = mark();
-    if (Value h = halves(gate, up, block.inter)) {
-      if (auto fc1 = matVecWithBias(h)) {
-        auto type = cast<RankedTensorType>(fc1->weight.data.getType());
-        if (type.getDimSize(1) == 2 * block.inter) {
-          block.fc1 = fc1->weight.data;
-          block.fc1Bias = fc1->bias ? fc1->bias->data : Value();
-          block.fusion = 2;
-          selections.push_back(fc1->weight);
-          if (fc1->bias)
-            selections.push_back(*fc1->bias);
-          xRep = fc1->input;
-          continue;
-        }
-      }
-    }
+  }
+  if (!xRep) {
     rollback(beforeFused);
     // ... or separate gate and up weights [E, I, H] (fc1 and fc3).
-    auto gateProduct = matVecWithBias(gate);
-    auto upProduct = gateProduct ? matVecWithBias(up) : std::nullopt;
-    if (upProduct && gateProduct->input == upProduct->input &&
-        cast<RankedTensorType>(gateProduct->weight.data.getType()).getDimSize(1) == block.inter &&
-        cast<RankedTensorType>(upProduct->weight.data.getType()).getDimSize(1) == block.inter &&
-        gateProduct->bias.has_value() == upProduct->bias.has_value()) {
-      block.fc1 = gateProduct->weight.data;
-      block.fc3 = upProduct->weight.data;
-      block.fc1Bias = gateProduct->bias ? gateProduct->bias->data : Value();
-      block.fc3Bias = upProduct->bias ? upProduct->bias->data : Value();
-      block.fusion = 0;
-      for (const MatVec *product : {&*gateProduct, &*upProduct}) {
-        selections.push_back(product->weight);
-        if (product->bias)
-          selections.push_back(*product->bias);
-      }
-      xRep = gateProduct->input;
-      continue;
-    }
-    rollback(m);
+    auto gateProduct = matVecWithBias(glu->gate);
+    auto upProduct = gateProduct ? matVecWithBias(glu->up) : std::nullopt;
+    if (!upProduct || gateProduct->input != upProduct->input ||
+        gateProduct->rows() != block.inter || upProduct->rows() != block.inter ||
+        gateProduct->bias.has_value() != upProduct->bias.has_value())
+      return std::nullopt;
+    block.fc1 = gateProduct->weight.data;
+    block.fc3 = upProduct->weight.data;
+    block.fc1T = gateProduct->transposed;
+    block.fc3T = upProduct->transposed;
+    block.fc1Bias = gateProduct->bias ? gateProduct->bias->data : Value();
+    block.fc3Bias = upProduct->bias ? upProduct->bias->data : Value();
+    block.fusion = 0;
+    keep(*gateProduct);
+    keep(*upProduct);
+    xRep = gateProduct->input;
   }
-  if (!xRep)
-    return std::nullopt;
   block.x = repeatedRows(xRep, block.k, block.hidden);
   if (!block.x)
     return std::nullopt;
@@ -618,10 +759,13 @@ std::optional<BatchedBlock> Matcher::match(Operation *root) {
         type.getElementType() != element)
       return std::nullopt;
   }
-  for (Value w : {block.fc1, block.fc3})
-    if (w && cast<RankedTensorType>(w.getType()).getDimSize(2) != block.hidden)
-      return std::nullopt;
-  auto fc1Rows = cast<RankedTensorType>(block.fc1.getType()).getDimSize(1);
+  auto dim = [](Value w, bool transposed, bool in) {
+    return cast<RankedTensorType>(w.getType()).getDimSize(transposed == in ? 1 : 2);
+  };
+  if (dim(block.fc1, block.fc1T, true) != block.hidden ||
+      (block.fc3 && dim(block.fc3, block.fc3T, true) != block.hidden))
+    return std::nullopt;
+  int64_t fc1Rows = dim(block.fc1, block.fc1T, false);
   auto biasFits = [](Value bias, int64_t rows) {
     return !bias || cast<RankedTensorType>(bias.getType()).getDimSize(1) == rows;
   };
@@ -641,6 +785,24 @@ std::optional<BatchedBlock> Matcher::match(Operation *root) {
           return std::nullopt;
   }
   return block;
+}
+
+// The bytes of a constant [E, R, C] weight as [E, C, R].
+std::optional<std::vector<char>> transposedBytes(Value w) {
+  ElementsAttr attr = moec::getConstantElements(w);
+  auto bytes = attr ? moec::getConstantBytes(attr) : std::nullopt;
+  if (!bytes)
+    return std::nullopt;
+  auto type = cast<RankedTensorType>(w.getType());
+  int64_t experts = type.getDimSize(0), rows = type.getDimSize(1), cols = type.getDimSize(2);
+  size_t width = moec::storageBytes(type.getElementType());
+  std::vector<char> out(bytes->size());
+  for (int64_t e = 0; e < experts; ++e)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        std::memcpy(&out[((e * cols + c) * rows + r) * width],
+                    &(*bytes)[((e * rows + r) * cols + c) * width], width);
+  return out;
 }
 
 LogicalResult raiseAt(Operation *root) {
@@ -669,15 +831,39 @@ LogicalResult raiseAt(Operation *root) {
         !(user->getDialect() && user->getDialect()->getNamespace() == "onnx"))
       return success();
 
+  // Weights stored [E, in, out] become moe.experts' [E, out, in] at compile
+  // time; read them all before anything is built.
+  std::optional<std::vector<char>> t1, t2, t3;
+  if ((block->fc1T && !(t1 = transposedBytes(block->fc1))) ||
+      (block->fc2T && !(t2 = transposedBytes(block->fc2))) ||
+      (block->fc3 && block->fc3T && !(t3 = transposedBytes(block->fc3))))
+    return success();
+
   OpBuilder b(root);
   Location loc = root->getLoc();
+  auto weight = [&](Value w, const std::optional<std::vector<char>> &bytes) -> Value {
+    if (!bytes)
+      return w;
+    auto type = cast<RankedTensorType>(w.getType());
+    auto shape = type.getShape();
+    auto flipped = RankedTensorType::get({shape[0], shape[2], shape[1]}, type.getElementType());
+    // A splat stays a splat (no blob): its transpose is itself, reshaped.
+    auto dense = dyn_cast<DenseElementsAttr>(moec::getConstantElements(w));
+    if (dense && dense.isSplat())
+      return moec::onnx::ConstantOp::create(b, w.getLoc(), flipped, dense.reshape(flipped))
+          .getOutput();
+    return moec::createBlobConstant(b, w.getLoc(), flipped, *bytes, "experts_transposed");
+  };
+  Value fc1 = weight(block->fc1, t1), fc2 = weight(block->fc2, t2);
+  Value fc3 = block->fc3 ? weight(block->fc3, t3) : Value();
   moe::RouterOp route = getOrCreateRouter(b, loc, *router);
-  // alpha 1, beta 0, no limit: SwiGLU is exactly silu(gate) * up.
+  const Glu &glu = block->glu;
   auto experts = moe::ExpertsOp::create(
-      b, loc, xType, block->x, route.getWeights(), route.getExpertIds(), block->fc1,
-      block->fc1Bias, block->fc2, block->fc2Bias, block->fc3, block->fc3Bias,
-      b.getStringAttr("swiglu"), b.getI64IntegerAttr(block->fusion), b.getF32FloatAttr(1.0f),
-      b.getF32FloatAttr(0.0f), b.getF32FloatAttr(std::numeric_limits<float>::infinity()));
+      b, loc, xType, block->x, route.getWeights(), route.getExpertIds(), fc1, block->fc1Bias,
+      fc2, block->fc2Bias, fc3, block->fc3Bias, b.getStringAttr("swiglu"),
+      b.getI64IntegerAttr(block->fusion), b.getF32FloatAttr(static_cast<float>(glu.alpha)),
+      b.getF32FloatAttr(static_cast<float>(glu.beta)),
+      b.getF32FloatAttr(static_cast<float>(glu.limit)));
   if (failed(mlir::verify(experts)) || failed(mlir::verify(route)))
     return failure();
   out.replaceAllUsesWith(experts.getOutput());
