@@ -6,6 +6,8 @@
 
 #include "llvm/ADT/SetVector.h"
 
+#include <cstring>
+
 using namespace mlir;
 namespace moe = moec::moe;
 
@@ -177,6 +179,150 @@ void eraseDeadOnnxOps(Operation *root) {
     }
     dead->erase();
   }
+}
+
+namespace {
+
+// A rank-2 float constant, or the Transpose of one (`transposed` set).
+ElementsAttr constantMatrix(Value w, bool &transposed) {
+  transposed = false;
+  if (Operation *t = definedByOnnx(w, "Transpose")) {
+    auto perm = getIntsAttr(t, "perm");
+    if (perm && *perm != std::vector<int64_t>{1, 0})
+      return {};
+    transposed = true;
+    w = t->getOperand(0);
+  }
+  ElementsAttr elements = getConstantElements(w);
+  auto type = elements ? dyn_cast<RankedTensorType>(elements.getType()) : nullptr;
+  if (!type || type.getRank() != 2 || !type.hasStaticShape() ||
+      !isa<FloatType>(type.getElementType()))
+    return {};
+  return elements;
+}
+
+// A constant bias of `n` elements: shape [n] or [1, n].
+ElementsAttr constantBias(Value b, int64_t n) {
+  ElementsAttr elements = getConstantElements(b);
+  auto type = elements ? dyn_cast<RankedTensorType>(elements.getType()) : nullptr;
+  if (!type || !isa<FloatType>(type.getElementType()))
+    return {};
+  auto shape = type.getShape();
+  bool fits = (shape.size() == 1 && shape[0] == n) ||
+              (shape.size() == 2 && shape[0] == 1 && shape[1] == n);
+  return fits ? elements : ElementsAttr();
+}
+
+// Writes `linear`'s weight as [out, in] rows at `dst` (elements `width` bytes).
+bool writeOutIn(const Linear &linear, char *dst, int64_t width) {
+  auto bytes = getConstantBytes(linear.weight);
+  if (!bytes)
+    return false;
+  if (linear.outIn) {
+    std::memcpy(dst, bytes->data(), bytes->size());
+    return true;
+  }
+  for (int64_t i = 0; i < linear.in; ++i)
+    for (int64_t o = 0; o < linear.out; ++o)
+      std::memcpy(dst + (o * linear.in + i) * width, bytes->data() + (i * linear.out + o) * width,
+                  width);
+  return true;
+}
+
+} // namespace
+
+std::optional<Linear> matchLinear(Value out, bool rankedValues) {
+  Linear linear;
+  Value product = out;
+  Value biasValue;
+  if (Operation *add = definedByOnnx(out, "Add")) {
+    for (unsigned i = 0; i < 2 && !biasValue; ++i) {
+      Value p = add->getOperand(i), b = add->getOperand(1 - i);
+      if ((definedByOnnx(p, "MatMul") || definedByOnnx(p, "Gemm")) && p.hasOneUse() &&
+          getConstantElements(b)) {
+        product = p;
+        biasValue = b;
+      }
+    }
+    if (!biasValue)
+      return std::nullopt;
+  }
+  bool transposed = false;
+  Value weight;
+  if (Operation *matmul = definedByOnnx(product, "MatMul")) {
+    linear.input = matmul->getOperand(0);
+    weight = matmul->getOperand(1);
+    linear.weight = constantMatrix(weight, transposed);
+    linear.outIn = transposed;
+  } else if (Operation *gemm = definedByOnnx(product, "Gemm")) {
+    if (getIntAttr(gemm, "transA", 0) != 0 || getFloatAttr(gemm, "alpha", 1.0) != 1.0)
+      return std::nullopt;
+    if (Value c = getOnnxInput(gemm, 2)) {
+      if (biasValue || getFloatAttr(gemm, "beta", 1.0) != 1.0)
+        return std::nullopt;
+      biasValue = c;
+    }
+    linear.input = getOnnxInput(gemm, 0);
+    weight = getOnnxInput(gemm, 1);
+    linear.weight = constantMatrix(weight, transposed);
+    linear.outIn = transposed != (getIntAttr(gemm, "transB", 0) != 0);
+  } else {
+    return std::nullopt;
+  }
+  if (!linear.weight)
+    return std::nullopt;
+  auto wShape = cast<ShapedType>(linear.weight.getType()).getShape();
+  linear.in = linear.outIn ? wShape[1] : wShape[0];
+  linear.out = linear.outIn ? wShape[0] : wShape[1];
+  Type element = linear.weight.getElementType();
+  auto inType = rankedType(linear.input), outType = rankedType(out);
+  if ((rankedValues && (!inType || !outType)) || elementTypeOf(linear.input) != element ||
+      elementTypeOf(out) != element)
+    return std::nullopt;
+  // Whatever is ranked must be a matrix of the weight's sizes.
+  if ((inType && (inType.getRank() != 2 || inType.getDimSize(1) != linear.in)) ||
+      (outType && (outType.getRank() != 2 || outType.getDimSize(1) != linear.out)) ||
+      (inType && outType && inType.getDimSize(0) != outType.getDimSize(0)))
+    return std::nullopt;
+  if (biasValue) {
+    linear.bias = constantBias(biasValue, linear.out);
+    if (!linear.bias || linear.bias.getElementType() != element)
+      return std::nullopt;
+  }
+  return linear;
+}
+
+bool sameShape(const Linear &a, const Linear &b) {
+  return a.in == b.in && a.out == b.out && a.weight.getElementType() == b.weight.getElementType() &&
+         static_cast<bool>(a.bias) == static_cast<bool>(b.bias);
+}
+
+Value stackLinears(OpBuilder &b, Location loc, ArrayRef<const Linear *> linears, bool bias,
+                   StringRef key) {
+  const Linear &first = *linears.front();
+  Type element = first.weight.getElementType();
+  int64_t width = storageBytes(element);
+  int64_t count = static_cast<int64_t>(linears.size());
+  int64_t perExpert = bias ? first.out : first.out * first.in;
+  std::vector<char> data(static_cast<size_t>(count * perExpert * width));
+  for (int64_t id = 0; id < count; ++id) {
+    const Linear &linear = *linears[id];
+    if (!sameShape(linear, first))
+      return {};
+    char *dst = data.data() + id * perExpert * width;
+    if (bias) {
+      auto bytes = getConstantBytes(linear.bias);
+      if (!bytes || static_cast<int64_t>(bytes->size()) != perExpert * width)
+        return {};
+      std::memcpy(dst, bytes->data(), bytes->size());
+    } else if (!writeOutIn(linear, dst, width)) {
+      return {};
+    }
+  }
+  SmallVector<int64_t> shape{count, first.out};
+  if (!bias)
+    shape.push_back(first.in);
+  return createBlobConstant(b, loc, RankedTensorType::get(shape, element), data, key);
 }
 
 } // namespace moec::raise

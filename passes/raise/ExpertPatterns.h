@@ -77,6 +77,34 @@ moec::moe::RouterOp getOrCreateRouter(mlir::OpBuilder &b, mlir::Location loc,
 // alive, transitively.
 void eraseDeadOnnxOps(mlir::Operation *root);
 
+// One linear layer of an expert: out = input · W (+ bias), W constant.
+struct Linear {
+  mlir::Value input;
+  mlir::ElementsAttr weight; // stored [in, out] or, when `outIn`, [out, in]
+  bool outIn = false;
+  mlir::ElementsAttr bias; // [out] or [1, out]; null without a bias
+  int64_t in = 0, out = 0;
+};
+
+// Matches `out` as a linear layer by a constant weight: a MatMul by a rank-2
+// float constant or by its Transpose, or a Gemm (alpha = 1, transA = 0, any
+// transB), each with an optional constant bias (an Add, or Gemm's C with
+// beta = 1). With `rankedValues` the input and `out` must be ranked [n, in]
+// and [n, out]; without, values whose row count is data-dependent may be
+// unranked (their element type must still be the weight's).
+std::optional<Linear> matchLinear(mlir::Value out, bool rankedValues = true);
+
+// Same in, out, element type and bias presence.
+bool sameShape(const Linear &a, const Linear &b);
+
+// Stacks the weights (or, with `bias`, the biases) of `linears`, one per
+// expert in expert order, into a new constant [E, out, in] (or [E, out]):
+// the com.microsoft.MoE layout moe.experts reads. All must have the same
+// shape. Null when some weight's data cannot be read (a dropped blob).
+mlir::Value stackLinears(mlir::OpBuilder &b, mlir::Location loc,
+                         llvm::ArrayRef<const Linear *> linears, bool bias,
+                         llvm::StringRef key);
+
 } // namespace moec::raise
 
 #endif // MOEC_PASSES_RAISE_EXPERTPATTERNS_H

@@ -52,7 +52,6 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Verifier.h"
 
-#include <cstring>
 #include <limits>
 #include <map>
 
@@ -68,104 +67,6 @@ using moec::isOnnxOp;
 namespace moe = moec::moe;
 
 namespace {
-
-// One linear layer of an expert: out = input · W (+ bias), W constant.
-struct Linear {
-  Value input;
-  ElementsAttr weight; // stored [in, out] or, when `outIn`, [out, in]
-  bool outIn = false;
-  ElementsAttr bias; // [out] or [1, out]; null without a bias
-  int64_t in = 0, out = 0;
-};
-
-// A rank-2 float constant, or the Transpose of one (`transposed` set).
-ElementsAttr constantMatrix(Value w, bool &transposed) {
-  transposed = false;
-  if (Operation *t = definedByOnnx(w, "Transpose")) {
-    auto perm = moec::getIntsAttr(t, "perm");
-    if (perm && *perm != std::vector<int64_t>{1, 0})
-      return {};
-    transposed = true;
-    w = t->getOperand(0);
-  }
-  ElementsAttr elements = moec::getConstantElements(w);
-  auto type = elements ? dyn_cast<RankedTensorType>(elements.getType()) : nullptr;
-  if (!type || type.getRank() != 2 || !type.hasStaticShape() ||
-      !isa<FloatType>(type.getElementType()))
-    return {};
-  return elements;
-}
-
-// A constant bias of `n` elements: shape [n] or [1, n].
-ElementsAttr constantBias(Value b, int64_t n) {
-  ElementsAttr elements = moec::getConstantElements(b);
-  auto type = elements ? dyn_cast<RankedTensorType>(elements.getType()) : nullptr;
-  if (!type || !isa<FloatType>(type.getElementType()))
-    return {};
-  auto shape = type.getShape();
-  bool fits = (shape.size() == 1 && shape[0] == n) ||
-              (shape.size() == 2 && shape[0] == 1 && shape[1] == n);
-  return fits ? elements : ElementsAttr();
-}
-
-// Matches `out` as a linear layer by a constant weight.
-std::optional<Linear> matchLinear(Value out) {
-  Linear linear;
-  Value product = out;
-  Value biasValue;
-  if (Operation *add = definedByOnnx(out, "Add")) {
-    for (unsigned i = 0; i < 2 && !biasValue; ++i) {
-      Value p = add->getOperand(i), b = add->getOperand(1 - i);
-      if ((definedByOnnx(p, "MatMul") || definedByOnnx(p, "Gemm")) && p.hasOneUse() &&
-          moec::getConstantElements(b)) {
-        product = p;
-        biasValue = b;
-      }
-    }
-    if (!biasValue)
-      return std::nullopt;
-  }
-  bool transposed = false;
-  Value weight;
-  if (Operation *matmul = definedByOnnx(product, "MatMul")) {
-    linear.input = matmul->getOperand(0);
-    weight = matmul->getOperand(1);
-    linear.weight = constantMatrix(weight, transposed);
-    linear.outIn = transposed;
-  } else if (Operation *gemm = definedByOnnx(product, "Gemm")) {
-    if (moec::getIntAttr(gemm, "transA", 0) != 0 || moec::getFloatAttr(gemm, "alpha", 1.0) != 1.0)
-      return std::nullopt;
-    if (Value c = moec::getOnnxInput(gemm, 2)) {
-      if (biasValue || moec::getFloatAttr(gemm, "beta", 1.0) != 1.0)
-        return std::nullopt;
-      biasValue = c;
-    }
-    linear.input = moec::getOnnxInput(gemm, 0);
-    weight = moec::getOnnxInput(gemm, 1);
-    linear.weight = constantMatrix(weight, transposed);
-    linear.outIn = transposed != (moec::getIntAttr(gemm, "transB", 0) != 0);
-  } else {
-    return std::nullopt;
-  }
-  if (!linear.weight)
-    return std::nullopt;
-  auto wShape = cast<ShapedType>(linear.weight.getType()).getShape();
-  linear.in = linear.outIn ? wShape[1] : wShape[0];
-  linear.out = linear.outIn ? wShape[0] : wShape[1];
-  auto inType = rankedType(linear.input), outType = rankedType(out);
-  if (!inType || !outType || inType.getRank() != 2 || outType.getRank() != 2 ||
-      inType.getDimSize(1) != linear.in || outType.getDimSize(1) != linear.out ||
-      inType.getDimSize(0) != outType.getDimSize(0) ||
-      inType.getElementType() != linear.weight.getElementType() ||
-      outType.getElementType() != linear.weight.getElementType())
-    return std::nullopt;
-  if (biasValue) {
-    linear.bias = constantBias(biasValue, linear.out);
-    if (!linear.bias || linear.bias.getElementType() != linear.weight.getElementType())
-      return std::nullopt;
-  }
-  return linear;
-}
 
 struct Expert {
   std::string activation; // "swiglu", "silu" or "relu"
@@ -286,27 +187,6 @@ std::optional<Selection> matchSelection(Value rw) {
   return selection;
 }
 
-// Writes `linear`'s weight as [out, in] rows at `dst` (elements `width` bytes).
-bool writeOutIn(const Linear &linear, char *dst, int64_t width) {
-  auto bytes = moec::getConstantBytes(linear.weight);
-  if (!bytes)
-    return false;
-  if (linear.outIn) {
-    std::memcpy(dst, bytes->data(), bytes->size());
-    return true;
-  }
-  for (int64_t i = 0; i < linear.in; ++i)
-    for (int64_t o = 0; o < linear.out; ++o)
-      std::memcpy(dst + (o * linear.in + i) * width, bytes->data() + (i * linear.out + o) * width,
-                  width);
-  return true;
-}
-
-bool sameShape(const Linear &a, const Linear &b) {
-  return a.in == b.in && a.out == b.out && a.weight.getElementType() == b.weight.getElementType() &&
-         static_cast<bool>(a.bias) == static_cast<bool>(b.bias);
-}
-
 class Raiser {
 public:
   // Tries to raise the sum ending at `root`; leaves everything as it was on
@@ -394,28 +274,10 @@ private:
   // Stacks one weight (or bias) slot of all experts into a new constant.
   Value stack(OpBuilder &b, Location loc, const std::map<int64_t, Expert> &experts,
               function_ref<const Linear &(const Expert &)> slot, bool bias, StringRef key) {
-    const Linear &first = slot(experts.begin()->second);
-    Type element = first.weight.getElementType();
-    int64_t width = moec::storageBytes(element);
-    int64_t count = static_cast<int64_t>(experts.size());
-    int64_t perExpert = bias ? first.out : first.out * first.in;
-    std::vector<char> data(static_cast<size_t>(count * perExpert * width));
-    for (auto &[id, expert] : experts) {
-      const Linear &linear = slot(expert);
-      char *dst = data.data() + id * perExpert * width;
-      if (bias) {
-        auto bytes = moec::getConstantBytes(linear.bias);
-        if (!bytes || static_cast<int64_t>(bytes->size()) != perExpert * width)
-          return {};
-        std::memcpy(dst, bytes->data(), bytes->size());
-      } else if (!writeOutIn(linear, dst, width)) {
-        return {};
-      }
-    }
-    SmallVector<int64_t> shape{count, first.out};
-    if (!bias)
-      shape.push_back(first.in);
-    return moec::createBlobConstant(b, loc, RankedTensorType::get(shape, element), data, key);
+    SmallVector<const Linear *> linears; // ids are 0..E-1 (checked), in order
+    for (auto &[id, expert] : experts)
+      linears.push_back(&slot(expert));
+    return stackLinears(b, loc, linears, bias, key);
   }
 
   LogicalResult build(Operation *root, const SoftmaxRouter &router,

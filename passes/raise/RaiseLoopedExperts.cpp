@@ -34,10 +34,27 @@
 // gate_up[i] and down[i]. moe.experts computes the same sum for every input,
 // including the inputs the export rejects: a refinement.
 //
+// transformers 4.x (Mixtral, Qwen2-MoE, OLMoE) gives each expert its own
+// module with nn.Linear weights, and its exports differ in three places:
+//   - e = Squeeze(hit_i, [0]) (a [1] index; the mask row is then squeezed),
+//     or, for the loop over all E experts (OLMoE in 4.57), a constant i: that
+//     form is valid for every input;
+//   - the rows are Reshape(Gather(Unsqueeze(x, 0), token, axis 1), [-1, H]);
+//   - y = down(silu(gate(rows)) * up(rows)), each Linear a MatMul by the
+//     expert's own constant [in, out] (or the Transpose of one [out, in]) or
+//     a Gemm with transB, with an optional bias;
+// and the accumulator starts at zeros of Concat(batch * seq, H), computed
+// from the shape x was reshaped from. The weights are stacked at compile time
+// into fc1 (gates) [E, I, H], fc3 (ups) [E, I, H], fc2 (downs) [E, H, I] with
+// swiglu_fusion = 0, each iteration's at the expert its mask row names
+// (hit row i or constant i), never by its position in the sum.
+//
 // Anything that does not match is left alone, without a diagnostic: a
 // missing or repeated iteration, other weights in some iteration, the gate
 // and linear halves swapped, a multiplier not read from w at (token, choice),
-// an intermediate value with a use outside the block, another activation.
+// an intermediate value with a use outside the block (other than shape
+// arithmetic on values outside it), another activation, per-expert weights
+// of different shapes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -125,9 +142,14 @@ public:
     if (!op)
       return std::nullopt;
     if (isOnnxOp(op, "Shape")) {
-      if (op->getOperand(0) != of || !isWholeShape(op))
+      if (!isWholeShape(op))
         return std::nullopt;
-      return dims;
+      if (op->getOperand(0) == of)
+        return dims;
+      // Any other ranked value: its static dims (kUnknown is kDynamic).
+      if (auto type = rankedType(op->getOperand(0)))
+        return SmallVector<int64_t>(type.getShape());
+      return std::nullopt;
     }
     // Value-preserving ops on lists of at most one dimension.
     if (isOnnxOp(op, "Unsqueeze") || isOnnxOp(op, "Squeeze") || isOnnxOp(op, "Reshape") ||
@@ -265,11 +287,14 @@ std::optional<NonZeroRow> matchNonZeroRow(Value v) {
 
 // Everything one iteration reads, for the block-level checks.
 struct Iteration {
-  Operation *hitSplit = nullptr; // the Split of the hit experts
+  Operation *hitSplit = nullptr; // the Split of the hit experts (null: a constant e)
   int64_t hitRow = -1;           // which of its results this iteration takes
+  int64_t slot = -1;             // the expert it computes: hitRow, or the constant e
   Value maskT;                   // [E, k, T] (or [E, T, k]) one-hot it selects from
   Operation *nonzero = nullptr;  // NonZero(maskT[e])
-  Value x, weights, fc1, fc2;
+  Value x, weights, fc1, fc2;    // fc1, fc2: the stacked weights (transformers 5)
+  Linear gate, up, down;         // or the expert's own nn.Linear weights (transformers 4)
+  bool perExpert = false;
   int64_t k = 0;      // the flat index's row stride
   Value zerosOf;      // the value whose Shape the scatter's zeros take
   Value rowOf;        // the value whose first row gives the updates' broadcast shape
@@ -482,6 +507,115 @@ std::optional<Mask> matchMask(Value maskT) {
   return mask;
 }
 
+// The mask row an iteration's tokens come from: NonZero([Cast to bool](maskT[e]))
+// with e the r-th hit expert, Gather(Squeeze(hit_r), 0) (transformers 5), or
+// a constant (a loop over all E experts). transformers 4 gathers with the
+// 1-element Squeeze(hit_r, [0]) (or a [1] constant) and squeezes the
+// [1, k, T] row. Sets e, maskT and the expert the iteration computes.
+bool matchMaskRow(Operation *nonzero, Iteration &it, Value &e) {
+  Value selected = nonzero->getOperand(0);
+  if (Operation *cast = definedByOnnx(selected, "Cast"))
+    if (elementTypeOf(selected) && elementTypeOf(selected).isInteger(1))
+      selected = cast->getOperand(0);
+  Operation *squeeze = definedByOnnx(selected, "Squeeze");
+  if (squeeze) {
+    if (!axesAre(squeeze, 1, {0}))
+      return false;
+    selected = squeeze->getOperand(0);
+  }
+  Operation *pick = definedByOnnx(selected, "Gather");
+  if (!pick || moec::getIntAttr(pick, "axis", 0) != 0)
+    return false;
+  it.maskT = pick->getOperand(0);
+  e = pick->getOperand(1);
+  if (auto constant = scalarInt(e)) {
+    // A scalar picks the row [k, T]; a [1] index picks [1, k, T], squeezed.
+    auto type = rankedType(e);
+    if (!type || type.getRank() != (squeeze ? 1 : 0))
+      return false;
+    it.slot = *constant;
+    return true;
+  }
+  if (squeeze) {
+    Operation *hit = definedByOnnx(e, "Squeeze");
+    Value row = hit && axesAre(hit, 1, {0}) ? hit->getOperand(0) : Value();
+    Operation *split = definedByOnnx(row, "Split");
+    if (!split)
+      return false;
+    it.hitSplit = split;
+    it.hitRow = cast<OpResult>(row).getResultNumber();
+  } else if (!matchHitExpert(e, it)) {
+    return false;
+  }
+  it.slot = it.hitRow;
+  return true;
+}
+
+// y = (silu(h[:, :I]) * h[:, I:]) · down[e]ᵀ with h = rows · gate_up[e]ᵀ: the
+// stacked weights of transformers 5, read at the mask row's e. Returns rows.
+Value matchStackedExpert(Value y, Value e, Iteration &it) {
+  Operation *down = definedByOnnx(y, "MatMul");
+  it.fc2 = down ? matchExpertWeightT(down->getOperand(1), e) : Value();
+  if (!it.fc2)
+    return {};
+  int64_t inter = cast<ShapedType>(it.fc2.getType()).getDimSize(2);
+  Value a = down->getOperand(0);
+  Value h = a.hasOneUse() ? matchGatedHalves(a, 2 * inter) : Value();
+  Operation *up = definedByOnnx(h, "MatMul");
+  it.fc1 = up && up->getOperand(0).hasOneUse() ? matchExpertWeightT(up->getOperand(1), e) : Value();
+  if (!it.fc1)
+    it.fc2 = {};
+  return it.fc1 ? up->getOperand(0) : Value();
+}
+
+// y = down(silu(gate(rows)) * up(rows)) with the expert's own constant
+// weights (transformers 4: nn.Linear exported as a MatMul by the transposed
+// weight or a Gemm with transB). The gate is the Linear under the silu,
+// whichever operand of the Mul it is. Returns rows.
+Value matchLinearExpert(Value y, Iteration &it) {
+  auto down = matchLinear(y, /*rankedValues=*/false);
+  Operation *mul = down && down->input.hasOneUse() ? definedByOnnx(down->input, "Mul") : nullptr;
+  if (!mul)
+    return {};
+  for (unsigned i = 0; i < 2; ++i) {
+    Value activated = mul->getOperand(i), linear = mul->getOperand(1 - i);
+    Value g = activated.hasOneUse() ? matchSilu(activated) : Value();
+    if (!g || !linear.hasOneUse())
+      continue;
+    auto gate = matchLinear(g, false), up = matchLinear(linear, false);
+    if (!gate || !up || gate->input != up->input)
+      continue;
+    it.gate = *gate;
+    it.up = *up;
+    it.down = *down;
+    return gate->input;
+  }
+  return {};
+}
+
+// x, when `rows` are its rows at `tokens`: Gather(x, tokens), or, as
+// transformers 4 writes hidden_states[None, top_x].reshape(-1, H),
+// Reshape(Gather(Unsqueeze(x, 0), tokens, axis 1), [-1, H]).
+Value matchTokenRows(Value rows, Value tokens) {
+  if (Operation *gather = definedByOnnx(rows, "Gather"))
+    return moec::getIntAttr(gather, "axis", 0) == 0 && gather->getOperand(1) == tokens
+               ? gather->getOperand(0)
+               : Value();
+  Operation *reshape = definedByOnnx(rows, "Reshape");
+  Operation *gather = reshape ? definedByOnnx(reshape->getOperand(0), "Gather") : nullptr;
+  Operation *batch = gather ? definedByOnnx(gather->getOperand(0), "Unsqueeze") : nullptr;
+  if (!batch || moec::getIntAttr(gather, "axis", 0) != 1 || gather->getOperand(1) != tokens ||
+      !axesAre(batch, 1, {0}))
+    return {};
+  Value x = batch->getOperand(0);
+  auto xType = rankedType(x);
+  auto target = IntEvaluator(Value(), {}).eval(reshape->getOperand(1));
+  if (!xType || xType.getRank() != 2 || xType.isDynamicDim(1) || !target ||
+      *target != SmallVector<int64_t>{-1, xType.getDimSize(1)})
+    return {};
+  return x;
+}
+
 // Matches one ScatterElements term; fills `it` with what it reads.
 bool matchIteration(Value term, Iteration &it) {
   Operation *scatter = definedByOnnx(term, "ScatterElements");
@@ -516,46 +650,29 @@ bool matchIteration(Value term, Iteration &it) {
   if (!token)
     return false;
 
-  // scaled = (a · down[e]ᵀ) * rw, either way round.
+  // The tokens are a row of NonZero(maskT[e]); e says which expert.
+  Value e;
+  if (!matchMaskRow(token->nonzero, it, e))
+    return false;
+  it.nonzero = token->nonzero;
+  auto mask = matchMask(it.maskT);
+  if (!mask || token->row != mask->tokenRow)
+    return false;
+
+  // scaled = expert(x[token]) * rw, either way round.
   Operation *scale = definedByOnnx(scaled, "Mul");
   if (!scale)
     return false;
   for (unsigned i = 0; i < 2; ++i) {
-    Operation *down = definedByOnnx(scale->getOperand(i), "MatMul");
-    Value rw = scale->getOperand(1 - i);
-    if (!down || !scale->getOperand(i).hasOneUse())
+    Value y = scale->getOperand(i), rw = scale->getOperand(1 - i);
+    if (!y.hasOneUse())
       continue;
-    Value e;
-    it.fc2 = matchExpertWeightT(down->getOperand(1), e);
-    if (!it.fc2 || !matchHitExpert(e, it))
-      return false;
-    int64_t inter = cast<ShapedType>(it.fc2.getType()).getDimSize(2);
-    Value a = down->getOperand(0);
-    Value h = a.hasOneUse() ? matchGatedHalves(a, 2 * inter) : Value();
-    Operation *up = definedByOnnx(h, "MatMul");
-    if (!up)
-      return false;
-    it.fc1 = matchExpertWeightT(up->getOperand(1), e);
-    Operation *rows = definedByOnnx(up->getOperand(0), "Gather");
-    if (!it.fc1 || !rows || moec::getIntAttr(rows, "axis", 0) != 0 ||
-        rows->getOperand(1) != tokens || !up->getOperand(0).hasOneUse())
-      return false;
-    it.x = rows->getOperand(0);
-
-    // The tokens are the rows of NonZero(maskT[e]) (cast to bool or not).
-    Value selected = token->nonzero->getOperand(0);
-    if (Operation *cast = definedByOnnx(selected, "Cast"))
-      if (elementTypeOf(selected) && elementTypeOf(selected).isInteger(1))
-        selected = cast->getOperand(0);
-    Operation *pick = definedByOnnx(selected, "Gather");
-    if (!pick || moec::getIntAttr(pick, "axis", 0) != 0 || pick->getOperand(1) != e)
-      return false;
-    it.maskT = pick->getOperand(0);
-    it.nonzero = token->nonzero;
-    auto mask = matchMask(it.maskT);
-    if (!mask || token->row != mask->tokenRow)
-      return false;
-    return matchRoutingWeight(rw, *token, mask->choiceRow, it);
+    Value rows = matchStackedExpert(y, e, it);
+    if (!rows && (rows = matchLinearExpert(y, it)))
+      it.perExpert = true;
+    it.x = rows ? matchTokenRows(rows, tokens) : Value();
+    if (it.x)
+      return matchRoutingWeight(rw, *token, mask->choiceRow, it);
   }
   return false;
 }
@@ -589,8 +706,89 @@ bool matchHitSplit(Operation *split, Value maskT, int64_t experts) {
   return reduced.contains(1) && reduced.contains(2);
 }
 
+// Whether `shape` is x's shape [T, H]: Shape(x), or, where x = Reshape(src,
+// [-1, H]) flattens src's leading axes, Concat(d0 * ... * d(r-2), H) of
+// src's dims (transformers 4's torch.zeros((batch * seq, H))).
+bool isShapeOf(Value shape, Value x, int64_t hidden) {
+  if (Operation *whole = definedByOnnx(shape, "Shape"))
+    return whole->getOperand(0) == x && isWholeShape(whole);
+  Operation *concat = definedByOnnx(shape, "Concat");
+  Operation *reshape = definedByOnnx(x, "Reshape");
+  Value src = reshape ? reshape->getOperand(0) : Value();
+  auto srcType = rankedType(src);
+  if (!concat || concat->getNumOperands() != 2 || !srcType || srcType.getRank() < 2 ||
+      srcType.getShape().back() != hidden)
+    return false;
+  IntEvaluator evaluator(Value(), {});
+  auto target = evaluator.eval(reshape->getOperand(1));
+  auto width = evaluator.eval(concat->getOperand(1));
+  if (!target || *target != SmallVector<int64_t>{-1, hidden} || !width ||
+      *width != SmallVector<int64_t>{hidden})
+    return false;
+  // The rows: a product of Gather(Shape(src), i), each leading axis i once.
+  int64_t leading = srcType.getRank() - 1;
+  llvm::SmallBitVector used(leading);
+  SmallVector<Value> factors{concat->getOperand(0)};
+  while (!factors.empty()) {
+    Value factor = factors.pop_back_val();
+    Operation *op = factor.getDefiningOp();
+    if (op && (isOnnxOp(op, "Unsqueeze") || isOnnxOp(op, "Squeeze") || isOnnxOp(op, "Identity"))) {
+      factors.push_back(op->getOperand(0)); // one element: the axes change no value
+      continue;
+    }
+    if (op && isOnnxOp(op, "Mul")) {
+      factors.append({op->getOperand(0), op->getOperand(1)});
+      continue;
+    }
+    // A static axis may have been folded to its size.
+    auto known = moec::getKnownInts(factor);
+    std::optional<int64_t> axis;
+    if (known && known->size() == 1) {
+      for (int64_t i = 0; i < leading && !axis; ++i)
+        if (!used.test(i) && srcType.getDimSize(i) == known->front())
+          axis = i;
+    } else if (Operation *dims = op && isOnnxOp(op, "Gather")
+                                     ? definedByOnnx(op->getOperand(0), "Shape")
+                                     : nullptr) {
+      if (dims->getOperand(0) == src && isWholeShape(dims) && moec::getIntAttr(op, "axis", 0) == 0)
+        axis = scalarInt(op->getOperand(1));
+      if (axis && *axis < 0)
+        *axis += leading + 1;
+    }
+    if (!axis || *axis < 0 || *axis >= leading || used.test(*axis))
+      return false;
+    used.set(*axis);
+  }
+  return used.all();
+}
+
+// Integer arithmetic on constants and the shapes of values outside the
+// block (transformers 4 computes its sizes from Shape(hidden_states), and
+// shares them with the code around the block): it stays valid, and stays
+// alive for its other users, when the block is replaced.
+bool isOuterShapeArithmetic(Operation *op, const llvm::SmallPtrSetImpl<Operation *> &inside,
+                            int depth = 0) {
+  if (depth > 16 || op->getNumResults() != 1)
+    return false;
+  if (isOnnxOp(op, "Shape")) {
+    Operation *of = op->getOperand(0).getDefiningOp();
+    return !of || !inside.contains(of);
+  }
+  if (!isa_and_nonnull<IntegerType>(elementTypeOf(op->getResult(0))) ||
+      !llvm::any_of(std::initializer_list<StringRef>{"Constant", "Gather", "Unsqueeze", "Squeeze",
+                                                     "Concat", "Mul", "Add", "Sub", "Div",
+                                                     "Cast", "Identity"},
+                    [&](StringRef type) { return isOnnxOp(op, type); }))
+    return false;
+  return llvm::all_of(op->getOperands(), [&](Value v) {
+    Operation *def = v.getDefiningOp();
+    return def && isOuterShapeArithmetic(def, inside, depth + 1);
+  });
+}
+
 // Whether every op between `root` and the `leaves` (and constants) is used
-// only inside that set, so replacing the root leaves all of it dead.
+// only inside that set (or is shape arithmetic on values outside it), so
+// replacing the root leaves all of the loop dead.
 bool isSelfContained(Operation *root, ArrayRef<Value> leaves) {
   llvm::SmallDenseSet<Value> stop(leaves.begin(), leaves.end());
   llvm::SmallPtrSet<Operation *, 32> inside;
@@ -611,7 +809,7 @@ bool isSelfContained(Operation *root, ArrayRef<Value> leaves) {
   for (Operation *op : inside)
     if (op != root)
       for (Operation *user : op->getUsers())
-        if (!inside.contains(user))
+        if (!inside.contains(user) && !isOuterShapeArithmetic(op, inside))
           return false;
   return true;
 }
@@ -642,7 +840,7 @@ public:
     }
     accs.push_back(acc);
 
-    SmallVector<Iteration> iterations;
+    std::vector<Iteration> iterations;
     for (Value term : terms) {
       Iteration it;
       if (!matchIteration(term, it))
@@ -655,37 +853,50 @@ public:
     for (const Iteration &it : iterations) {
       if (it.hitSplit != first.hitSplit || it.maskT != first.maskT || it.x != first.x ||
           it.weights != first.weights || it.fc1 != first.fc1 || it.fc2 != first.fc2 ||
-          it.k != first.k || it.hitRow < 0 || it.hitRow >= experts || seen.test(it.hitRow))
+          it.perExpert != first.perExpert || it.k != first.k || it.slot < 0 ||
+          it.slot >= experts || seen.test(it.slot))
         return success();
-      seen.set(it.hitRow);
+      seen.set(it.slot);
     }
-    // E iterations, each row of an E-way split once: every expert once.
-    if (!matchHitSplit(first.hitSplit, first.maskT, experts))
+    // E iterations, each row of an E-way split once (or each constant e in
+    // 0..E-1 once): every expert once.
+    if (first.hitSplit && !matchHitSplit(first.hitSplit, first.maskT, experts))
       return success();
 
-    // Sizes from x and the weights: x [T, H], gate_up [E, 2I, H], down [E, H, I].
+    // Sizes from x and the weights: x [T, H], gate_up [E, 2I, H], down [E, H, I]
+    // (or per expert: gate and up H -> I, down I -> H).
     Value x = first.x;
     auto xType = rankedType(x);
-    auto fc1Type = cast<RankedTensorType>(first.fc1.getType());
-    auto fc2Type = cast<RankedTensorType>(first.fc2.getType());
-    if (!xType || xType.getRank() != 2 || xType.isDynamicDim(1))
+    if (!xType || xType.getRank() != 2 || xType.isDynamicDim(1) ||
+        elementTypeOf(result) != xType.getElementType())
       return success();
-    int64_t hidden = xType.getDimSize(1), inter = fc2Type.getDimSize(2);
+    int64_t hidden = xType.getDimSize(1);
     Type element = xType.getElementType();
-    if (fc1Type.getShape() != ArrayRef<int64_t>{experts, 2 * inter, hidden} ||
-        fc2Type.getShape() != ArrayRef<int64_t>{experts, hidden, inter} ||
-        fc1Type.getElementType() != element || fc2Type.getElementType() != element ||
-        elementTypeOf(result) != element)
-      return success();
+    if (first.perExpert) {
+      const Linear &gate = first.gate, &up = first.up, &down = first.down;
+      if (gate.in != hidden || up.in != hidden || up.out != gate.out || down.in != gate.out ||
+          down.out != hidden || gate.weight.getElementType() != element)
+        return success();
+      for (const Iteration &it : iterations)
+        if (!sameShape(it.gate, gate) || !sameShape(it.up, up) || !sameShape(it.down, down))
+          return success();
+    } else {
+      auto fc1Type = cast<RankedTensorType>(first.fc1.getType());
+      auto fc2Type = cast<RankedTensorType>(first.fc2.getType());
+      int64_t inter = fc2Type.getDimSize(2);
+      if (fc1Type.getShape() != ArrayRef<int64_t>{experts, 2 * inter, hidden} ||
+          fc2Type.getShape() != ArrayRef<int64_t>{experts, hidden, inter} ||
+          fc1Type.getElementType() != element || fc2Type.getElementType() != element)
+        return success();
+    }
 
     // The accumulator starts at zeros of x's shape, and every term's zeros
     // and broadcast row come from x or the accumulator (all [T, H]).
     llvm::SmallDenseSet<Value> sameShape(accs.begin(), accs.end());
     sameShape.insert(x);
     Operation *zeros = definedByOnnx(acc, "ConstantOfShape");
-    Operation *zerosShape = zeros ? definedByOnnx(zeros->getOperand(0), "Shape") : nullptr;
-    if (!zerosShape || zerosShape->getOperand(0) != x || !isWholeShape(zerosShape) ||
-        !isZeroFill(zeros) || elementTypeOf(acc) != element)
+    if (!zeros || !isShapeOf(zeros->getOperand(0), x, hidden) || !isZeroFill(zeros) ||
+        elementTypeOf(acc) != element)
       return success();
     for (const Iteration &it : iterations)
       if (!sameShape.contains(it.zerosOf) || (it.rowOf && !sameShape.contains(it.rowOf)) ||
@@ -727,7 +938,9 @@ public:
           return !user->getDialect() || user->getDialect()->getNamespace() != "onnx";
         }))
       return success();
-    return build(root, *router, x, first.fc1, first.fc2);
+    if (!first.perExpert)
+      return build(root, *router, x, {first.fc1, {}, first.fc2, {}, {}, {}}, 2);
+    return buildStacked(root, *router, x, iterations);
   }
 
 private:
@@ -743,16 +956,64 @@ private:
     return lhs ? 0u : 1u;
   }
 
-  LogicalResult build(Operation *root, const SoftmaxRouter &router, Value x, Value fc1, Value fc2) {
+  // moe.experts' weights: fc1 (gate, or gate_up with swiglu_fusion 2), fc2
+  // (down), fc3 (up, with swiglu_fusion 0), each with an optional bias.
+  struct Weights {
+    Value fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias;
+  };
+
+  // Stacks every iteration's own weights at the expert it computes (its
+  // slot), so expert i's weights are the ones used with mask row i.
+  LogicalResult buildStacked(Operation *root, const SoftmaxRouter &router, Value x,
+                             ArrayRef<Iteration> iterations) {
+    size_t experts = iterations.size();
+    SmallVector<const Linear *> gates(experts), ups(experts), downs(experts);
+    for (const Iteration &it : iterations) {
+      gates[it.slot] = &it.gate;
+      ups[it.slot] = &it.up;
+      downs[it.slot] = &it.down;
+    }
+    OpBuilder b(root);
+    Location loc = root->getLoc();
+    SmallVector<Operation *> created;
+    bool unreadable = false;
+    auto stack = [&](ArrayRef<const Linear *> linears, bool bias, StringRef key) {
+      if (bias && !linears.front()->bias)
+        return Value();
+      Value v = stackLinears(b, loc, linears, bias, key);
+      if (v)
+        created.push_back(v.getDefiningOp());
+      unreadable |= !v;
+      return v;
+    };
+    Weights w;
+    w.fc1 = stack(gates, false, "looped_experts.fc1");
+    w.fc1Bias = stack(gates, true, "looped_experts.fc1_bias");
+    w.fc2 = stack(downs, false, "looped_experts.fc2");
+    w.fc2Bias = stack(downs, true, "looped_experts.fc2_bias");
+    w.fc3 = stack(ups, false, "looped_experts.fc3");
+    w.fc3Bias = stack(ups, true, "looped_experts.fc3_bias");
+    if (unreadable) {
+      // A weight whose data cannot be read (a dropped blob): leave the loop.
+      for (Operation *op : llvm::reverse(created))
+        op->erase();
+      return success();
+    }
+    return build(root, router, x, w, 0);
+  }
+
+  LogicalResult build(Operation *root, const SoftmaxRouter &router, Value x, const Weights &w,
+                      int64_t fusion) {
     OpBuilder b(root);
     Location loc = root->getLoc();
     bool created = !router.existing;
     moe::RouterOp route = getOrCreateRouter(b, loc, router);
-    // gate_up as it is: the gate rows first (swiglu_fusion 2); SwiGLU with
-    // alpha 1, beta 0 and no limit is exactly silu(gate) * up.
+    // gate_up as it is: the gate rows first (swiglu_fusion 2), or separate
+    // gate and up (0); SwiGLU with alpha 1, beta 0 and no limit is exactly
+    // silu(gate) * up.
     auto grouped = moe::ExpertsOp::create(
-        b, loc, x.getType(), x, route.getWeights(), route.getExpertIds(), fc1, Value(), fc2,
-        Value(), Value(), Value(), b.getStringAttr("swiglu"), b.getI64IntegerAttr(2),
+        b, loc, x.getType(), x, route.getWeights(), route.getExpertIds(), w.fc1, w.fc1Bias, w.fc2,
+        w.fc2Bias, w.fc3, w.fc3Bias, b.getStringAttr("swiglu"), b.getI64IntegerAttr(fusion),
         b.getF32FloatAttr(1.0f), b.getF32FloatAttr(0.0f),
         b.getF32FloatAttr(std::numeric_limits<float>::infinity()));
     if (failed(mlir::verify(grouped)) || (created && failed(mlir::verify(route)))) {
