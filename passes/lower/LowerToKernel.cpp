@@ -484,15 +484,21 @@ private:
   }
 };
 
-// The int8 weight of a linear as the host kernel reads it: [N, K] with blocks
-// along K. A [K, N] weight blocked along K (per-output-channel QDQ weights)
-// is transposed here, once; other layouts are read as floats.
+// One byte per weight, read directly by the kernels: int8 or fp8 E4M3FN.
+static bool isByteWeight(Value q) {
+  Type t = cast<ShapedType>(q.getType()).getElementType();
+  return t.isInteger(8) || isa<Float8E4M3FNType>(t);
+}
+
+// The int8 or fp8 weight of a linear as the host kernel reads it: [N, K] with
+// blocks along K. A [K, N] weight blocked along K (per-output-channel QDQ
+// weights) is transposed here, once; other layouts are read as floats.
 std::optional<QuantWeight> Lowering::quantWeightNK(moe::LinearOp linear) {
   if (linear.getTransposeWeight())
     return quantWeight(linear.getWeight());
   auto dq = linear.getWeight().getDefiningOp<moe::DequantizeOp>();
   if (!dq || dq.getAxis() != 0 || dq.getZeroPoint() || dq.getBits() != 8 ||
-      !cast<ShapedType>(dq.getInput().getType()).getElementType().isInteger(8) ||
+      !isByteWeight(dq.getInput()) ||
       !cast<ShapedType>(dq.getScale().getType()).getElementType().isF32())
     return std::nullopt;
   auto quant = std::optional<QuantWeight>(
@@ -556,7 +562,7 @@ std::optional<QuantWeight> Lowering::cudaQuantLinear(moe::LinearOp linear) {
   }
   auto dq = linear.getWeight().getDefiningOp<moe::DequantizeOp>();
   if (!dq || dq.getAxis() != 0 || dq.getZeroPoint() || dq.getBits() != 8 ||
-      !cast<ShapedType>(dq.getInput().getType()).getElementType().isInteger(8) ||
+      !isByteWeight(dq.getInput()) ||
       !cast<ShapedType>(dq.getScale().getType()).getElementType().isF32() ||
       !moec::getConstantElements(dq.getInput()) || !moec::getConstantElements(dq.getScale()))
     return std::nullopt;

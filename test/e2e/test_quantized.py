@@ -259,6 +259,15 @@ class Fp8(unittest.TestCase):
         self.assertEqual(len(re.findall(r"moe\.dequantize [^\n]*\(tensor<\d+x\d+xf8E4M3FN>",
                                         ir.stdout)), 2, ir.stdout[-3000:])
         self.assertNotIn("f8E5M2>, tensor", ir.stdout)
+        # The linears read the E4M3FN bytes themselves, the [K, N] MatMul weight included
+        # (transposed to [N, K] once at compile time): no dequantize launch. (The E5M2
+        # weight was folded to floats above.)
+        for target in ("host", "sm_90a"):
+            launches = common.run_tool([common.Config.moec, "compile", src, "--target", target,
+                                        "--emit", "kernel-mlir"])
+            self.assertEqual(launches.returncode, 0, common.describe(launches))
+            self.assertNotIn('"dequantize"', launches.stdout, target)
+            self.assertEqual(launches.stdout.count('"linear"'), 3, target)
         artifact = os.path.join(self.dir, "fp8_qdq.moe")
         result = common.compile_model(src, artifact)
         self.assertEqual(result.returncode, 0, common.describe(result))
