@@ -3,6 +3,9 @@
 
 #include "compiler/utils/ConstantData.h"
 #include "compiler/utils/OnnxOpAccess.h"
+#include "dialects/onnx/ONNXDialect.h"
+
+#include "mlir/IR/Verifier.h"
 
 #include "llvm/ADT/SetVector.h"
 
@@ -323,6 +326,89 @@ Value stackLinears(OpBuilder &b, Location loc, ArrayRef<const Linear *> linears,
   if (!bias)
     shape.push_back(first.in);
   return createBlobConstant(b, loc, RankedTensorType::get(shape, element), data, key);
+}
+
+namespace {
+
+// The bytes of a constant [E, R, C] as [E, C, R].
+std::optional<std::vector<char>> transposedBytes(Value w) {
+  ElementsAttr attr = getConstantElements(w);
+  auto bytes = attr ? getConstantBytes(attr) : std::nullopt;
+  if (!bytes)
+    return std::nullopt;
+  auto type = cast<RankedTensorType>(w.getType());
+  int64_t experts = type.getDimSize(0), rows = type.getDimSize(1), cols = type.getDimSize(2);
+  size_t width = storageBytes(type.getElementType());
+  std::vector<char> out(bytes->size());
+  for (int64_t e = 0; e < experts; ++e)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        std::memcpy(&out[((e * cols + c) * rows + r) * width],
+                    &(*bytes)[((e * rows + r) * cols + c) * width], width);
+  return out;
+}
+
+// `w` as moe.experts reads it: as it is, or its [E, in, out] `bytes`
+// written out as [E, out, in].
+Value expertsLayout(OpBuilder &b, Value w, const std::optional<std::vector<char>> &bytes) {
+  if (!bytes)
+    return w;
+  auto type = cast<RankedTensorType>(w.getType());
+  auto shape = type.getShape();
+  auto flipped = RankedTensorType::get({shape[0], shape[2], shape[1]}, type.getElementType());
+  // A splat stays a splat (no blob): its transpose is itself, reshaped.
+  auto dense = dyn_cast<DenseElementsAttr>(getConstantElements(w));
+  if (dense && dense.isSplat())
+    return onnx::ConstantOp::create(b, w.getLoc(), flipped, dense.reshape(flipped)).getOutput();
+  return createBlobConstant(b, w.getLoc(), flipped, *bytes, "experts_transposed");
+}
+
+} // namespace
+
+LogicalResult replaceByExperts(Operation *root, const SoftmaxRouter &router, Value x,
+                               const ExpertWeights &w, const SwigluParams &swiglu) {
+  // Read every weight to transpose before anything is built.
+  std::optional<std::vector<char>> t1, t2, t3;
+  if ((w.fc1InOut && !(t1 = transposedBytes(w.fc1))) ||
+      (w.fc2InOut && !(t2 = transposedBytes(w.fc2))) ||
+      (w.fc3 && w.fc3InOut && !(t3 = transposedBytes(w.fc3))))
+    return success();
+  OpBuilder b(root);
+  Location loc = root->getLoc();
+  Value fc1 = expertsLayout(b, w.fc1, t1), fc2 = expertsLayout(b, w.fc2, t2);
+  Value fc3 = w.fc3 ? expertsLayout(b, w.fc3, t3) : Value();
+  bool createdRouter = !router.existing;
+  moe::RouterOp route = getOrCreateRouter(b, loc, router);
+  auto experts = moe::ExpertsOp::create(
+      b, loc, x.getType(), x, route.getWeights(), route.getExpertIds(), fc1, w.fc1Bias, fc2,
+      w.fc2Bias, fc3, w.fc3Bias, b.getStringAttr("swiglu"), b.getI64IntegerAttr(swiglu.fusion),
+      b.getF32FloatAttr(static_cast<float>(swiglu.alpha)),
+      b.getF32FloatAttr(static_cast<float>(swiglu.beta)),
+      b.getF32FloatAttr(static_cast<float>(swiglu.limit)));
+  if (failed(mlir::verify(experts)) || (createdRouter && failed(mlir::verify(route)))) {
+    experts->erase();
+    if (createdRouter)
+      route->erase();
+    return failure();
+  }
+  root->getResult(0).replaceAllUsesWith(experts.getOutput());
+  // Every op this erases precedes the root, so raiseEach's forward walk
+  // never meets an erased one.
+  eraseDeadOnnxOps(root);
+  return success();
+}
+
+LogicalResult raiseEach(Operation *scope, StringRef type,
+                        function_ref<LogicalResult(Operation *)> raise) {
+  SmallVector<Operation *> roots;
+  scope->walk([&](Operation *op) {
+    if (isOnnxOp(op, type))
+      roots.push_back(op);
+  });
+  for (Operation *root : roots)
+    if (failed(raise(root)))
+      return failure();
+  return success();
 }
 
 } // namespace moec::raise

@@ -14,6 +14,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <optional>
 
@@ -104,6 +105,38 @@ bool sameShape(const Linear &a, const Linear &b);
 mlir::Value stackLinears(mlir::OpBuilder &b, mlir::Location loc,
                          llvm::ArrayRef<const Linear *> linears, bool bias,
                          llvm::StringRef key);
+
+// moe.experts' weights: fc1 (gate, or gate and up fused as swiglu_fusion
+// says), fc2 (down), fc3 (up, with swiglu_fusion 0), each [E, out, in] or,
+// when its flag is set, stored [E, in, out] (gpt-oss) and transposed at
+// compile time; the biases [E, out] (or null).
+struct ExpertWeights {
+  mlir::Value fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias;
+  bool fc1InOut = false, fc2InOut = false, fc3InOut = false;
+};
+
+// moe.experts' SwiGLU: G·sigmoid(alpha·G)·(L + beta) with G = min(gate,
+// limit), L = clamp(up, -limit, limit); gate and up separate (fusion 0),
+// interleaved (1) or gate rows first (2).
+struct SwigluParams {
+  int64_t fusion = 0;
+  double alpha = 1.0, beta = 0.0, limit = 0.0;
+};
+
+// Replaces `root`'s result by moe.experts(x, the router's top k, `weights`)
+// built before `root`, then erases `root` and every onnx op only it kept
+// alive. Leaves everything as it was (and succeeds) when a weight to
+// transpose cannot be read (a dropped blob); fails only when the created ops
+// do not verify, an internal inconsistency.
+mlir::LogicalResult replaceByExperts(mlir::Operation *root, const SoftmaxRouter &router,
+                                     mlir::Value x, const ExpertWeights &weights,
+                                     const SwigluParams &swiglu);
+
+// The raising passes' driver: calls `raise` on every onnx op of `type` in
+// `scope`, in program order, collected first (a raise erases only ops before
+// its root). Stops at the first failure.
+mlir::LogicalResult raiseEach(mlir::Operation *scope, llvm::StringRef type,
+                              llvm::function_ref<mlir::LogicalResult(mlir::Operation *)> raise);
 
 } // namespace moec::raise
 

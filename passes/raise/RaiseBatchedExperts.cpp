@@ -54,18 +54,15 @@
 #include "compiler/utils/OnnxOpAccess.h"
 #include "dialects/moe/MoEDialect.h"
 #include "dialects/onnx/ONNXDialect.h"
+#include "passes/raise/ExpertActivation.h"
 #include "passes/raise/ExpertPatterns.h"
 #include "passes/raise/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/Verifier.h"
 #include "llvm/ADT/SmallPtrSet.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
-#include <limits>
 
 namespace moec {
 #define GEN_PASS_DEF_MOECRAISEBATCHEDEXPERTS
@@ -176,21 +173,13 @@ struct MatVec {
   }
 };
 
-// The gated activation (moe.experts' SwiGLU): G·sigmoid(alpha·G)·(L + beta)
-// with G = min(gate, limit), L = clamp(up, -limit, limit).
-struct Glu {
-  Value gate, up; // before the clamps
-  double alpha = 1.0, beta = 0.0, limit = std::numeric_limits<double>::infinity();
-};
-
 struct BatchedBlock {
   Value x;               // [T, H]
   Value weights, ids;    // the router's top k, [T, k]
   int64_t k = 0, hidden = 0, inter = 0, experts = 0;
   Value fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias;
   bool fc1T = false, fc2T = false, fc3T = false; // stored [E, in, out]
-  int64_t fusion = 2;
-  Glu glu;
+  GatedActivation glu;
 };
 
 // Matches one candidate block. Every op found inside the block is recorded
@@ -238,12 +227,9 @@ private:
   std::optional<MatVec> matVecWithBias(Value out);
   Value weightColumn(Value v);
   Value repeatedRows(Value v, int64_t k, int64_t hidden);
-  std::optional<Glu> gatedActivation(Value v);
-  Value clamped(Value v, double &lo, double &hi);
-  Value halves(Value gate, Value up, int64_t inter, int64_t &fusion);
-  std::optional<Ints> evalShapeOf(Value v, Value h, int64_t width, bool &readsH, int depth);
-  bool sliceIs(Operation *slice, Value h, int64_t width, int64_t begin, int64_t end,
-               int64_t step = 1);
+  ActivationMatcher activation() {
+    return ActivationMatcher(ops, [this](Value v) { return inner(v); });
+  }
 };
 
 // Reshape(ids, [n]): the [T, k] ids as T*k entries, token-major. Any 1-D
@@ -409,260 +395,6 @@ Value Matcher::repeatedRows(Value v, int64_t k, int64_t hidden) {
   return x;
 }
 
-// A one-element float constant's value.
-std::optional<double> scalarFloat(Value v) {
-  ElementsAttr c = moec::getConstantElements(v);
-  if (!c || c.getNumElements() != 1 || !isa<FloatType>(c.getElementType()))
-    return std::nullopt;
-  return moec::getElementAsDouble(c, 0);
-}
-
-// `v` under Clip, Min and Max by constants: returns the clamped value and
-// narrows [lo, hi] to the bounds met (both start unbounded).
-Value Matcher::clamped(Value v, double &lo, double &hi) {
-  for (int depth = 0; depth < 2; ++depth) {
-    Operation *def = inner(v).getDefiningOp();
-    std::optional<double> min, max;
-    if (isOnnxOp(def, "Clip") && def->getNumOperands() >= 1) {
-      // Opset 11 on: bounds are optional inputs; before: attributes.
-      Value minInput = moec::getOnnxInput(def, 1), maxInput = moec::getOnnxInput(def, 2);
-      min = minInput ? scalarFloat(minInput) : moec::getFloatAttr(def, "min", -INFINITY);
-      max = maxInput ? scalarFloat(maxInput) : moec::getFloatAttr(def, "max", INFINITY);
-    } else if ((isOnnxOp(def, "Min") || isOnnxOp(def, "Max")) && def->getNumOperands() == 2) {
-      std::optional<double> bound = scalarFloat(def->getOperand(1));
-      if (!bound)
-        return v;
-      (isOnnxOp(def, "Min") ? max : min) = bound;
-      min = min.value_or(-INFINITY);
-      max = max.value_or(INFINITY);
-    }
-    if (!min || !max)
-      return v;
-    ops.push_back(def);
-    lo = std::max(lo, *min);
-    hi = std::min(hi, *max);
-    v = def->getOperand(0);
-  }
-  return v;
-}
-
-// a = G·sigmoid(alpha·G)·(L + beta), the products either way round:
-// silu(gate) * up (alpha 1, beta 0, no clamps) or gpt-oss's
-// (clamp(up, -l, l) + 1) * (g * sigmoid(g * 1.702)) with g = min(gate, l).
-// Left alone: a non-constant alpha or beta, clamps that moe.experts cannot
-// express (only one side clamped, other limits on gate and up).
-std::optional<Glu> Matcher::gatedActivation(Value v) {
-  Operation *mul = take(v, "Mul");
-  for (unsigned i = 0; mul && i < 2; ++i) {
-    size_t m = mark();
-    Glu glu;
-    // The glu side: Mul(g, Sigmoid(g)) or Mul(g, Sigmoid(Mul(g, alpha))).
-    Operation *gated = take(mul->getOperand(i), "Mul");
-    for (unsigned j = 0; gated && j < 2 && !glu.gate; ++j) {
-      Value g = inner(gated->getOperand(j));
-      size_t beforeSigmoid = mark();
-      Operation *sigmoid = take(gated->getOperand(1 - j), "Sigmoid");
-      Value arg = sigmoid ? inner(sigmoid->getOperand(0)) : Value();
-      if (arg && arg == g) {
-        glu.gate = g;
-      } else if (Operation *scale = arg ? take(arg, "Mul") : nullptr) {
-        for (unsigned s = 0; s < 2 && !glu.gate; ++s) {
-          auto alpha = scalarFloat(scale->getOperand(1 - s));
-          if (alpha && inner(scale->getOperand(s)) == g) {
-            glu.gate = g;
-            glu.alpha = *alpha;
-          }
-        }
-      }
-      if (!glu.gate)
-        rollback(beforeSigmoid);
-    }
-    // The linear side: up, or Add(up, beta).
-    Value up = inner(mul->getOperand(1 - i));
-    if (Operation *add = definedByOnnx(up, "Add")) {
-      for (unsigned s = 0; s < 2; ++s) {
-        if (auto beta = scalarFloat(add->getOperand(1 - s))) {
-          ops.push_back(add);
-          up = add->getOperand(s);
-          glu.beta = *beta;
-          break;
-        }
-      }
-    }
-    double gateLo = -INFINITY, gateHi = INFINITY, upLo = -INFINITY, upHi = INFINITY;
-    if (glu.gate) {
-      glu.gate = inner(clamped(glu.gate, gateLo, gateHi));
-      glu.up = inner(clamped(up, upLo, upHi));
-    }
-    // moe.experts clamps the gate from above and up on both sides at one
-    // limit, or neither.
-    bool sameLimit = gateLo == -INFINITY && upLo == -upHi && gateHi == upHi && upHi > 0;
-    if (glu.gate && sameLimit) {
-      glu.limit = upHi;
-      return glu;
-    }
-    rollback(m);
-  }
-  return std::nullopt;
-}
-
-// Evaluates a small integer shape computation in which Shape(h) is
-// [?, width]: torchscript computes chunk(2)'s bound from the run-time shape
-// of the [T*k, 2I] value, which is unranked here. Ops that read h are
-// recorded (they die with the block); the rest is left to getKnownInts.
-std::optional<Ints> Matcher::evalShapeOf(Value v, Value h, int64_t width, bool &readsH,
-                                         int depth) {
-  Operation *def = v ? v.getDefiningOp() : nullptr;
-  if (!def || depth > 16)
-    return knownInts(v);
-  auto record = [&](bool operandsReadH) {
-    if (operandsReadH) {
-      ops.push_back(def);
-      readsH = true;
-    }
-  };
-  if (isOnnxOp(def, "Shape") && def->getOperand(0) == h) {
-    int64_t rank = 2;
-    int64_t start = moec::getIntAttr(def, "start", 0);
-    int64_t end = moec::getIntAttr(def, "end", rank);
-    start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
-    end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
-    Ints dims{kDyn, width};
-    record(true);
-    return Ints(dims.begin() + start, dims.begin() + std::max(start, end));
-  }
-  bool operandsReadH = false;
-  auto operand = [&](unsigned i) {
-    return evalShapeOf(def->getOperand(i), h, width, operandsReadH, depth + 1);
-  };
-  std::optional<Ints> result;
-  if (isOnnxOp(def, "Gather") && moec::getIntAttr(def, "axis", 0) == 0) {
-    auto data = operand(0), indices = operand(1);
-    if (data && indices) {
-      int64_t n = static_cast<int64_t>(data->size());
-      result = Ints();
-      for (int64_t i : *indices) {
-        if (i < 0)
-          i += n;
-        if (i < 0 || i >= n) {
-          result.reset();
-          break;
-        }
-        result->push_back((*data)[i]);
-      }
-    }
-  } else if (isOnnxOp(def, "Add") || isOnnxOp(def, "Sub") || isOnnxOp(def, "Mul") ||
-             isOnnxOp(def, "Div")) {
-    auto a = operand(0), b = operand(1);
-    if (a && b && !a->empty() && !b->empty() &&
-        (a->size() == b->size() || a->size() == 1 || b->size() == 1)) {
-      StringRef type = moec::onnxOpType(def);
-      size_t n = std::max(a->size(), b->size());
-      result = Ints();
-      for (size_t i = 0; i < n && result; ++i) {
-        int64_t x = (*a)[a->size() == 1 ? 0 : i], y = (*b)[b->size() == 1 ? 0 : i];
-        if (x == kDyn || y == kDyn)
-          result->push_back(kDyn);
-        else if (type == "Add")
-          result->push_back(x + y);
-        else if (type == "Sub")
-          result->push_back(x - y);
-        else if (type == "Mul")
-          result->push_back(x * y);
-        else if (y != 0)
-          result->push_back(x / y); // ONNX integer Div truncates, as C++ does
-        else
-          result.reset();
-      }
-    }
-  } else if (isOnnxOp(def, "Unsqueeze") || isOnnxOp(def, "Squeeze") ||
-             isOnnxOp(def, "Reshape") || isOnnxOp(def, "Identity") ||
-             (isOnnxOp(def, "Cast") && elementTypeOf(v) && isa<IntegerType>(elementTypeOf(v)))) {
-    // Shape-like values are at most 1-D: these keep the values as they are.
-    result = operand(0);
-  } else if (isOnnxOp(def, "Concat")) {
-    result = Ints();
-    for (unsigned i = 0; i < def->getNumOperands() && result; ++i) {
-      auto part = operand(i);
-      if (part)
-        result->insert(result->end(), part->begin(), part->end());
-      else
-        result.reset();
-    }
-  } else {
-    return knownInts(v);
-  }
-  if (result)
-    record(operandsReadH);
-  return result;
-}
-
-// `slice` takes [begin, end) of h's last axis (width wide) with this step.
-bool Matcher::sliceIs(Operation *slice, Value h, int64_t width, int64_t begin, int64_t end,
-                      int64_t step) {
-  if (inner(slice->getOperand(0)) != h)
-    return false;
-  auto axes = knownInts(moec::getOnnxInput(slice, 3));
-  Value stepsValue = moec::getOnnxInput(slice, 4);
-  auto steps = stepsValue ? knownInts(stepsValue) : Ints{1};
-  if (!axes || axes->size() != 1 || !((*axes)[0] == 1 || (*axes)[0] == -1) || !steps ||
-      *steps != Ints{step})
-    return false;
-  bool readsH = false;
-  auto starts = evalShapeOf(moec::getOnnxInput(slice, 1), h, width, readsH, 0);
-  auto ends = evalShapeOf(moec::getOnnxInput(slice, 2), h, width, readsH, 0);
-  if (!starts || !ends || starts->size() != 1 || ends->size() != 1 || (*starts)[0] == kDyn ||
-      (*ends)[0] == kDyn)
-    return false;
-  // ONNX clamps the bounds into [0, width] after adding width to negatives.
-  auto clampBound = [&](int64_t bound) {
-    if (bound < 0)
-      bound += width;
-    return std::clamp<int64_t>(bound, 0, width);
-  };
-  return clampBound((*starts)[0]) == begin && clampBound((*ends)[0]) == end;
-}
-
-// gate and up are the first and second halves of one [S, 2I] value's last
-// axis: Split's two results, or two Slices (fusion 2); or its even and odd
-// columns: Slices with step 2 from 0 and from 1 (fusion 1, gpt-oss). Returns
-// that value.
-Value Matcher::halves(Value gate, Value up, int64_t inter, int64_t &fusion) {
-  size_t m = mark();
-  gate = inner(gate);
-  up = inner(up);
-  Operation *first = gate.getDefiningOp(), *second = up.getDefiningOp();
-  if (first && first == second && isOnnxOp(first, "Split")) {
-    int64_t axis = moec::getIntAttr(first, "axis", 0);
-    Value sizesValue = moec::getOnnxInput(first, 1);
-    auto sizes = sizesValue ? knownInts(sizesValue) : std::nullopt;
-    int64_t outputs = moec::getIntAttr(first, "num_outputs", 2);
-    bool even = sizesValue ? sizes && *sizes == Ints{inter, inter} : outputs == 2;
-    if ((axis == 1 || axis == -1) && first->getNumResults() == 2 && even &&
-        first->getResult(0) == gate && first->getResult(1) == up) {
-      ops.push_back(first);
-      fusion = 2;
-      return inner(first->getOperand(0));
-    }
-  } else if (isOnnxOp(first, "Slice") && isOnnxOp(second, "Slice")) {
-    ops.push_back(first);
-    ops.push_back(second);
-    Value h = inner(first->getOperand(0));
-    int64_t width = 2 * inter;
-    size_t beforeBounds = mark();
-    fusion = 2;
-    if (sliceIs(first, h, width, 0, inter) && sliceIs(second, h, width, inter, width))
-      return h;
-    rollback(beforeBounds);
-    // Step 2 from 0 and 1 to the end: ends clamp to the width.
-    fusion = 1;
-    if (sliceIs(first, h, width, 0, width, 2) && sliceIs(second, h, width, 1, width, 2))
-      return h;
-  }
-  rollback(m);
-  return {};
-}
-
 std::optional<BatchedBlock> Matcher::match(Operation *root) {
   // out = ReduceSum(Reshape(y * w_col, [T, k, H]), axis 1, keepdims 0)
   if (moec::getIntAttr(root, "keepdims", 1) != 0 || !hasSingleAxis(root, 1, 3))
@@ -708,7 +440,7 @@ std::optional<BatchedBlock> Matcher::match(Operation *root) {
       selections.push_back(*product.bias);
   };
 
-  std::optional<Glu> glu = gatedActivation(down->input);
+  std::optional<GatedActivation> glu = activation().match(down->input);
   if (!glu)
     return std::nullopt;
   block.glu = *glu;
@@ -716,8 +448,8 @@ std::optional<BatchedBlock> Matcher::match(Operation *root) {
   // gate_up_proj [E, 2I, H]: the halves (or even and odd columns) of one
   // product ...
   size_t beforeFused = mark();
-  if (Value h = halves(glu->gate, glu->up, block.inter, block.fusion)) {
-    auto fc1 = matVecWithBias(h);
+  if (activation().halves(block.glu, block.inter)) {
+    auto fc1 = matVecWithBias(block.glu.fused);
     if (fc1 && fc1->rows() == 2 * block.inter) {
       block.fc1 = fc1->weight.data;
       block.fc1T = fc1->transposed;
@@ -741,7 +473,8 @@ std::optional<BatchedBlock> Matcher::match(Operation *root) {
     block.fc3T = upProduct->transposed;
     block.fc1Bias = gateProduct->bias ? gateProduct->bias->data : Value();
     block.fc3Bias = upProduct->bias ? upProduct->bias->data : Value();
-    block.fusion = 0;
+    block.glu.fused = {};
+    block.glu.fusion = 0;
     keep(*gateProduct);
     keep(*upProduct);
     xRep = gateProduct->input;
@@ -787,24 +520,6 @@ std::optional<BatchedBlock> Matcher::match(Operation *root) {
   return block;
 }
 
-// The bytes of a constant [E, R, C] weight as [E, C, R].
-std::optional<std::vector<char>> transposedBytes(Value w) {
-  ElementsAttr attr = moec::getConstantElements(w);
-  auto bytes = attr ? moec::getConstantBytes(attr) : std::nullopt;
-  if (!bytes)
-    return std::nullopt;
-  auto type = cast<RankedTensorType>(w.getType());
-  int64_t experts = type.getDimSize(0), rows = type.getDimSize(1), cols = type.getDimSize(2);
-  size_t width = moec::storageBytes(type.getElementType());
-  std::vector<char> out(bytes->size());
-  for (int64_t e = 0; e < experts; ++e)
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        std::memcpy(&out[((e * cols + c) * rows + r) * width],
-                    &(*bytes)[((e * rows + r) * cols + c) * width], width);
-  return out;
-}
-
 LogicalResult raiseAt(Operation *root) {
   Matcher matcher;
   std::optional<BatchedBlock> block = matcher.match(root);
@@ -831,60 +546,20 @@ LogicalResult raiseAt(Operation *root) {
         !(user->getDialect() && user->getDialect()->getNamespace() == "onnx"))
       return success();
 
-  // Weights stored [E, in, out] become moe.experts' [E, out, in] at compile
-  // time; read them all before anything is built.
-  std::optional<std::vector<char>> t1, t2, t3;
-  if ((block->fc1T && !(t1 = transposedBytes(block->fc1))) ||
-      (block->fc2T && !(t2 = transposedBytes(block->fc2))) ||
-      (block->fc3 && block->fc3T && !(t3 = transposedBytes(block->fc3))))
-    return success();
-
-  OpBuilder b(root);
-  Location loc = root->getLoc();
-  auto weight = [&](Value w, const std::optional<std::vector<char>> &bytes) -> Value {
-    if (!bytes)
-      return w;
-    auto type = cast<RankedTensorType>(w.getType());
-    auto shape = type.getShape();
-    auto flipped = RankedTensorType::get({shape[0], shape[2], shape[1]}, type.getElementType());
-    // A splat stays a splat (no blob): its transpose is itself, reshaped.
-    auto dense = dyn_cast<DenseElementsAttr>(moec::getConstantElements(w));
-    if (dense && dense.isSplat())
-      return moec::onnx::ConstantOp::create(b, w.getLoc(), flipped, dense.reshape(flipped))
-          .getOutput();
-    return moec::createBlobConstant(b, w.getLoc(), flipped, *bytes, "experts_transposed");
-  };
-  Value fc1 = weight(block->fc1, t1), fc2 = weight(block->fc2, t2);
-  Value fc3 = block->fc3 ? weight(block->fc3, t3) : Value();
-  moe::RouterOp route = getOrCreateRouter(b, loc, *router);
-  const Glu &glu = block->glu;
-  auto experts = moe::ExpertsOp::create(
-      b, loc, xType, block->x, route.getWeights(), route.getExpertIds(), fc1, block->fc1Bias,
-      fc2, block->fc2Bias, fc3, block->fc3Bias, b.getStringAttr("swiglu"),
-      b.getI64IntegerAttr(block->fusion), b.getF32FloatAttr(static_cast<float>(glu.alpha)),
-      b.getF32FloatAttr(static_cast<float>(glu.beta)),
-      b.getF32FloatAttr(static_cast<float>(glu.limit)));
-  if (failed(mlir::verify(experts)) || failed(mlir::verify(route)))
-    return failure();
-  out.replaceAllUsesWith(experts.getOutput());
-  // Every op this erases precedes the root, so the forward walk over the
-  // candidates never meets an erased one.
-  eraseDeadOnnxOps(root);
-  return success();
+  const GatedActivation &glu = block->glu;
+  ExpertWeights weights{block->fc1, block->fc1Bias, block->fc2, block->fc2Bias,
+                        block->fc3, block->fc3Bias, block->fc1T, block->fc2T,
+                        block->fc3T};
+  return replaceByExperts(root, *router, block->x, weights,
+                          {glu.fusion, glu.alpha, glu.beta, glu.limit});
 }
 
 struct RaiseBatchedExpertsPass
     : moec::impl::MoecRaiseBatchedExpertsBase<RaiseBatchedExpertsPass> {
   using MoecRaiseBatchedExpertsBase::MoecRaiseBatchedExpertsBase;
   void runOnOperation() override {
-    SmallVector<Operation *> sums;
-    getOperation().walk([&](Operation *op) {
-      if (isOnnxOp(op, "ReduceSum"))
-        sums.push_back(op);
-    });
-    for (Operation *sum : sums)
-      if (failed(raiseAt(sum)))
-        return signalPassFailure();
+    if (failed(raiseEach(getOperation(), "ReduceSum", raiseAt)))
+      signalPassFailure();
   }
 };
 

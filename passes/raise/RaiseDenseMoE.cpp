@@ -334,16 +334,10 @@ private:
 struct RaiseDenseMoEPass : moec::impl::MoecRaiseDenseMoEBase<RaiseDenseMoEPass> {
   using MoecRaiseDenseMoEBase::MoecRaiseDenseMoEBase;
   void runOnOperation() override {
-    SmallVector<Operation *> adds;
-    getOperation().walk([&](Operation *op) {
-      if (isOnnxOp(op, "Add"))
-        adds.push_back(op);
-    });
-    // Forward order: a raise erases only ops before its root, all visited.
     Raiser raiser;
-    for (Operation *add : adds)
-      if (failed(raiser.raise(add)))
-        return signalPassFailure();
+    if (failed(raiseEach(getOperation(), "Add",
+                         [&](Operation *add) { return raiser.raise(add); })))
+      signalPassFailure();
   }
 };
 

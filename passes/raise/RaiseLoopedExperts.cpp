@@ -28,6 +28,16 @@
 // their shapes: every size comes from x, the router and the weights, and the
 // slice bounds are evaluated from Shape(h) = [n, 2I].
 //
+// gpt-oss (transformers 5) stores its experts [E, in, out] (gate_up
+// [E, H, 2I], down [E, I, H]) with biases [E, 2I] and [E, H]: each layer is
+// MatMul(v, Gather(W, e)) + Gather(b, e), with no Transpose; gate and up are
+// h's even and odd columns (Slices with step 2) and the activation is the
+// clamped (clamp(up, -l, l) + 1) * (g * sigmoid(g * 1.702)), g = min(gate, l).
+// That becomes moe.experts with swiglu_fusion 1, alpha, beta and limit, both
+// biases, and the weights transposed to [E, out, in] at compile time. The
+// activation matcher (ExpertActivation.h) is the one moec-raise-batched-experts
+// uses; the per-iteration matcher is in LoopedExpertsMatch.cpp.
+//
 // The export is only valid when all E experts got a token: otherwise the
 // Split into E rows fails at run time. When every expert is hit, NonZero
 // lists them in order, so iteration i computes expert i with weights
@@ -53,8 +63,9 @@
 // missing or repeated iteration, other weights in some iteration, the gate
 // and linear halves swapped, a multiplier not read from w at (token, choice),
 // an intermediate value with a use outside the block (other than shape
-// arithmetic on values outside it), another activation, per-expert weights
-// of different shapes.
+// arithmetic on values outside it), another activation or clamps
+// moe.experts cannot express, a bias gathered at another expert's e,
+// per-expert weights of different shapes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -63,17 +74,15 @@
 #include "dialects/moe/MoEDialect.h"
 #include "dialects/onnx/ONNXDialect.h"
 #include "passes/raise/ExpertPatterns.h"
+#include "passes/raise/LoopedExpertsMatch.h"
 #include "passes/raise/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/Verifier.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallBitVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
-
-#include <limits>
 
 namespace moec {
 #define GEN_PASS_DEF_MOECRAISELOOPEDEXPERTS
@@ -82,600 +91,12 @@ namespace moec {
 
 using namespace mlir;
 using namespace moec::raise;
+using namespace moec::raise::looped;
 using moec::definedByOnnx;
 using moec::isOnnxOp;
-namespace moe = moec::moe;
 
 namespace {
 
-constexpr int64_t kUnknown = ShapedType::kDynamic;
-
-// Shape of all dims (no opset-15 start/end range).
-bool isWholeShape(Operation *shape) {
-  return moec::getIntAttr(shape, "start", 0) == 0 && !shape->getAttr("end");
-}
-
-// ConstantOfShape's fill: absent (float zeros) or a zero.
-bool isZeroFill(Operation *constantOfShape) {
-  auto fill = constantOfShape->getAttrOfType<ElementsAttr>("value");
-  auto value = fill ? moec::getElementAsDouble(fill, 0) : std::optional<double>(0.0);
-  return !(constantOfShape->getAttr("value") && !fill) && value && *value == 0.0;
-}
-
-// The known int values of `v`, exactly `expected`.
-bool knownIntsAre(Value v, ArrayRef<int64_t> expected) {
-  auto known = moec::getKnownInts(v);
-  return known && ArrayRef<int64_t>(*known) == expected;
-}
-
-// The axes of a Squeeze/Unsqueeze/Reduce*: the input (opset 13+) or the
-// attribute.
-std::optional<std::vector<int64_t>> axesOf(Operation *op, unsigned input) {
-  if (Value axes = moec::getOnnxInput(op, input))
-    return moec::getKnownInts(axes);
-  return moec::getIntsAttr(op, "axes");
-}
-
-bool axesAre(Operation *op, unsigned input, std::initializer_list<int64_t> accepted) {
-  auto axes = axesOf(op, input);
-  return axes && axes->size() == 1 && llvm::is_contained(accepted, axes->front());
-}
-
-//===----------------------------------------------------------------------===//
-// Integer shape arithmetic with one substituted shape
-//===----------------------------------------------------------------------===//
-
-// The slice bounds of h's halves are computed from Shape(h), and h is
-// unranked (its row count is data-dependent). This evaluates such a chain of
-// small int ops with Shape(`of`) taken to be `dims` (kUnknown where not
-// known); getKnownInts covers everything else.
-class IntEvaluator {
-public:
-  IntEvaluator(Value of, SmallVector<int64_t> dims) : of(of), dims(std::move(dims)) {}
-
-  std::optional<SmallVector<int64_t>> eval(Value v, int depth = 0) {
-    if (!v || depth > 16)
-      return std::nullopt;
-    if (auto known = moec::getKnownInts(v))
-      return SmallVector<int64_t>(known->begin(), known->end());
-    Operation *op = v.getDefiningOp();
-    if (!op)
-      return std::nullopt;
-    if (isOnnxOp(op, "Shape")) {
-      if (!isWholeShape(op))
-        return std::nullopt;
-      if (op->getOperand(0) == of)
-        return dims;
-      // Any other ranked value: its static dims (kUnknown is kDynamic).
-      if (auto type = rankedType(op->getOperand(0)))
-        return SmallVector<int64_t>(type.getShape());
-      return std::nullopt;
-    }
-    // Value-preserving ops on lists of at most one dimension.
-    if (isOnnxOp(op, "Unsqueeze") || isOnnxOp(op, "Squeeze") || isOnnxOp(op, "Reshape") ||
-        isOnnxOp(op, "Identity") ||
-        (isOnnxOp(op, "Cast") && isa_and_nonnull<IntegerType>(elementTypeOf(v))))
-      return eval(op->getOperand(0), depth + 1);
-    if (isOnnxOp(op, "Concat")) {
-      SmallVector<int64_t> all;
-      for (Value part : op->getOperands()) {
-        auto values = eval(part, depth + 1);
-        if (!values)
-          return std::nullopt;
-        all.append(*values);
-      }
-      return all;
-    }
-    if (isOnnxOp(op, "Gather")) {
-      if (moec::getIntAttr(op, "axis", 0) != 0)
-        return std::nullopt;
-      auto data = eval(op->getOperand(0), depth + 1);
-      auto indices = eval(op->getOperand(1), depth + 1);
-      if (!data || !indices)
-        return std::nullopt;
-      SmallVector<int64_t> picked;
-      int64_t size = static_cast<int64_t>(data->size());
-      for (int64_t index : *indices) {
-        if (index < 0)
-          index += size;
-        if (index < 0 || index >= size)
-          return std::nullopt;
-        picked.push_back((*data)[index]);
-      }
-      return picked;
-    }
-    for (StringRef arith : {"Add", "Sub", "Mul", "Div"}) {
-      if (!isOnnxOp(op, arith))
-        continue;
-      auto lhs = eval(op->getOperand(0), depth + 1);
-      auto rhs = eval(op->getOperand(1), depth + 1);
-      if (!lhs || !rhs)
-        return std::nullopt;
-      size_t n = std::max(lhs->size(), rhs->size());
-      if ((lhs->size() != n && lhs->size() != 1) || (rhs->size() != n && rhs->size() != 1))
-        return std::nullopt;
-      SmallVector<int64_t> out;
-      for (size_t i = 0; i < n; ++i) {
-        int64_t a = (*lhs)[lhs->size() == 1 ? 0 : i], b = (*rhs)[rhs->size() == 1 ? 0 : i];
-        if (a == kUnknown || b == kUnknown) {
-          out.push_back(kUnknown);
-          continue;
-        }
-        if (arith == "Div" && b == 0)
-          return std::nullopt;
-        out.push_back(arith == "Add"   ? a + b
-                      : arith == "Sub" ? a - b
-                      : arith == "Mul" ? a * b
-                                       : a / b); // ONNX integer Div truncates
-      }
-      return out;
-    }
-    return std::nullopt;
-  }
-
-private:
-  Value of;
-  SmallVector<int64_t> dims;
-};
-
-// The column range [begin, end) that `slice` takes from the last axis of the
-// rank-2 `h` whose last dimension is `width`, with step 1; std::nullopt for
-// any other slice.
-std::optional<std::pair<int64_t, int64_t>> lastAxisRange(Operation *slice, Value h, int64_t width) {
-  if (!isOnnxOp(slice, "Slice") || slice->getOperand(0) != h)
-    return std::nullopt;
-  IntEvaluator evaluator(h, {kUnknown, width});
-  auto starts = evaluator.eval(moec::getOnnxInput(slice, 1));
-  auto ends = evaluator.eval(moec::getOnnxInput(slice, 2));
-  if (!starts || !ends || starts->size() != 1 || ends->size() != 1)
-    return std::nullopt;
-  Value axes = moec::getOnnxInput(slice, 3), steps = moec::getOnnxInput(slice, 4);
-  if (!axes) // without axes, the one bound is for axis 0: the rows
-    return std::nullopt;
-  auto axis = evaluator.eval(axes);
-  if (!axis || axis->size() != 1 || !isLastAxis(axis->front(), 2))
-    return std::nullopt;
-  if (steps && !knownIntsAre(steps, {1}))
-    return std::nullopt;
-  auto clamp = [&](int64_t bound) {
-    if (bound < 0)
-      bound += width;
-    return std::clamp<int64_t>(bound, 0, width);
-  };
-  if (starts->front() == kUnknown || ends->front() == kUnknown)
-    return std::nullopt;
-  return std::make_pair(clamp(starts->front()), clamp(ends->front()));
-}
-
-//===----------------------------------------------------------------------===//
-// One iteration of the loop
-//===----------------------------------------------------------------------===//
-
-// A row of NonZero's [rank, n] result as a 1-D [n] value: Squeeze of one
-// column of Split(Transpose(nz)) (how torch.where exports), or Gather(nz, r).
-struct NonZeroRow {
-  Operation *nonzero = nullptr;
-  int64_t row = -1;
-};
-
-std::optional<NonZeroRow> matchNonZeroRow(Value v) {
-  if (Operation *gather = definedByOnnx(v, "Gather")) {
-    auto row = scalarInt(gather->getOperand(1));
-    Operation *nonzero = definedByOnnx(gather->getOperand(0), "NonZero");
-    auto rowType = rankedType(gather->getOperand(1));
-    if (!nonzero || !row || moec::getIntAttr(gather, "axis", 0) != 0 || !rowType ||
-        rowType.getRank() != 0)
-      return std::nullopt;
-    return NonZeroRow{nonzero, *row};
-  }
-  Operation *squeeze = definedByOnnx(v, "Squeeze");
-  if (!squeeze || !axesAre(squeeze, 1, {1, -1}))
-    return std::nullopt;
-  Value column = squeeze->getOperand(0);
-  Operation *split = definedByOnnx(column, "Split");
-  if (!split || split->getNumResults() != 2 || !isLastAxis(moec::getIntAttr(split, "axis", 0), 2))
-    return std::nullopt;
-  if (Value sizes = moec::getOnnxInput(split, 1); sizes && !knownIntsAre(sizes, {1, 1}))
-    return std::nullopt;
-  Operation *transpose = definedByOnnx(split->getOperand(0), "Transpose");
-  auto perm = transpose ? moec::getIntsAttr(transpose, "perm") : std::nullopt;
-  Operation *nonzero = transpose ? definedByOnnx(transpose->getOperand(0), "NonZero") : nullptr;
-  if (!nonzero || !perm || *perm != std::vector<int64_t>{1, 0})
-    return std::nullopt;
-  return NonZeroRow{nonzero, static_cast<int64_t>(cast<OpResult>(column).getResultNumber())};
-}
-
-// Everything one iteration reads, for the block-level checks.
-struct Iteration {
-  Operation *hitSplit = nullptr; // the Split of the hit experts (null: a constant e)
-  int64_t hitRow = -1;           // which of its results this iteration takes
-  int64_t slot = -1;             // the expert it computes: hitRow, or the constant e
-  Value maskT;                   // [E, k, T] (or [E, T, k]) one-hot it selects from
-  Operation *nonzero = nullptr;  // NonZero(maskT[e])
-  Value x, weights, fc1, fc2;    // fc1, fc2: the stacked weights (transformers 5)
-  Linear gate, up, down;         // or the expert's own nn.Linear weights (transformers 4)
-  bool perExpert = false;
-  int64_t k = 0;      // the flat index's row stride
-  Value zerosOf;      // the value whose Shape the scatter's zeros take
-  Value rowOf;        // the value whose first row gives the updates' broadcast shape
-  int64_t rowEnd = 0; // that row's column bound (clamped to H)
-};
-
-// e = Gather(Squeeze(Split_r, [0]), 0): the r-th expert that got a token.
-bool matchHitExpert(Value e, Iteration &it) {
-  Operation *gather = definedByOnnx(e, "Gather");
-  if (!gather || moec::getIntAttr(gather, "axis", 0) != 0 || scalarInt(gather->getOperand(1)) != 0)
-    return false;
-  Value row = gather->getOperand(0);
-  if (Operation *squeeze = definedByOnnx(row, "Squeeze")) {
-    if (!axesAre(squeeze, 1, {0}))
-      return false;
-    row = squeeze->getOperand(0);
-  }
-  Operation *split = definedByOnnx(row, "Split");
-  if (!split)
-    return false;
-  it.hitSplit = split;
-  it.hitRow = cast<OpResult>(row).getResultNumber();
-  return true;
-}
-
-// Transpose(Gather(W, e), [1, 0]) with W a rank-3 float constant: W[e]ᵀ.
-// Sets `e` when it is null, else requires that index.
-Value matchExpertWeightT(Value v, Value &e) {
-  Operation *transpose = definedByOnnx(v, "Transpose");
-  auto perm = transpose ? moec::getIntsAttr(transpose, "perm") : std::nullopt;
-  if (!perm || *perm != std::vector<int64_t>{1, 0})
-    return {};
-  Operation *gather = definedByOnnx(transpose->getOperand(0), "Gather");
-  if (!gather || moec::getIntAttr(gather, "axis", 0) != 0 || (e && gather->getOperand(1) != e))
-    return {};
-  e = gather->getOperand(1);
-  Value stacked = gather->getOperand(0);
-  ElementsAttr elements = moec::getConstantElements(stacked);
-  auto type = elements ? dyn_cast<RankedTensorType>(elements.getType()) : nullptr;
-  if (!type || type.getRank() != 3 || !type.hasStaticShape() ||
-      !isa<FloatType>(type.getElementType()))
-    return {};
-  return stacked;
-}
-
-// a = silu(h[:, :I]) * h[:, I:] for h of width 2I: the gate half first,
-// sliced or split. Returns h.
-Value matchGatedHalves(Value a, int64_t width) {
-  Operation *mul = definedByOnnx(a, "Mul");
-  if (!mul || width % 2 != 0)
-    return {};
-  int64_t inter = width / 2;
-  for (unsigned i = 0; i < 2; ++i) {
-    Value activated = mul->getOperand(i), up = mul->getOperand(1 - i);
-    Value gate = activated.hasOneUse() ? matchSilu(activated) : Value();
-    if (!gate || !up.hasOneUse())
-      continue;
-    Operation *gateOp = gate.getDefiningOp(), *upOp = up.getDefiningOp();
-    if (!gateOp || !upOp)
-      continue;
-    if (isOnnxOp(gateOp, "Split") && gateOp == upOp) {
-      // Split(h, [I, I], last axis): result 0 the gate, result 1 the linear half.
-      Value h = gateOp->getOperand(0);
-      Value sizes = moec::getOnnxInput(gateOp, 1);
-      bool halves = sizes ? knownIntsAre(sizes, {inter, inter})
-                          : moec::getIntAttr(gateOp, "num_outputs", 2) == 2;
-      if (gateOp->getNumResults() == 2 && halves &&
-          isLastAxis(moec::getIntAttr(gateOp, "axis", 0), 2) &&
-          cast<OpResult>(gate).getResultNumber() == 0 && cast<OpResult>(up).getResultNumber() == 1)
-        return h;
-      continue;
-    }
-    Value h = gateOp->getNumOperands() > 0 ? gateOp->getOperand(0) : Value();
-    auto gateRange = lastAxisRange(gateOp, h, width);
-    auto upRange = lastAxisRange(upOp, h, width);
-    if (gateRange && upRange && *gateRange == std::pair<int64_t, int64_t>(0, inter) &&
-        *upRange == std::make_pair(inter, width))
-      return h;
-  }
-  return {};
-}
-
-// Reshapes of the gathered weights to an [n, 1] column: each target is
-// Concat(rows, [1]) with rows -1 or Shape(of a 1-D index).
-Value peelColumnReshapes(Value v, bool &reshaped) {
-  reshaped = false;
-  while (Operation *reshape = definedByOnnx(v, "Reshape")) {
-    Operation *concat = definedByOnnx(reshape->getOperand(1), "Concat");
-    if (knownIntsAre(reshape->getOperand(1), {-1, 1})) {
-      v = reshape->getOperand(0);
-      reshaped = true;
-      continue;
-    }
-    if (!concat || concat->getNumOperands() != 2 || !knownIntsAre(concat->getOperand(1), {1}))
-      return {};
-    Value rows = concat->getOperand(0);
-    Operation *shape = definedByOnnx(rows, "Shape");
-    if (!knownIntsAre(rows, {-1}) && !(shape && isWholeShape(shape)))
-      return {};
-    v = reshape->getOperand(0);
-    reshaped = true;
-  }
-  return v;
-}
-
-// rw = w[token, choice] as a column: Gather(Flatten(Unsqueeze(w, 2), 2),
-// choice + token * k) (or w reshaped to [T*k] / [T*k, 1]), Reshaped to [n, 1].
-bool matchRoutingWeight(Value rw, const NonZeroRow &token, int64_t choiceRow, Iteration &it) {
-  // A 1-D [n] multiplier would broadcast along H instead of down the rows.
-  bool column = false;
-  Value picked = peelColumnReshapes(rw, column);
-  Operation *gather = definedByOnnx(picked, "Gather");
-  if (!gather || moec::getIntAttr(gather, "axis", 0) != 0)
-    return false;
-  // The flat weights: w row-major, flat[t * k + j] = w[t, j].
-  Value flat = gather->getOperand(0);
-  if (Operation *flatten = definedByOnnx(flat, "Flatten")) {
-    Operation *unsqueeze = definedByOnnx(flatten->getOperand(0), "Unsqueeze");
-    if (!unsqueeze || moec::getIntAttr(flatten, "axis", 1) != 2 || !axesAre(unsqueeze, 1, {2, -1}))
-      return false;
-    it.weights = unsqueeze->getOperand(0);
-    column = true; // [T*k, 1]
-  } else if (Operation *reshape = definedByOnnx(flat, "Reshape")) {
-    bool flat2d = knownIntsAre(reshape->getOperand(1), {-1, 1});
-    if (!flat2d && !knownIntsAre(reshape->getOperand(1), {-1}))
-      return false;
-    it.weights = reshape->getOperand(0);
-    column |= flat2d;
-  } else {
-    return false;
-  }
-  auto wType = rankedType(it.weights);
-  if (!column || !wType || wType.getRank() != 2)
-    return false;
-  // The flat index: choice + token * k, in either order.
-  Operation *add = definedByOnnx(gather->getOperand(1), "Add");
-  if (!add)
-    return false;
-  for (unsigned i = 0; i < 2; ++i) {
-    auto choice = matchNonZeroRow(add->getOperand(i));
-    Operation *mul = definedByOnnx(add->getOperand(1 - i), "Mul");
-    if (!choice || choice->nonzero != token.nonzero || choice->row != choiceRow || !mul)
-      continue;
-    for (unsigned j = 0; j < 2; ++j) {
-      auto tokenRow = matchNonZeroRow(mul->getOperand(j));
-      auto stride = moec::getKnownInts(mul->getOperand(1 - j));
-      if (tokenRow && tokenRow->nonzero == token.nonzero && tokenRow->row == token.row && stride &&
-          stride->size() == 1 && (*stride)[0] > 0) {
-        it.k = (*stride)[0];
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
-// Expand(v, Shape(Slice(acc, [0, 0], [1, big], [0, 1]))): acc's first row is
-// [1, H], so this broadcast leaves an [n, H] update as it is.
-Value peelRowBroadcast(Value v, Iteration &it) {
-  Operation *expand = definedByOnnx(v, "Expand");
-  if (!expand)
-    return v;
-  Operation *shape = definedByOnnx(expand->getOperand(1), "Shape");
-  Operation *slice =
-      shape && isWholeShape(shape) ? definedByOnnx(shape->getOperand(0), "Slice") : nullptr;
-  if (!slice)
-    return {};
-  auto starts = moec::getKnownInts(moec::getOnnxInput(slice, 1));
-  auto ends = moec::getKnownInts(moec::getOnnxInput(slice, 2));
-  Value axesValue = moec::getOnnxInput(slice, 3), steps = moec::getOnnxInput(slice, 4);
-  auto axes =
-      axesValue ? moec::getKnownInts(axesValue) : std::optional<std::vector<int64_t>>{{0, 1}};
-  if (!starts || !ends || !axes || *starts != std::vector<int64_t>{0, 0} || ends->size() != 2 ||
-      (*ends)[0] != 1 || *axes != std::vector<int64_t>{0, 1} ||
-      (steps && !knownIntsAre(steps, {1, 1})))
-    return {};
-  it.rowOf = slice->getOperand(0);
-  it.rowEnd = (*ends)[1];
-  return expand->getOperand(0);
-}
-
-// The one-hot mask an iteration selects its tokens from: Transpose(OneHot(ids,
-// E), perm) with the expert axis first. Which NonZero row is the token and
-// which the choice depends on the perm.
-struct Mask {
-  Operation *oneHot = nullptr;
-  int64_t tokenRow = -1, choiceRow = -1;
-};
-
-std::optional<Mask> matchMask(Value maskT) {
-  Operation *transpose = definedByOnnx(maskT, "Transpose");
-  auto perm = transpose ? moec::getIntsAttr(transpose, "perm") : std::nullopt;
-  Operation *oneHot = transpose ? definedByOnnx(transpose->getOperand(0), "OneHot") : nullptr;
-  if (!oneHot || !perm)
-    return std::nullopt;
-  // ids [T, k] -> OneHot [T, k, E] (axis -1 or 2).
-  int64_t axis = moec::getIntAttr(oneHot, "axis", -1);
-  if (axis != -1 && axis != 2)
-    return std::nullopt;
-  Mask mask{oneHot};
-  if (*perm == std::vector<int64_t>{2, 1, 0}) { // [E, k, T]
-    mask.choiceRow = 0;
-    mask.tokenRow = 1;
-  } else if (*perm == std::vector<int64_t>{2, 0, 1}) { // [E, T, k]
-    mask.tokenRow = 0;
-    mask.choiceRow = 1;
-  } else {
-    return std::nullopt;
-  }
-  return mask;
-}
-
-// The mask row an iteration's tokens come from: NonZero([Cast to bool](maskT[e]))
-// with e the r-th hit expert, Gather(Squeeze(hit_r), 0) (transformers 5), or
-// a constant (a loop over all E experts). transformers 4 gathers with the
-// 1-element Squeeze(hit_r, [0]) (or a [1] constant) and squeezes the
-// [1, k, T] row. Sets e, maskT and the expert the iteration computes.
-bool matchMaskRow(Operation *nonzero, Iteration &it, Value &e) {
-  Value selected = nonzero->getOperand(0);
-  if (Operation *cast = definedByOnnx(selected, "Cast"))
-    if (elementTypeOf(selected) && elementTypeOf(selected).isInteger(1))
-      selected = cast->getOperand(0);
-  Operation *squeeze = definedByOnnx(selected, "Squeeze");
-  if (squeeze) {
-    if (!axesAre(squeeze, 1, {0}))
-      return false;
-    selected = squeeze->getOperand(0);
-  }
-  Operation *pick = definedByOnnx(selected, "Gather");
-  if (!pick || moec::getIntAttr(pick, "axis", 0) != 0)
-    return false;
-  it.maskT = pick->getOperand(0);
-  e = pick->getOperand(1);
-  if (auto constant = scalarInt(e)) {
-    // A scalar picks the row [k, T]; a [1] index picks [1, k, T], squeezed.
-    auto type = rankedType(e);
-    if (!type || type.getRank() != (squeeze ? 1 : 0))
-      return false;
-    it.slot = *constant;
-    return true;
-  }
-  if (squeeze) {
-    Operation *hit = definedByOnnx(e, "Squeeze");
-    Value row = hit && axesAre(hit, 1, {0}) ? hit->getOperand(0) : Value();
-    Operation *split = definedByOnnx(row, "Split");
-    if (!split)
-      return false;
-    it.hitSplit = split;
-    it.hitRow = cast<OpResult>(row).getResultNumber();
-  } else if (!matchHitExpert(e, it)) {
-    return false;
-  }
-  it.slot = it.hitRow;
-  return true;
-}
-
-// y = (silu(h[:, :I]) * h[:, I:]) · down[e]ᵀ with h = rows · gate_up[e]ᵀ: the
-// stacked weights of transformers 5, read at the mask row's e. Returns rows.
-Value matchStackedExpert(Value y, Value e, Iteration &it) {
-  Operation *down = definedByOnnx(y, "MatMul");
-  it.fc2 = down ? matchExpertWeightT(down->getOperand(1), e) : Value();
-  if (!it.fc2)
-    return {};
-  int64_t inter = cast<ShapedType>(it.fc2.getType()).getDimSize(2);
-  Value a = down->getOperand(0);
-  Value h = a.hasOneUse() ? matchGatedHalves(a, 2 * inter) : Value();
-  Operation *up = definedByOnnx(h, "MatMul");
-  it.fc1 = up && up->getOperand(0).hasOneUse() ? matchExpertWeightT(up->getOperand(1), e) : Value();
-  if (!it.fc1)
-    it.fc2 = {};
-  return it.fc1 ? up->getOperand(0) : Value();
-}
-
-// y = down(silu(gate(rows)) * up(rows)) with the expert's own constant
-// weights (transformers 4: nn.Linear exported as a MatMul by the transposed
-// weight or a Gemm with transB). The gate is the Linear under the silu,
-// whichever operand of the Mul it is. Returns rows.
-Value matchLinearExpert(Value y, Iteration &it) {
-  auto down = matchLinear(y, /*rankedValues=*/false);
-  Operation *mul = down && down->input.hasOneUse() ? definedByOnnx(down->input, "Mul") : nullptr;
-  if (!mul)
-    return {};
-  for (unsigned i = 0; i < 2; ++i) {
-    Value activated = mul->getOperand(i), linear = mul->getOperand(1 - i);
-    Value g = activated.hasOneUse() ? matchSilu(activated) : Value();
-    if (!g || !linear.hasOneUse())
-      continue;
-    auto gate = matchLinear(g, false), up = matchLinear(linear, false);
-    if (!gate || !up || gate->input != up->input)
-      continue;
-    it.gate = *gate;
-    it.up = *up;
-    it.down = *down;
-    return gate->input;
-  }
-  return {};
-}
-
-// x, when `rows` are its rows at `tokens`: Gather(x, tokens), or, as
-// transformers 4 writes hidden_states[None, top_x].reshape(-1, H),
-// Reshape(Gather(Unsqueeze(x, 0), tokens, axis 1), [-1, H]).
-Value matchTokenRows(Value rows, Value tokens) {
-  if (Operation *gather = definedByOnnx(rows, "Gather"))
-    return moec::getIntAttr(gather, "axis", 0) == 0 && gather->getOperand(1) == tokens
-               ? gather->getOperand(0)
-               : Value();
-  Operation *reshape = definedByOnnx(rows, "Reshape");
-  Operation *gather = reshape ? definedByOnnx(reshape->getOperand(0), "Gather") : nullptr;
-  Operation *batch = gather ? definedByOnnx(gather->getOperand(0), "Unsqueeze") : nullptr;
-  if (!batch || moec::getIntAttr(gather, "axis", 0) != 1 || gather->getOperand(1) != tokens ||
-      !axesAre(batch, 1, {0}))
-    return {};
-  Value x = batch->getOperand(0);
-  auto xType = rankedType(x);
-  auto target = IntEvaluator(Value(), {}).eval(reshape->getOperand(1));
-  if (!xType || xType.getRank() != 2 || xType.isDynamicDim(1) || !target ||
-      *target != SmallVector<int64_t>{-1, xType.getDimSize(1)})
-    return {};
-  return x;
-}
-
-// Matches one ScatterElements term; fills `it` with what it reads.
-bool matchIteration(Value term, Iteration &it) {
-  Operation *scatter = definedByOnnx(term, "ScatterElements");
-  if (!scatter || moec::getIntAttr(scatter, "axis", 0) != 0 ||
-      moec::getStringAttr(scatter, "reduction", "none") != "none")
-    return false;
-  // Scattered into zeros of the accumulator's shape: the term is the update
-  // rows at the token rows, zero elsewhere.
-  Operation *zeros = definedByOnnx(scatter->getOperand(0), "ConstantOfShape");
-  Operation *zerosShape = zeros ? definedByOnnx(zeros->getOperand(0), "Shape") : nullptr;
-  if (!zerosShape || !isWholeShape(zerosShape))
-    return false;
-  if (!isZeroFill(zeros))
-    return false;
-  it.zerosOf = zerosShape->getOperand(0);
-
-  Value updates = scatter->getOperand(2);
-  Value broadcast = peelRowBroadcast(updates, it);
-  if (!broadcast)
-    return false;
-  Value scaled = skipNoopCasts(broadcast);
-
-  // indices = Expand(Unsqueeze(token, 1), Shape(updates)): whole rows.
-  Operation *expand = definedByOnnx(scatter->getOperand(1), "Expand");
-  Operation *indexShape = expand ? definedByOnnx(expand->getOperand(1), "Shape") : nullptr;
-  Operation *unsqueeze = expand ? definedByOnnx(expand->getOperand(0), "Unsqueeze") : nullptr;
-  if (!indexShape || !unsqueeze || !axesAre(unsqueeze, 1, {1, -1}) || !isWholeShape(indexShape) ||
-      !llvm::is_contained({updates, broadcast, scaled}, indexShape->getOperand(0)))
-    return false;
-  Value tokens = unsqueeze->getOperand(0);
-  auto token = matchNonZeroRow(tokens);
-  if (!token)
-    return false;
-
-  // The tokens are a row of NonZero(maskT[e]); e says which expert.
-  Value e;
-  if (!matchMaskRow(token->nonzero, it, e))
-    return false;
-  it.nonzero = token->nonzero;
-  auto mask = matchMask(it.maskT);
-  if (!mask || token->row != mask->tokenRow)
-    return false;
-
-  // scaled = expert(x[token]) * rw, either way round.
-  Operation *scale = definedByOnnx(scaled, "Mul");
-  if (!scale)
-    return false;
-  for (unsigned i = 0; i < 2; ++i) {
-    Value y = scale->getOperand(i), rw = scale->getOperand(1 - i);
-    if (!y.hasOneUse())
-      continue;
-    Value rows = matchStackedExpert(y, e, it);
-    if (!rows && (rows = matchLinearExpert(y, it)))
-      it.perExpert = true;
-    it.x = rows ? matchTokenRows(rows, tokens) : Value();
-    if (it.x)
-      return matchRoutingWeight(rw, *token, mask->choiceRow, it);
-  }
-  return false;
-}
 
 // hit = Split(Transpose(NonZero(Greater(ReduceSum(maskT, the k and T axes), 0))),
 // ones, axis 0): the experts that got a token, one per result.
@@ -719,7 +140,7 @@ bool isShapeOf(Value shape, Value x, int64_t hidden) {
   if (!concat || concat->getNumOperands() != 2 || !srcType || srcType.getRank() < 2 ||
       srcType.getShape().back() != hidden)
     return false;
-  IntEvaluator evaluator(Value(), {});
+  ShapeEvaluator evaluator(Value(), {});
   auto target = evaluator.eval(reshape->getOperand(1));
   auto width = evaluator.eval(concat->getOperand(1));
   if (!target || *target != SmallVector<int64_t>{-1, hidden} || !width ||
@@ -852,9 +273,9 @@ public:
     llvm::SmallBitVector seen(experts);
     for (const Iteration &it : iterations) {
       if (it.hitSplit != first.hitSplit || it.maskT != first.maskT || it.x != first.x ||
-          it.weights != first.weights || it.fc1 != first.fc1 || it.fc2 != first.fc2 ||
-          it.perExpert != first.perExpert || it.k != first.k || it.slot < 0 ||
-          it.slot >= experts || seen.test(it.slot))
+          it.weights != first.weights || !sameStacked(it.stacked, first.stacked) ||
+          !sameActivation(it.activation, first.activation) || it.perExpert != first.perExpert ||
+          it.k != first.k || it.slot < 0 || it.slot >= experts || seen.test(it.slot))
         return success();
       seen.set(it.slot);
     }
@@ -881,12 +302,25 @@ public:
         if (!sameShape(it.gate, gate) || !sameShape(it.up, up) || !sameShape(it.down, down))
           return success();
     } else {
-      auto fc1Type = cast<RankedTensorType>(first.fc1.getType());
-      auto fc2Type = cast<RankedTensorType>(first.fc2.getType());
-      int64_t inter = fc2Type.getDimSize(2);
-      if (fc1Type.getShape() != ArrayRef<int64_t>{experts, 2 * inter, hidden} ||
-          fc2Type.getShape() != ArrayRef<int64_t>{experts, hidden, inter} ||
-          fc1Type.getElementType() != element || fc2Type.getElementType() != element)
+      // gate_up [E, 2I, H] and down [E, H, I], or gpt-oss's [E, H, 2I] and
+      // [E, I, H]; biases [E, 2I] and [E, H].
+      const ExpertWeights &w = first.stacked;
+      auto fc1Type = cast<RankedTensorType>(w.fc1.getType());
+      auto fc2Type = cast<RankedTensorType>(w.fc2.getType());
+      int64_t inter = fc2Type.getDimSize(w.fc2InOut ? 1 : 2);
+      auto layout = [&](bool inOut, int64_t out, int64_t in) {
+        return inOut ? SmallVector<int64_t>{experts, in, out}
+                     : SmallVector<int64_t>{experts, out, in};
+      };
+      auto biasFits = [&](Value bias, int64_t out) {
+        return !bias || (cast<RankedTensorType>(bias.getType()).getShape() ==
+                             ArrayRef<int64_t>{experts, out} &&
+                         elementTypeOf(bias) == element);
+      };
+      if (fc1Type.getShape() != ArrayRef<int64_t>(layout(w.fc1InOut, 2 * inter, hidden)) ||
+          fc2Type.getShape() != ArrayRef<int64_t>(layout(w.fc2InOut, hidden, inter)) ||
+          fc1Type.getElementType() != element || fc2Type.getElementType() != element ||
+          !biasFits(w.fc1Bias, 2 * inter) || !biasFits(w.fc2Bias, hidden))
         return success();
     }
 
@@ -938,9 +372,11 @@ public:
           return !user->getDialect() || user->getDialect()->getNamespace() != "onnx";
         }))
       return success();
+    const GatedActivation &act = first.activation;
+    SwigluParams swiglu{first.perExpert ? 0 : act.fusion, act.alpha, act.beta, act.limit};
     if (!first.perExpert)
-      return build(root, *router, x, {first.fc1, {}, first.fc2, {}, {}, {}}, 2);
-    return buildStacked(root, *router, x, iterations);
+      return replaceByExperts(root, *router, x, first.stacked, swiglu);
+    return buildStacked(root, *router, x, iterations, swiglu);
   }
 
 private:
@@ -956,16 +392,19 @@ private:
     return lhs ? 0u : 1u;
   }
 
-  // moe.experts' weights: fc1 (gate, or gate_up with swiglu_fusion 2), fc2
-  // (down), fc3 (up, with swiglu_fusion 0), each with an optional bias.
-  struct Weights {
-    Value fc1, fc1Bias, fc2, fc2Bias, fc3, fc3Bias;
-  };
+  static bool sameStacked(const ExpertWeights &a, const ExpertWeights &b) {
+    return a.fc1 == b.fc1 && a.fc1Bias == b.fc1Bias && a.fc2 == b.fc2 && a.fc2Bias == b.fc2Bias &&
+           a.fc1InOut == b.fc1InOut && a.fc2InOut == b.fc2InOut;
+  }
+
+  static bool sameActivation(const GatedActivation &a, const GatedActivation &b) {
+    return a.fusion == b.fusion && a.alpha == b.alpha && a.beta == b.beta && a.limit == b.limit;
+  }
 
   // Stacks every iteration's own weights at the expert it computes (its
   // slot), so expert i's weights are the ones used with mask row i.
   LogicalResult buildStacked(Operation *root, const SoftmaxRouter &router, Value x,
-                             ArrayRef<Iteration> iterations) {
+                             ArrayRef<Iteration> iterations, const SwigluParams &swiglu) {
     size_t experts = iterations.size();
     SmallVector<const Linear *> gates(experts), ups(experts), downs(experts);
     for (const Iteration &it : iterations) {
@@ -986,7 +425,7 @@ private:
       unreadable |= !v;
       return v;
     };
-    Weights w;
+    ExpertWeights w;
     w.fc1 = stack(gates, false, "looped_experts.fc1");
     w.fc1Bias = stack(gates, true, "looped_experts.fc1_bias");
     w.fc2 = stack(downs, false, "looped_experts.fc2");
@@ -999,50 +438,17 @@ private:
         op->erase();
       return success();
     }
-    return build(root, router, x, w, 0);
-  }
-
-  LogicalResult build(Operation *root, const SoftmaxRouter &router, Value x, const Weights &w,
-                      int64_t fusion) {
-    OpBuilder b(root);
-    Location loc = root->getLoc();
-    bool created = !router.existing;
-    moe::RouterOp route = getOrCreateRouter(b, loc, router);
-    // gate_up as it is: the gate rows first (swiglu_fusion 2), or separate
-    // gate and up (0); SwiGLU with alpha 1, beta 0 and no limit is exactly
-    // silu(gate) * up.
-    auto grouped = moe::ExpertsOp::create(
-        b, loc, x.getType(), x, route.getWeights(), route.getExpertIds(), w.fc1, w.fc1Bias, w.fc2,
-        w.fc2Bias, w.fc3, w.fc3Bias, b.getStringAttr("swiglu"), b.getI64IntegerAttr(fusion),
-        b.getF32FloatAttr(1.0f), b.getF32FloatAttr(0.0f),
-        b.getF32FloatAttr(std::numeric_limits<float>::infinity()));
-    if (failed(mlir::verify(grouped)) || (created && failed(mlir::verify(route)))) {
-      grouped->erase();
-      if (created)
-        route->erase();
-      return failure();
-    }
-    root->getResult(0).replaceAllUsesWith(grouped.getOutput());
-    // Every op eraseDeadOnnxOps removes precedes the root, so the caller's
-    // forward walk never revisits an erased op.
-    eraseDeadOnnxOps(root);
-    return success();
+    return replaceByExperts(root, router, x, w, swiglu);
   }
 };
 
 struct RaiseLoopedExpertsPass : moec::impl::MoecRaiseLoopedExpertsBase<RaiseLoopedExpertsPass> {
   using MoecRaiseLoopedExpertsBase::MoecRaiseLoopedExpertsBase;
   void runOnOperation() override {
-    SmallVector<Operation *> adds;
-    getOperation().walk([&](Operation *op) {
-      if (isOnnxOp(op, "Add"))
-        adds.push_back(op);
-    });
-    // Forward order: a raise erases only ops before its root, all visited.
     Raiser raiser;
-    for (Operation *add : adds)
-      if (failed(raiser.raise(add)))
-        return signalPassFailure();
+    if (failed(raiseEach(getOperation(), "Add",
+                         [&](Operation *add) { return raiser.raise(add); })))
+      signalPassFailure();
   }
 };
 

@@ -115,9 +115,6 @@ def model_specs():
             not_exported={"kv": "layer 0's sliding-window cache keeps only the last "
                                 "sliding_window - 1 positions, so the layers' past lengths "
                                 "differ; WithCache and the one 'past' symbol assume one length"},
-            moec_not_yet={
-                "eager": "moec-raise-looped-experts does not accept gpt-oss experts "
-                         "(biases, interleaved clamped SwiGLU, [E, H, 2I] weights)"},
             routing="Linear with bias -> top-2 of the logits -> softmax over the 2; experts "
                     "[E, H, 2I] with biases, gate/up interleaved, clamped SwiGLU "
                     "(alpha 1.702, limit 1.5, (up + 1)); attention sinks, sliding window 4 "
