@@ -76,22 +76,6 @@ def model_specs():
     }
 
 
-def _wrapper():
-    import torch
-
-    class FirstOutput(torch.nn.Module):
-        """The block's hidden states only (4.x blocks also return the router logits)."""
-
-        def __init__(self, block):
-            super().__init__()
-            self.block = block
-
-        def forward(self, hidden_states):
-            return self.block(hidden_states)[0]
-
-    return FirstOutput
-
-
 def _experts_hit(block, x):
     import torch
     logits = block.gate(x.reshape(-1, x.shape[-1]))
@@ -104,7 +88,8 @@ def block_fixtures(name, spec, out, manifest, failed):
     config = spec["config"](**spec["kwargs"])
     block = spec["block"](config).eval()
     hf.reinit_weights(block, spec["seed"])
-    module = _wrapper()(block).eval()
+    # 4.x blocks also return the router logits: export the hidden states only.
+    module = hf._FirstOutput(block).eval()
     g = torch.Generator().manual_seed(spec["seed"] + 1000)
     # Every expert gets a token: the expert_hit export is only valid then, and an expert that
     # no token reaches would leave its weights untested.

@@ -354,8 +354,9 @@ def _experts_hit(block, x):
 
 
 def _FirstOutput(block):
-    """gpt-oss's MLP returns (hidden_states, router_scores): export the first only, as the
-    other blocks do."""
+    """A block that returns a tuple (gpt-oss's MLP: hidden_states, router_scores; the
+    transformers 4.x blocks: hidden_states, router_logits), exporting the first only, as the
+    other blocks do. make_hf4_models.py uses it too."""
     import torch
 
     class FirstOutput(torch.nn.Module):
