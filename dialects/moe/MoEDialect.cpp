@@ -254,6 +254,47 @@ LogicalResult AttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// SelfAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SelfAttentionOp::verify() {
+  auto query = rankedType(getQuery()), key = rankedType(getKey()),
+       value = rankedType(getValue()), output = rankedType(getOutput());
+  for (auto [name, t] : {std::pair{"query", query}, {"key", key}, {"value", value},
+                         {"output", output}})
+    if (t.getRank() != 4 || !isa<FloatType>(t.getElementType()))
+      return emitOpError() << name << " must be a rank-4 float tensor, got " << t;
+  int64_t batch = query.getDimSize(0), heads = query.getDimSize(1);
+  int64_t seq = query.getDimSize(2), headSize = query.getDimSize(3);
+  int64_t kvHeads = key.getDimSize(1), valueSize = value.getDimSize(3);
+  if (ShapedType::isDynamic(heads) || ShapedType::isDynamic(kvHeads) || kvHeads < 1 ||
+      heads % kvHeads != 0)
+    return emitOpError("query heads must be a static positive multiple of key heads, got ")
+           << heads << " and " << kvHeads;
+  if (key.getShape() != ArrayRef<int64_t>{batch, kvHeads, seq, headSize})
+    return emitOpError("key must be [") << batch << ", KV, S, " << headSize << "], got " << key;
+  if (value.getShape() != ArrayRef<int64_t>{batch, kvHeads, seq, valueSize})
+    return emitOpError("value must be [") << batch << ", " << kvHeads << ", S, Dv], got "
+                                          << value;
+  if (output.getShape() != ArrayRef<int64_t>{batch, heads, seq, valueSize} ||
+      output.getElementType() != query.getElementType())
+    return emitOpError("output must be [") << batch << ", " << heads << ", S, " << valueSize
+                                           << "] of " << query.getElementType() << ", got "
+                                           << output;
+  if (key.getElementType() != query.getElementType() ||
+      value.getElementType() != query.getElementType())
+    return emitOpError("query, key and value must share one element type");
+  if (auto sinks = rankedType(getSinks());
+      sinks && (sinks.getShape() != ArrayRef<int64_t>{heads} || !sinks.getElementType().isF32()))
+    return emitOpError("sinks must be f32 [") << heads << "], got " << sinks;
+  if (!(getSoftcap().convertToDouble() >= 0.0))
+    return emitOpError("softcap must be >= 0");
+  if (getWindow() < 0)
+    return emitOpError("window must be >= 0");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // RotaryOp
 //===----------------------------------------------------------------------===//
 

@@ -238,6 +238,35 @@ def MoE_AttentionOp : MoE_Op<"attention", [Pure, AttrSizedOperandSegments]> {
   }];
 }
 
+def MoE_SelfAttentionOp : MoE_Op<"self_attention", [Pure]> {
+  let summary = "Causal grouped-query attention of S tokens over themselves (no cache)";
+  let description = [{
+    The attention of a prompt processed without a KV cache, heads first, as
+    exported graphs compute it (raised by moec-raise-attention so that the
+    [S, S] scores and the mask are never materialized). query is
+    [B, N, S, D], key [B, KV, S, D], value [B, KV, S, Dv], N a multiple of KV;
+    head h reads KV head h / (N / KV). Query i attends keys j <= i and, with
+    `window` > 0, only keys with i - j < window. Scores are scale * q.k, then
+    softcap * tanh(s / softcap) when softcap > 0. With `sinks` (f32 [N], one
+    learned logit per head) the softmax denominator also counts exp(sink_h):
+    probabilities over the keys sum to less than one. output is [B, N, S, Dv].
+
+    ```mlir
+    %o = moe.self_attention %q, %k, %v {scale = 0.25 : f32}
+        : (tensor<1x4x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>) -> tensor<1x4x?x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key, AnyRankedTensor:$value,
+                       Optional<AnyRankedTensor>:$sinks, F32Attr:$scale,
+                       DefaultValuedAttr<F32Attr, "0.0">:$softcap,
+                       DefaultValuedAttr<I64Attr, "0">:$window);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    operands attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def MoE_RotaryOp : MoE_Op<"rotary", [Pure]> {
   let summary = "Rotary position embedding of every head of q or k";
   let description = [{
