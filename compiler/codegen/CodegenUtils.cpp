@@ -177,7 +177,8 @@ FailureOr<std::string> emitScalarBody(Block &block, llvm::DenseMap<Value, std::s
     } else if (name == "arith.xori") {
       expr = operand(0) + " ^ " + operand(1);
     } else if (name == "math.sqrt" || name == "math.exp" || name == "math.tanh" ||
-               name == "math.erf" || name == "math.log") {
+               name == "math.erf" || name == "math.log" || name == "math.cos" ||
+               name == "math.sin") {
       expr = "moec_" + name.drop_front(5).str() + "(" + operand(0) + ")";
     } else if (name == "math.powf") {
       expr = "moec_pow(" + operand(0) + ", " + operand(1) + ")";

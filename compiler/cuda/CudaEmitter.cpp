@@ -242,6 +242,41 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     gridX = cover(product({query[0], query[1], specInt("num_heads")}), kRowsPerBlock);
     return success();
   }
+  if (k == "self_attention") {
+    // query [B, N, S, D], key [B, KV, S, D], value [B, KV, S, Dv] [, sinks f32 [N]].
+    auto q = shapeOf(op.getInputs()[0]), v = shapeOf(op.getInputs()[2]);
+    int64_t headSize = q[3], valueSize = v[3];
+    // The query row and the output accumulator live in registers.
+    if (headSize < 1 || headSize > 256 || valueSize < 1 || valueSize > 256)
+      return op.emitError() << "self-attention with head size " << headSize << " and value size "
+                            << valueSize << " is not supported on the GPU (each in [1, 256])";
+    os << "  moec_ck::SelfAttentionShape shape{};\n"
+       << "  shape.batch = " << dimExpr(q[0]).str() << ";\n"
+       << "  shape.seq = " << dimExpr(q[2]).str() << ";\n"
+       << "  shape.num_heads = " << q[1] << ";\n"
+       << "  shape.kv_heads = " << v[1] << ";\n"
+       << "  shape.head_dim = " << headSize << ";\n"
+       << "  shape.value_dim = " << valueSize << ";\n"
+       << "  shape.scale = " << f32Literal(specFloat("scale")) << ";\n"
+       << "  shape.softcap = " << f32Literal(specFloat("softcap")) << ";\n"
+       << "  shape.window = " << specInt("window") << ";\n"
+       << "  moec_ck::self_attention<" << T << ", " << B() << ", " << headSize << ", " << valueSize
+       << ">(in0, in1, in2, "
+       << (specBool("has_sinks") ? "in3" : "static_cast<const float*>(nullptr)")
+       << ", out0, shape, status);\n";
+    // One block per tile of kRowsPerBlock query rows of one (batch, head):
+    // B * N * ceil(S / kRowsPerBlock) blocks. With S = T that is at most
+    // ceil((B N T + B N (kRowsPerBlock - 1)) / kRowsPerBlock).
+    if (ShapedType::isDynamic(q[2])) {
+      int64_t heads = product({q[0], q[1]}).coefficient; // B static when S is T
+      gridX = GridAxis{heads * (kRowsPerBlock - 1), heads, kRowsPerBlock};
+    } else {
+      SizeExpr tiles = product({q[0], q[1]});
+      tiles.coefficient *= (q[2] + kRowsPerBlock - 1) / kRowsPerBlock;
+      gridX = cover(tiles, 1);
+    }
+    return success();
+  }
   if (k == "rms_norm") {
     auto args = rmsNormArgs(/*cuda=*/true);
     if (failed(args))
@@ -301,6 +336,39 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
        << ">(in0, in1, in2, out0, " << args.arguments << ", moec_ck::ScatterReduction::"
        << *reduction << ", status);\n";
     gridX = cover(product(inputShape(0)), kSimtBlock);
+    return success();
+  }
+  if (k == "range") {
+    SizeExpr n = dimExpr(outputShape(0)[0]);
+    os << "  moec_ck::range<" << T << ", " << B() << ">(in0, in1, in2, out0, " << n.str()
+       << ", status);\n";
+    // At least one block even for an empty range: the length check must run.
+    gridX = cover(n, kSimtBlock);
+    gridX.base += 1;
+    return success();
+  }
+  if (k == "cumsum") {
+    auto s = shapeOf(op.getInputs()[0]);
+    int64_t axis = specInt("axis");
+    os << "  moec_ck::cumsum<" << T << ", " << B() << ">(in0, out0, "
+       << outerInnerAround(s, axis) << ", " << (specBool("exclusive") ? "true" : "false")
+       << ", " << (specBool("reverse") ? "true" : "false") << ");\n";
+    gridX = cover(rowsAround(s, axis), kSimtBlock); // one thread per line along the axis
+    return success();
+  }
+  if (k == "scatter_nd") {
+    auto idx = elementType(op.getInputs()[1]);
+    auto reduction = scatterReduction();
+    if (failed(idx) || failed(reduction))
+      return failure();
+    auto data = shapeOf(op.getInputs()[0]), indices = shapeOf(op.getInputs()[1]);
+    // One block: the template needs a barrier between the copy and the updates.
+    block = 1024;
+    os << "  const long long data_shape[] = " << arrayLiteral(shapeExprs(data)) << ";\n"
+       << "  moec_ck::scatter_nd<" << T << ", " << *idx << ", 1024>(in0, in1, in2, out0, "
+       << data.size() << ", data_shape, " << product(indices.drop_back()).str() << ", "
+       << indices.back() << ", moec_ck::ScatterReduction::" << *reduction << ", status);\n";
+    gridX = GridAxis{};
     return success();
   }
   if (k == "transpose") {
@@ -611,6 +679,10 @@ __device__ inline float moec_erf(float x) { return erff(x); }
 __device__ inline double moec_erf(double x) { return erf(x); }
 __device__ inline float moec_log(float x) { return logf(x); }
 __device__ inline double moec_log(double x) { return log(x); }
+__device__ inline float moec_cos(float x) { return cosf(x); }
+__device__ inline double moec_cos(double x) { return cos(x); }
+__device__ inline float moec_sin(float x) { return sinf(x); }
+__device__ inline double moec_sin(double x) { return sin(x); }
 __device__ inline float moec_pow(float x, float y) { return powf(x, y); }
 __device__ inline double moec_pow(double x, double y) { return pow(x, y); }
 __device__ inline float moec_fabs(float x) { return fabsf(x); }

@@ -176,6 +176,25 @@ LogicalResult FunctionWriter::body() {
        << args->arguments << ");\n";
     return success();
   }
+  if (k == "self_attention") {
+    // query [B, N, S, D], key [B, KV, S, D], value [B, KV, S, Dv] [, sinks f32 [N]].
+    auto q = shapeOf(op.getInputs()[0]), v = shapeOf(op.getInputs()[2]);
+    auto f32 = Float32Type::get(op.getContext());
+    os << "  moec_hk::SelfAttentionShape shape{};\n"
+       << "  shape.batch = " << dimExpr(q[0]).str() << ";\n"
+       << "  shape.seq = " << dimExpr(q[2]).str() << ";\n"
+       << "  shape.num_heads = " << q[1] << ";\n"
+       << "  shape.kv_heads = " << v[1] << ";\n"
+       << "  shape.head_dim = " << q[3] << ";\n"
+       << "  shape.value_dim = " << v[3] << ";\n"
+       << "  shape.scale = " << floatLiteral(specFloat("scale"), f32) << ";\n"
+       << "  shape.softcap = " << floatLiteral(specFloat("softcap"), f32) << ";\n"
+       << "  shape.window = " << specInt("window") << ";\n"
+       << "  return moec_hk::self_attention<" << T << ">(in0, in1, in2, "
+       << (specBool("has_sinks") ? "in3" : "static_cast<const float*>(nullptr)")
+       << ", out0, shape);\n";
+    return success();
+  }
   if (k == "softmax") {
     auto s = shapeOf(op.getInputs()[0]);
     int64_t axis = specInt("axis");
@@ -222,6 +241,30 @@ LogicalResult FunctionWriter::body() {
       return failure();
     os << "  return moec_hk::scatter_elements<" << T << ", " << *idx << ">(in0, in1, in2, out0, "
        << args.arguments << ", moec_hk::ScatterReduction::" << *reduction << ");\n";
+    return success();
+  }
+  if (k == "range") {
+    os << "  return moec_hk::range<" << T << ">(in0, in1, in2, out0, "
+       << dimExpr(shapeOf(op.getOutputs()[0])[0]).str() << ");\n";
+    return success();
+  }
+  if (k == "cumsum") {
+    os << "  moec_hk::cumsum<" << T << ">(in0, out0, "
+       << outerInnerAround(shapeOf(op.getInputs()[0]), specInt("axis")) << ", "
+       << (specBool("exclusive") ? "true" : "false") << ", "
+       << (specBool("reverse") ? "true" : "false") << ");\n  return 0;\n";
+    return success();
+  }
+  if (k == "scatter_nd") {
+    auto idx = elementType(op.getInputs()[1]);
+    auto reduction = scatterReduction();
+    if (failed(idx) || failed(reduction))
+      return failure();
+    auto data = shapeOf(op.getInputs()[0]), indices = shapeOf(op.getInputs()[1]);
+    os << "  const moec_hk::index_t data_shape[] = " << arrayLiteral(shapeExprs(data)) << ";\n"
+       << "  return moec_hk::scatter_nd<" << T << ", " << *idx << ">(in0, in1, in2, out0, "
+       << data.size() << ", data_shape, " << product(indices.drop_back()).str() << ", "
+       << indices.back() << ", moec_hk::ScatterReduction::" << *reduction << ");\n";
     return success();
   }
   if (k == "transpose") {
@@ -419,6 +462,8 @@ template <class F> static inline F moec_exp(F x) { return std::exp(x); }
 template <class F> static inline F moec_tanh(F x) { return std::tanh(x); }
 template <class F> static inline F moec_erf(F x) { return std::erf(x); }
 template <class F> static inline F moec_log(F x) { return std::log(x); }
+template <class F> static inline F moec_cos(F x) { return std::cos(x); }
+template <class F> static inline F moec_sin(F x) { return std::sin(x); }
 template <class F> static inline F moec_pow(F x, F y) { return std::pow(x, y); }
 template <class F> static inline F moec_fabs(F x) { return std::fabs(x); }
 

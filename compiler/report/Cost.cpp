@@ -11,12 +11,16 @@
 //   - attention is an upper bound: every query over the whole cache
 //     capacity C (or the window when smaller), 4*C*HD per query head, since
 //     the keys it actually reads depend on the cache's fill at run time;
+//   - self_attention counts the causal (query, key) pairs, 2*(D + Dv)
+//     each: exact for a static sequence; for S = T an upper bound of
+//     `window` keys per query, or unmodelled without a window (quadratic);
 //   - elementwise bodies: arithmetic ops per element (constants and
 //     conversions not counted); softmax 4, rms_norm 4, rotary 3 per rotated
 //     element, reduce and moe_combine 1 per input element, dequantize 1 per
 //     value; routers (moe_route, moe_route_sigmoid) 4 per logit;
 //   - data movement (copy, gather, slice, transpose, concat, topk,
-//     moe_permute, shape_of, scatter/gather_elements): 0.
+//     moe_permute, shape_of, scatter/gather_elements, scatter_nd, range): 0
+//     (scatter_nd's reductions are not counted); cumsum 1 per element.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/report/Cost.h"
@@ -195,6 +199,29 @@ FailureOr<Affine> flopsOf(kernel::LaunchOp op, bool &modelled) {
     result = count(out[0]);
     if (succeeded(result))
       result = *result * (4 * keys);
+  } else if (kind == "self_attention") {
+    // q [B, N, S, D], v [B, KV, S, Dv]: q.k and p.v, 2*(D + Dv) per
+    // (query, allowed key) pair. Query i sees min(i + 1, W) keys (W = window,
+    // or S): S(S+1)/2 pairs per head without a window. Exact when S is static;
+    // with S = T, a window gives the upper bound W per query (affine), and no
+    // window is quadratic in T, which Affine cannot hold: left unmodelled.
+    auto query = cast<ShapedType>(in[0].getType()).getShape();
+    int64_t window = specInt(op, "window", 0);
+    int64_t perPair = 2 * (query[3] + dim(in[2], 3));
+    int64_t heads = query[1];
+    bool dynamicBatch = ShapedType::isDynamic(query[0]);
+    int64_t batch = dynamicBatch ? 1 : query[0];
+    if (!ShapedType::isDynamic(query[2])) {
+      int64_t seq = query[2], w = window > 0 ? std::min(window, seq) : seq;
+      // sum_i min(i + 1, w) = w(w+1)/2 + (S - w) w
+      int64_t pairs = w * (w + 1) / 2 + (seq - w) * w;
+      int64_t total = heads * pairs * perPair;
+      result = dynamicBatch ? Affine{0, total} : Affine{batch * total, 0};
+    } else if (window > 0) {
+      result = Affine{0, batch * heads * window * perPair};
+    } else {
+      modelled = false;
+    }
   } else if (kind == "attention_kv_append" || kind == "rotary") {
     // 3 flops per rotated element (a pair costs 4 mul + 2 add) of the new
     // keys (append) or of the input (rotary).
@@ -220,7 +247,10 @@ FailureOr<Affine> flopsOf(kernel::LaunchOp op, bool &modelled) {
   } else if (kind == "copy" || kind == "gather" || kind == "gather_elements" ||
              kind == "scatter_elements" || kind == "transpose" || kind == "concat" ||
              kind == "slice" || kind == "topk" || kind == "moe_permute" ||
-             kind == "shape_of") {
+             kind == "shape_of" || kind == "range" || kind == "scatter_nd") {
+    result = Affine{};
+  } else if (kind == "cumsum") {
+    result = count(in[0]);
     result = Affine{};
   } else {
     modelled = false;

@@ -17,7 +17,7 @@ SmallVector<unsigned> dataOperands(Operation *op) {
     if (type == "Reshape" || type == "Expand" || type == "Slice" || type == "TopK" ||
         type == "ReduceSum" || type == "ReduceMean" || type == "ReduceMax" ||
         type == "ReduceMin" || type == "Squeeze" || type == "Unsqueeze" || type == "Split" ||
-        type == "Flatten")
+        type == "Flatten" || type == "CumSum")
       return {0};
   }
   SmallVector<unsigned> all;

@@ -49,10 +49,10 @@ def Kernel_ConstantOp : Kernel_Op<"constant", [Pure]> {
 def Kernel_LaunchOp : Kernel_Op<"launch", [RecursiveMemoryEffects]> {
   let summary = "One kernel launch: a template, its specialization, its buffers";
   let description = [{
-    `kernel` names the template (see docs/kernels.md): "elementwise",
-    "linear", "batch_matmul", "softmax", "topk", "reduce", "gather",
-    "gather_elements", "scatter_elements", "transpose", "concat", "slice",
-    "copy", "shape_of", "moe_route", "moe_experts". `spec` holds the
+    `kernel` names the template, a function of the target's kernel headers
+    (compiler/host/kernels, compiler/cuda/kernels) that moec-lower-to-kernel
+    chose: "elementwise", "linear", "softmax", "attention",
+    "self_attention", "moe_experts", "range", "scatter_nd", ... `spec` holds the
     compile-time constants of the specialization. Only "elementwise" has a
     body: the scalar computation of one output element, ending in
     kernel.yield.

@@ -132,18 +132,53 @@ std::optional<size_t> broadcastSize(std::initializer_list<const Values *> lists)
 
 // torch.onnx writes expand(-1, 4, 2) as
 //   Where(Equal(sizes, ConstantOfShape(1) * -1), ConstantOfShape(1), sizes):
-// Equal of fully static lists gives 0/1, Where picks between known lists.
-std::optional<Values> foldEqual(EqualOp op, int depth) {
-  auto lhs = known(op.getA(), depth + 1);
-  auto rhs = known(op.getB(), depth + 1);
-  if (!lhs || !rhs || !allStatic(*lhs) || !allStatic(*rhs))
+// comparisons of fully static lists give 0/1, Where picks between known lists.
+// Causal masks compare Range values the same way (LessOrEqual).
+std::optional<Values> foldCompare(Operation *op, int depth) {
+  auto lhs = known(op->getOperand(0), depth + 1);
+  auto rhs = known(op->getOperand(1), depth + 1);
+  if (!lhs || !rhs)
     return std::nullopt;
   auto n = broadcastSize({&*lhs, &*rhs});
   if (!n)
     return std::nullopt;
   Values out;
-  for (size_t i = 0; i < *n; ++i)
-    out.push_back(broadcastAt(*lhs, i) == broadcastAt(*rhs, i) ? 1 : 0);
+  for (size_t i = 0; i < *n; ++i) {
+    int64_t a = broadcastAt(*lhs, i), b = broadcastAt(*rhs, i);
+    // T against a negative value compares as every T >= 0 does, as 0 (the
+    // "-1 keeps the size" test of expand sizes that hold T); T against itself
+    // is equal. Anything else about T is not known.
+    if (a == kTokens && b == kTokens)
+      a = b = 0;
+    else if (a == kTokens && b < 0)
+      a = 0;
+    else if (b == kTokens && a < 0)
+      b = 0;
+    else if (a == kTokens || b == kTokens)
+      return std::nullopt;
+    bool result = isa<EqualOp>(op)            ? a == b
+                  : isa<LessOp>(op)           ? a < b
+                  : isa<GreaterOp>(op)        ? a > b
+                  : isa<LessOrEqualOp>(op)    ? a <= b
+                                              : a >= b; // GreaterOrEqualOp
+    out.push_back(result ? 1 : 0);
+  }
+  return out;
+}
+
+// Range of known, static integer scalars (a small one: kMaxKnownValues).
+std::optional<Values> foldRange(RangeOp op, int depth) {
+  auto start = known(op.getStart(), depth + 1), limit = known(op.getLimit(), depth + 1);
+  auto delta = known(op.getDelta(), depth + 1);
+  if (!start || !limit || !delta || start->size() != 1 || limit->size() != 1 ||
+      delta->size() != 1 || !allStatic(*start) || !allStatic(*limit) || !allStatic(*delta))
+    return std::nullopt;
+  auto length = detail::rangeLength((*start)[0], (*limit)[0], (*delta)[0]);
+  if (!length || *length > kMaxKnownValues)
+    return std::nullopt;
+  Values out;
+  for (int64_t i = 0; i < *length; ++i)
+    out.push_back((*start)[0] + i * (*delta)[0]);
   return out;
 }
 
@@ -287,8 +322,11 @@ std::optional<Values> known(Value value, int depth) {
   if (auto oneHot = dyn_cast<OneHotOp>(def))
     return foldOneHot(oneHot, depth);
 
-  if (auto equal = dyn_cast<EqualOp>(def))
-    return foldEqual(equal, depth);
+  if (isa<EqualOp, LessOp, GreaterOp, LessOrEqualOp, GreaterOrEqualOp>(def))
+    return foldCompare(def, depth);
+
+  if (auto range = dyn_cast<RangeOp>(def))
+    return foldRange(range, depth);
 
   if (auto where = dyn_cast<WhereOp>(def))
     return foldWhere(where, depth);

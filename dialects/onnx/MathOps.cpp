@@ -125,6 +125,8 @@ static LogicalResult verifyComparison(Operation *op, bool logical) {
 MOEC_COMPARE_OP(EqualOp, false)
 MOEC_COMPARE_OP(LessOp, false)
 MOEC_COMPARE_OP(GreaterOp, false)
+MOEC_COMPARE_OP(LessOrEqualOp, false)
+MOEC_COMPARE_OP(GreaterOrEqualOp, false)
 MOEC_COMPARE_OP(AndOp, true)
 MOEC_COMPARE_OP(OrOp, true)
 #undef MOEC_COMPARE_OP
@@ -185,6 +187,8 @@ MOEC_UNARY_OP(SigmoidOp)
 MOEC_UNARY_OP(ReluOp)
 MOEC_UNARY_OP(TanhOp)
 MOEC_UNARY_OP(ErfOp)
+MOEC_UNARY_OP(CosOp)
+MOEC_UNARY_OP(SinOp)
 MOEC_UNARY_OP(GeluOp)
 MOEC_UNARY_OP(AbsOp)
 MOEC_UNARY_OP(LogOp)
@@ -268,5 +272,35 @@ MOEC_REDUCE_OP(ReduceMeanOp)
 MOEC_REDUCE_OP(ReduceMaxOp)
 MOEC_REDUCE_OP(ReduceMinOp)
 #undef MOEC_REDUCE_OP
+
+//===----------------------------------------------------------------------===//
+// CumSum
+//===----------------------------------------------------------------------===//
+
+LogicalResult CumSumOp::verify() {
+  if (failed(verifyFlag(*this, "exclusive", getExclusive())) ||
+      failed(verifyFlag(*this, "reverse", getReverse())))
+    return failure();
+  if (auto axis = getRankedType(getAxis())) {
+    if (!axis.getElementType().isInteger(32) && !axis.getElementType().isInteger(64))
+      return emitOpError() << "axis must be an int32 or int64 tensor, got " << axis;
+    if (axis.getRank() > 1 || (axis.hasStaticShape() && axis.getNumElements() != 1))
+      return emitOpError() << "axis must be a scalar or a one-element tensor, got " << axis;
+  }
+  return success();
+}
+
+// The shape is x's whatever the axis; a known axis is checked here so a bad
+// one is reported at the node, an unknown one by the lowering that needs it.
+LogicalResult CumSumOp::inferShapes() {
+  auto x = requireRanked(*this, getX(), "x");
+  if (failed(x))
+    return failure();
+  if (auto axis = getKnownIntValues(getAxis()); axis && axis->size() == 1)
+    if (!normalizeAxis((*axis)[0], x->getRank()))
+      return emitOpError() << "axis " << (*axis)[0] << " is out of range for rank "
+                           << x->getRank();
+  return setResultType(*this, 0, x->getShape(), x->getElementType());
+}
 
 } // namespace moec::onnx

@@ -36,8 +36,10 @@ mlir::ElementsAttr getConstantElements(mlir::Value value);
 // when they are known at compile time, in row-major order. The token count T
 // appears as mlir::ShapedType::kDynamic. Sees through Constant, Shape,
 // Gather/Slice/Concat/Unsqueeze/Squeeze/Cast/Identity of known values,
-// Add/Sub/Mul/Div and Equal of fully static known values, Where picking
-// between known values, and OneHot of known indices, depth and integer values.
+// Add/Sub/Mul/Div and the comparisons (Equal, Less, Greater, LessOrEqual,
+// GreaterOrEqual) of fully static known values, Where picking between known
+// values, Range of static integer scalars, and OneHot of known indices, depth
+// and integer values.
 inline constexpr int64_t kMaxKnownValues = 4096;
 std::optional<llvm::SmallVector<int64_t>> getKnownIntValues(mlir::Value value);
 

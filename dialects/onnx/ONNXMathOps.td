@@ -91,6 +91,8 @@ class ONNX_CompareOp<string mnemonic, string what>
 def ONNX_EqualOp : ONNX_CompareOp<"Equal", "equality test">;
 def ONNX_LessOp : ONNX_CompareOp<"Less", "less-than test">;
 def ONNX_GreaterOp : ONNX_CompareOp<"Greater", "greater-than test">;
+def ONNX_LessOrEqualOp : ONNX_CompareOp<"LessOrEqual", "less-or-equal test">;
+def ONNX_GreaterOrEqualOp : ONNX_CompareOp<"GreaterOrEqual", "greater-or-equal test">;
 def ONNX_AndOp : ONNX_CompareOp<"And", "logical and of bool tensors">;
 def ONNX_OrOp : ONNX_CompareOp<"Or", "logical or of bool tensors">;
 
@@ -147,6 +149,8 @@ def ONNX_SigmoidOp : ONNX_UnaryOp<"Sigmoid", "logistic sigmoid 1 / (1 + exp(-x))
 def ONNX_ReluOp : ONNX_UnaryOp<"Relu", "max(x, 0)">;
 def ONNX_TanhOp : ONNX_UnaryOp<"Tanh", "hyperbolic tangent">;
 def ONNX_ErfOp : ONNX_UnaryOp<"Erf", "Gauss error function">;
+def ONNX_CosOp : ONNX_UnaryOp<"Cos", "cosine (radians)">;
+def ONNX_SinOp : ONNX_UnaryOp<"Sin", "sine (radians)">;
 
 def ONNX_GeluOp : ONNX_Op<"Gelu"> {
   let summary = "elementwise Gaussian error linear unit";
@@ -219,5 +223,28 @@ def ONNX_ReduceSumOp : ONNX_ReduceOp<"ReduceSum", "sum">;
 def ONNX_ReduceMeanOp : ONNX_ReduceOp<"ReduceMean", "mean">;
 def ONNX_ReduceMaxOp : ONNX_ReduceOp<"ReduceMax", "maximum">;
 def ONNX_ReduceMinOp : ONNX_ReduceOp<"ReduceMin", "minimum">;
+
+//===----------------------------------------------------------------------===//
+// Scans
+//===----------------------------------------------------------------------===//
+
+def ONNX_CumSumOp : ONNX_Op<"CumSum"> {
+  let summary = "cumulative sum along an axis";
+  let description = [{
+    `axis` is a scalar (or one-element) int32/int64 tensor; the kernels need
+    it known at compile time. With exclusive = 1 element i sums the elements
+    before i (the first is 0); with reverse = 1 the sums run from the end.
+    The result has x's type and shape.
+
+    ```mlir
+    %y = onnx.CumSum %x, %axis {exclusive = 0 : i64, reverse = 0 : i64}
+        : (tensor<?x8xi64>, tensor<i64>) -> tensor<?x8xi64>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$x, AnyTensor:$axis,
+                   ONNX_DefaultI64<"0">:$exclusive, ONNX_DefaultI64<"0">:$reverse);
+  let results = (outs AnyTensor:$y);
+  let hasVerifier = 1;
+}
 
 #endif // MOEC_DIALECTS_ONNX_ONNXMATHOPS_TD

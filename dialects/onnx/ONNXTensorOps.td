@@ -291,6 +291,26 @@ def ONNX_ScatterElementsOp : ONNX_Op<"ScatterElements"> {
   let hasVerifier = 1;
 }
 
+def ONNX_ScatterNDOp : ONNX_Op<"ScatterND"> {
+  let summary = "scatter of slices of updates into a copy of data at index tuples";
+  let description = [{
+    The last dimension of `indices` (length q) addresses the first q axes of
+    data; updates has shape indices.shape[:-1] + data.shape[q:]. Negative
+    indices count from the end. `reduction` is none, add, mul, max or min
+    (opset 16 added add/mul, 18 max/min; older opsets have none only). The
+    result has data's type and shape.
+
+    ```mlir
+    %y = onnx.ScatterND %x, %idx, %upd {reduction = "add"}
+        : (tensor<?x8xf32>, tensor<3x1xi64>, tensor<3x8xf32>) -> tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$data, AnyTensor:$indices, AnyTensor:$updates,
+                   DefaultValuedStrAttr<StrAttr, "none">:$reduction);
+  let results = (outs AnyTensor:$output);
+  let hasVerifier = 1;
+}
+
 def ONNX_GatherNDOp : ONNX_Op<"GatherND"> {
   let summary = "gathers slices of data addressed by index tuples";
   let description = [{
@@ -341,6 +361,29 @@ def ONNX_NonZeroOp : ONNX_Op<"NonZero", [], ONNX_OwnElementTypes> {
   }];
   let arguments = (ins AnyTensor:$X);
   let results = (outs AnyTensor:$Y);
+}
+
+//===----------------------------------------------------------------------===//
+// Generators
+//===----------------------------------------------------------------------===//
+
+def ONNX_RangeOp : ONNX_Op<"Range"> {
+  let summary = "the sequence start, start + delta, ... up to (excluding) limit";
+  let description = [{
+    start, limit and delta are scalars of one type (int32, int64, float32,
+    float64); the result has max(ceil((limit - start) / delta), 0) elements,
+    element i being start + i * delta. Its length is static when the three
+    are known integers or floats, T for Range(0, T, 1) (torch's position
+    ids), and deferred otherwise. Known integer scalars also give a known
+    value (getKnownIntValues), so shape computations through Range fold.
+
+    ```mlir
+    %pos = onnx.Range %zero, %t, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+    ```
+  }];
+  let arguments = (ins AnyTensor:$start, AnyTensor:$limit, AnyTensor:$delta);
+  let results = (outs AnyTensor:$output);
+  let hasVerifier = 1;
 }
 
 #endif // MOEC_DIALECTS_ONNX_ONNXTENSOROPS_TD

@@ -5,6 +5,9 @@
 
 #include "llvm/ADT/STLExtras.h"
 
+#include <cmath>
+#include <limits>
+
 using namespace mlir;
 
 namespace moec::onnx::detail {
@@ -129,6 +132,32 @@ LogicalResult verifyFlag(Operation *op, StringRef name, int64_t value) {
   if (value == 0 || value == 1)
     return success();
   return op->emitOpError() << "attribute '" << name << "' must be 0 or 1, got " << value;
+}
+
+std::optional<int64_t> rangeLength(int64_t start, int64_t limit, int64_t delta) {
+  if (delta == 0)
+    return std::nullopt;
+  if (delta > 0 ? limit <= start : limit >= start)
+    return 0;
+  // |limit - start| and |delta| in uint64: exact for any int64 operands.
+  uint64_t span = delta > 0 ? static_cast<uint64_t>(limit) - static_cast<uint64_t>(start)
+                            : static_cast<uint64_t>(start) - static_cast<uint64_t>(limit);
+  uint64_t step = delta > 0 ? static_cast<uint64_t>(delta)
+                            : static_cast<uint64_t>(-(delta + 1)) + 1;
+  uint64_t count = span / step + (span % step != 0);
+  if (count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return std::nullopt;
+  return static_cast<int64_t>(count);
+}
+
+std::optional<int64_t> rangeLength(double start, double limit, double delta, bool f32) {
+  double count = f32 ? static_cast<double>(std::ceil((static_cast<float>(limit) -
+                                                       static_cast<float>(start)) /
+                                                      static_cast<float>(delta)))
+                     : std::ceil((limit - start) / delta);
+  if (std::isnan(count) || count >= 9.2e18)
+    return std::nullopt; // delta 0 (0/0 or x/0), infinities, or too many elements
+  return count <= 0 ? 0 : static_cast<int64_t>(count);
 }
 
 } // namespace moec::onnx::detail

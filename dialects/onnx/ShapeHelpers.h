@@ -65,6 +65,14 @@ mlir::LogicalResult verifyFlag(mlir::Operation *op, llvm::StringRef name, int64_
 mlir::LogicalResult verifyRmsNormScale(mlir::Operation *op, mlir::Value x, mlir::Value scale,
                                        int64_t axis, llvm::StringRef scaleName);
 
+// Range's element count max(ceil((limit - start) / delta), 0) as the range
+// kernels compute it (moec_host_kernels.h, moec_cuda_kernels.cuh): integers
+// exactly, floats in their own precision (`f32`: float, else double), so a
+// length planned at compile time is the one the kernel checks at run time.
+// nullopt for delta = 0, a non-finite quotient, or a count beyond int64.
+std::optional<int64_t> rangeLength(int64_t start, int64_t limit, int64_t delta);
+std::optional<int64_t> rangeLength(double start, double limit, double delta, bool f32);
+
 } // namespace moec::onnx::detail
 
 #endif // MOEC_DIALECTS_ONNX_SHAPEHELPERS_H

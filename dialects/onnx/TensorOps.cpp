@@ -1,8 +1,7 @@
 //===- TensorOps.cpp - verifiers and shape inference: data movement ops ----===//
 //
-// Constants, Cast/Identity, indexing (Gather*, ScatterElements, OneHot,
-// NonZero), Concat, Split and Transpose. The reshaping ops are in
-// ShapeOps.cpp.
+// Constants, Cast/Identity, indexing (Gather*, Scatter*, OneHot, NonZero),
+// Concat, Split, Transpose and Range. The reshaping ops are in ShapeOps.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "dialects/onnx/ONNXDialect.h"
@@ -143,6 +142,43 @@ LogicalResult ScatterElementsOp::verify() {
 }
 
 LogicalResult ScatterElementsOp::inferShapes() { return inferSameAsOperand(*this, getData()); }
+
+LogicalResult ScatterNDOp::verify() {
+  static const char *const kReductions[] = {"none", "add", "mul", "max", "min"};
+  if (!llvm::is_contained(kReductions, getReduction()))
+    return emitOpError() << "reduction must be one of none, add, mul, max, min; got '"
+                         << getReduction() << "'";
+  if (getElementType(getUpdates()) != getElementType(getData()))
+    return emitOpError() << "updates must have the element type of data";
+  auto indices = getRankedType(getIndices());
+  if (indices && !isa<IntegerType>(indices.getElementType()))
+    return emitOpError() << "indices must be an integer tensor, got " << indices;
+  if (indices && indices.getRank() < 1)
+    return emitOpError() << "indices must have rank 1 or more";
+  auto data = getRankedType(getData()), updates = getRankedType(getUpdates());
+  if (!data || !indices || indices.isDynamicDim(indices.getRank() - 1))
+    return success();
+  int64_t tuple = indices.getShape().back();
+  if (tuple > data.getRank())
+    return emitOpError() << "index tuples of length " << tuple << " do not fit data of rank "
+                         << data.getRank();
+  if (!updates)
+    return success();
+  // updates.shape = indices.shape[:-1] + data.shape[tuple:] (T matches T only,
+  // but a T against a static size cannot be told wrong here).
+  SmallVector<int64_t> expected(indices.getShape().drop_back());
+  llvm::append_range(expected, data.getShape().drop_front(tuple));
+  bool fits = static_cast<int64_t>(expected.size()) == updates.getRank();
+  for (int64_t i = 0; fits && i < updates.getRank(); ++i)
+    fits = expected[i] == updates.getDimSize(i) || expected[i] == kTokens ||
+           updates.isDynamicDim(i);
+  if (!fits)
+    return emitOpError() << "updates must have shape indices.shape[:-1] + data.shape["
+                         << tuple << ":], got " << updates;
+  return success();
+}
+
+LogicalResult ScatterNDOp::inferShapes() { return inferSameAsOperand(*this, getData()); }
 
 LogicalResult GatherNDOp::verify() {
   if (int64_t batchDims = static_cast<int64_t>(getBatchDims()); batchDims != 0)
@@ -384,6 +420,73 @@ LogicalResult TransposeOp::inferShapes() {
     shape.push_back(type->getDimSize(p));
   }
   return setResultType(*this, 0, shape, type->getElementType());
+}
+
+//===----------------------------------------------------------------------===//
+// Range
+//===----------------------------------------------------------------------===//
+
+LogicalResult RangeOp::verify() {
+  Type element = getElementType(getStart());
+  for (auto [name, operand] : {std::pair<StringRef, Value>{"start", getStart()},
+                               {"limit", getLimit()},
+                               {"delta", getDelta()}}) {
+    if (getElementType(operand) != element)
+      return emitOpError() << "start, limit and delta must have one element type, got "
+                           << element << " and " << getElementType(operand) << " (" << name
+                           << ")";
+    if (auto type = getRankedType(operand); type && type.getRank() != 0)
+      return emitOpError() << name << " must be a scalar (rank 0), got " << type;
+  }
+  if (!element.isInteger(32) && !element.isInteger(64) && !element.isF32() && !element.isF64())
+    return emitOpError() << "element type " << element
+                         << " is not supported (int32, int64, float32, float64)";
+  return success();
+}
+
+// A float scalar held by an onnx.Constant.
+static std::optional<double> knownFloatScalar(Value value) {
+  auto dense = dyn_cast_or_null<DenseFPElementsAttr>(getConstantElements(value));
+  if (!dense || dense.getNumElements() != 1)
+    return std::nullopt;
+  return (*dense.getValues<APFloat>().begin()).convertToDouble();
+}
+
+LogicalResult RangeOp::inferShapes() {
+  Type element = getElementType(getStart());
+  std::optional<int64_t> length;
+  bool tokens = false;
+  if (isa<IntegerType>(element)) {
+    auto start = getKnownIntValues(getStart()), limit = getKnownIntValues(getLimit());
+    auto delta = getKnownIntValues(getDelta());
+    bool known = start && limit && delta && start->size() == 1 && limit->size() == 1 &&
+                 delta->size() == 1;
+    if (known && (*start)[0] != kTokens && (*limit)[0] != kTokens && (*delta)[0] != kTokens) {
+      length = rangeLength((*start)[0], (*limit)[0], (*delta)[0]);
+      if (!length)
+        return emitOpError() << "delta must not be 0 and the length must fit int64 (start "
+                             << (*start)[0] << ", limit " << (*limit)[0] << ", delta "
+                             << (*delta)[0] << ")";
+    }
+    // Range(0, T, 1): the token positions, torch's position ids.
+    tokens = known && (*start)[0] == 0 && (*limit)[0] == kTokens && (*delta)[0] == 1;
+  } else if (isa<FloatType>(element)) {
+    auto start = knownFloatScalar(getStart()), limit = knownFloatScalar(getLimit());
+    auto delta = knownFloatScalar(getDelta());
+    if (start && limit && delta) {
+      length = rangeLength(*start, *limit, *delta, element.isF32());
+      if (!length)
+        return emitOpError() << "delta must not be 0 and the length must be finite (start "
+                             << *start << ", limit " << *limit << ", delta " << *delta << ")";
+    }
+  }
+  if (tokens)
+    return setResultType(*this, 0, {kTokens}, element);
+  if (!length)
+    return emitOpError() << "cannot infer shape: the length of Range is not known at compile "
+                            "time (start, limit and delta must be known, or start 0, delta 1 "
+                            "and limit the token count)";
+  return setResultType(*this, 0, {*length}, element);
 }
 
 } // namespace moec::onnx

@@ -227,6 +227,8 @@ private:
     }
     if (auto attention = dyn_cast<moe::AttentionOp>(op))
       return lowerAttention(attention);
+    if (auto selfAttention = dyn_cast<moe::SelfAttentionOp>(op))
+      return lowerSelfAttention(selfAttention);
     if (auto rotary = dyn_cast<moe::RotaryOp>(op)) {
       bool perToken = rankOf(rotary.getPositions()) == 2;
       replace(op, launch(op, "rotary", op->getOperands(), op->getResultTypes(),
@@ -336,6 +338,26 @@ private:
     attention.getPresentKey().replaceAllUsesWith(append.getResult(0));
     attention.getPresentValue().replaceAllUsesWith(append.getResult(1));
     attention.erase();
+    return success();
+  }
+
+  // One launch: the kernel walks each query row's allowed keys with an
+  // online (GPU) or per-row (host) softmax, so the [S, S] scores and the
+  // causal mask never exist in memory. Operands: query, key, value[, sinks].
+  LogicalResult lowerSelfAttention(moe::SelfAttentionOp op) {
+    // The kernels are specialized on every size but the token count.
+    auto query = cast<RankedTensorType>(op.getQuery().getType());
+    auto value = cast<RankedTensorType>(op.getValue().getType());
+    if (query.isDynamicDim(3) || value.isDynamicDim(3) ||
+        (query.isDynamicDim(0) && query.isDynamicDim(2)))
+      return op.emitError() << "self-attention needs static head sizes and at most one dynamic "
+                               "dimension (batch or sequence), got query "
+                            << query << " and value " << value;
+    replace(op, launch(op, "self_attention", op->getOperands(), op->getResultTypes(),
+                       {f32("scale", op.getScale().convertToDouble()),
+                        f32("softcap", op.getSoftcap().convertToDouble()),
+                        i64("window", op.getWindow()),
+                        boolean("has_sinks", static_cast<bool>(op.getSinks()))}));
     return success();
   }
 
@@ -863,6 +885,34 @@ LogicalResult Lowering::lowerOnnx(Operation *op) {
                      : type == "GatherElements" ? "gather_elements"
                                                 : "scatter_elements";
     replace(op, launch(op, name, op->getOperands(), results, spec));
+    return success();
+  }
+  if (type == "ScatterND") {
+    // The index tuples' length q decides which data axes a slice spans.
+    if (ShapedType::isDynamic(cast<RankedTensorType>(op->getOperand(1).getType()).getShape().back()))
+      return op->emitError("op 'ScatterND': index tuples of token-count length are not supported");
+    replace(op, launch(op, "scatter_nd", op->getOperands(), results,
+                       {str("reduction", moec::getStringAttr(op, "reduction", "none"))}));
+    return success();
+  }
+  if (type == "CumSum") {
+    int64_t rank = rankOf(op->getOperand(0));
+    auto axis = knownInts(op, moec::getOnnxInput(op, 1), "axis");
+    if (failed(axis))
+      return failure();
+    if (axis->size() != 1 || axis->at(0) < -rank || axis->at(0) >= rank)
+      return op->emitError() << "op 'CumSum': axis must be one value in [" << -rank << ", "
+                             << rank << ")";
+    replace(op, launch(op, "cumsum", op->getOperand(0), results,
+                       {i64("axis", normalizeAxis(axis->at(0), rank)),
+                        boolean("exclusive", moec::getIntAttr(op, "exclusive", 0) != 0),
+                        boolean("reverse", moec::getIntAttr(op, "reverse", 0) != 0)}));
+    return success();
+  }
+  // The scalars are read at run time; the kernel checks that they give the
+  // length planned here (the result's static size, or T).
+  if (type == "Range") {
+    replace(op, launch(op, "range", op->getOperands(), results, {}));
     return success();
   }
   if (type == "Transpose") {

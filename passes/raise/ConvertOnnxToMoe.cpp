@@ -94,16 +94,22 @@ Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType)
     }
     return math::PowFOp::create(b, loc, args[0], args[1]);
   }
-  if (type == "Equal" || type == "Less" || type == "Greater") {
+  if (type == "Equal" || type == "Less" || type == "Greater" || type == "LessOrEqual" ||
+      type == "GreaterOrEqual") {
+    // Ordered float predicates: a comparison with NaN is false, as in ONNX.
     if (fp) {
-      auto pred = type == "Equal"  ? arith::CmpFPredicate::OEQ
-                  : type == "Less" ? arith::CmpFPredicate::OLT
-                                   : arith::CmpFPredicate::OGT;
+      auto pred = type == "Equal"         ? arith::CmpFPredicate::OEQ
+                  : type == "Less"        ? arith::CmpFPredicate::OLT
+                  : type == "Greater"     ? arith::CmpFPredicate::OGT
+                  : type == "LessOrEqual" ? arith::CmpFPredicate::OLE
+                                          : arith::CmpFPredicate::OGE;
       return arith::CmpFOp::create(b, loc, pred, args[0], args[1]);
     }
-    auto pred = type == "Equal"  ? arith::CmpIPredicate::eq
-                : type == "Less" ? arith::CmpIPredicate::slt
-                                 : arith::CmpIPredicate::sgt;
+    auto pred = type == "Equal"         ? arith::CmpIPredicate::eq
+                : type == "Less"        ? arith::CmpIPredicate::slt
+                : type == "Greater"     ? arith::CmpIPredicate::sgt
+                : type == "LessOrEqual" ? arith::CmpIPredicate::sle
+                                        : arith::CmpIPredicate::sge;
     return arith::CmpIOp::create(b, loc, pred, args[0], args[1]);
   }
   if (type == "And")
@@ -145,7 +151,8 @@ Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType)
     return fp ? Value(arith::MaximumFOp::create(b, loc, args[0], scalarConstant(b, loc, argType, 0)))
               : Value(arith::MaxSIOp::create(b, loc, args[0], scalarConstant(b, loc, argType, 0)));
   if (!fp && (type == "Sqrt" || type == "Exp" || type == "Sigmoid" || type == "Tanh" ||
-              type == "Erf" || type == "Gelu" || type == "Log" || type == "Reciprocal"))
+              type == "Erf" || type == "Gelu" || type == "Log" || type == "Reciprocal" ||
+              type == "Cos" || type == "Sin"))
     return unsupported();
   if (type == "Gelu") {
     // x * Phi(x) in the form the node asks for; 0.5 * x * (1 + inner).
@@ -177,6 +184,10 @@ Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType)
     return math::TanhOp::create(b, loc, args[0]);
   if (type == "Erf")
     return math::ErfOp::create(b, loc, args[0]);
+  if (type == "Cos")
+    return math::CosOp::create(b, loc, args[0]);
+  if (type == "Sin")
+    return math::SinOp::create(b, loc, args[0]);
   if (type == "Log")
     return math::LogOp::create(b, loc, args[0]);
   if (type == "Reciprocal")
@@ -220,8 +231,9 @@ Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType)
 bool isElementwiseType(StringRef type) {
   static const char *const kTypes[] = {
       "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Clip", "Equal", "Less",
-      "Greater", "And", "Or", "Not", "Where", "Expand", "Neg", "Abs", "Relu",
-      "Sqrt", "Exp", "Tanh", "Erf", "Gelu", "Log", "Reciprocal", "Sigmoid", "Cast"};
+      "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Not", "Where", "Expand",
+      "Neg", "Abs", "Relu", "Sqrt", "Exp", "Tanh", "Erf", "Cos", "Sin", "Gelu", "Log",
+      "Reciprocal", "Sigmoid", "Cast"};
   return llvm::is_contained(kTypes, type);
 }
 

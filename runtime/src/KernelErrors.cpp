@@ -28,6 +28,8 @@ std::string describeKernelError(const std::string &kernel, int code) {
       break;
     }
   }
+  if (endsWith(kernel, "_range") && code == 3)
+    return ": Range's start, limit and delta give another length than the compiled one";
   if (endsWith(kernel, "_rotary") && code == 1)
     return ": a position id is outside the rotary cos/sin tables";
   if (code == 1)

@@ -89,6 +89,58 @@ class CompilerRefuses(CleanErrorMixin, unittest.TestCase):
         self.assert_clean_error(self._compile(path), "moec", COMPILE_ERROR_EXIT, path,
                                 "node '/block/fancy'", "FancyMoE", "opset 1")
 
+    def _one_node_model(self, name, node, inputs, output):
+        """A one-node opset-18 model; `inputs` holds initializers as (name, numpy
+        value) and graph inputs as (name, element type, shape)."""
+        graph_inputs = [onnx.helper.make_tensor_value_info(*i) for i in inputs if len(i) == 3]
+        inits = [onnx.numpy_helper.from_array(v, n) for n, v in (i for i in inputs if len(i) == 2)]
+        graph = onnx.helper.make_graph([node], name, graph_inputs, [output], inits)
+        model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)])
+        path = os.path.join(self.dir, f"{name}.onnx")
+        onnx.save(model, path)
+        return path
+
+    def test_bad_decoder_op_nodes(self):
+        # Range, CumSum and ScatterND with wrong input counts or types: the importer's
+        # one-line node error, naming the node and the op with its opset.
+        f32 = onnx.TensorProto.FLOAT
+        out = onnx.helper.make_tensor_value_info("y", f32, None)
+        cases = [
+            ("range_two_inputs", onnx.helper.make_node("Range", ["a", "b"], ["y"], name="n"),
+             [("a", np.array(0, np.int64)), ("b", np.array(4, np.int64))],
+             "expects at least 3 inputs, got 2"),
+            ("range_mixed_types", onnx.helper.make_node("Range", ["a", "b", "c"], ["y"], name="n"),
+             [("a", np.array(0, np.int64)), ("b", np.array(4, np.int32)),
+              ("c", np.array(1, np.int64))],
+             "start, limit and delta must have one element type"),
+            ("range_zero_delta", onnx.helper.make_node("Range", ["a", "b", "c"], ["y"], name="n"),
+             [("a", np.array(0, np.int64)), ("b", np.array(4, np.int64)),
+              ("c", np.array(0, np.int64))],
+             "delta must not be 0"),
+            ("cumsum_float_axis", onnx.helper.make_node("CumSum", ["x", "a"], ["y"], name="n"),
+             [("x", f32, ["T", 4]), ("a", np.array(0.0, np.float32))],
+             "axis must be an int32 or int64 tensor"),
+            ("cumsum_one_input", onnx.helper.make_node("CumSum", ["x"], ["y"], name="n"),
+             [("x", f32, ["T", 4])], "expects at least 2 inputs, got 1"),
+            ("scatternd_float_indices",
+             onnx.helper.make_node("ScatterND", ["x", "i", "u"], ["y"], name="n"),
+             [("x", f32, ["T", 4]), ("i", np.zeros((2, 1), np.float32)),
+              ("u", np.ones((2, 4), np.float32))],
+             "indices must be an integer tensor"),
+            ("scatternd_bad_reduction",
+             onnx.helper.make_node("ScatterND", ["x", "i", "u"], ["y"], name="n",
+                                   reduction="avg"),
+             [("x", f32, ["T", 4]), ("i", np.zeros((2, 1), np.int64)),
+              ("u", np.ones((2, 4), np.float32))],
+             "reduction must be one of none, add, mul, max, min"),
+        ]
+        for name, node, inputs, message in cases:
+            with self.subTest(case=name):
+                path = self._one_node_model(name, node, inputs, out)
+                op = node.op_type
+                self.assert_clean_error(self._compile(path), "moec", COMPILE_ERROR_EXIT, path,
+                                        "node 'n'", f"op '{op}' (opset 18)", message)
+
     def test_two_symbolic_dimensions(self):
         path = common.model_path("invalid/two_symbolic_dims.onnx")
         self.assert_clean_error(self._compile(path), "moec", COMPILE_ERROR_EXIT, path)

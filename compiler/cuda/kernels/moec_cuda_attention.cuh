@@ -11,6 +11,9 @@
 //  2. attention: for each (b, s, h) the output row softmax(scale * q_rot . K)
 //     over the allowed keys times V, read from present.
 //
+// Also self_attention (moe.self_attention, a prompt without a cache, heads
+// first): one launch, the [S, S] scores never stored (section at the end).
+//
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_CUDA_ATTENTION_CUH
 #define MOEC_CUDA_ATTENTION_CUH
@@ -350,6 +353,190 @@ __device__ void rotary(const T *X, const int64 *positions, const TC *cos_cache, 
     }
     Y[i] = from_float<T>(detail::attention_rotated(X + row * s.head_size, d, p, cos_cache,
                                                    sin_cache, rot));
+  }
+}
+
+// ---- Self attention (moe.self_attention: causal GQA of a prompt over itself) --------
+//
+// The host library's self_attention on the GPU; the semantics are written out
+// in section "Self attention" of moec_host_kernels.h: query [batch, num_heads,
+// seq, D], key [batch, kv_heads, seq, D], value [batch, kv_heads, seq, DV],
+// output [batch, num_heads, seq, DV], query i attends keys j <= i (and
+// i - j < window when window > 0), optional softcap, optional per-head sinks
+// in the softmax denominator. Nothing of size [seq, seq] is ever stored.
+struct SelfAttentionShape {
+  index_t batch, seq, num_heads, kv_heads, head_dim, value_dim;
+  float scale, softcap;
+  index_t window; // 0: no window
+};
+
+// Keys staged in shared memory per step (as f32, converted once per block):
+// as many as fit the K and V tiles in 32 KB, at most 32, a multiple of 4
+// (D, DV <= 256 give at least 16).
+template <int D, int DV> struct SelfAttentionStage {
+  static constexpr int kFit = 32768 / ((D + DV) * 4);
+  static constexpr int kKeys = kFit >= 32 ? 32 : kFit / 4 * 4;
+  static_assert(kKeys >= 4, "self_attention: D + DV too large for the shared-memory stage");
+};
+
+// Keys one warp scores per step of the online softmax (independent shuffle
+// trees that overlap). Two, not attention's four: with four, NVRTC's ptxas
+// (CUDA 13) picks 48 registers for D = DV = 64 on sm_80/sm_89 and spills a few
+// loop invariants; the keys come from shared memory here, so the deeper
+// overlap buys less.
+constexpr int kSelfAttentionKeysPerStep = 2;
+
+// A block takes a tile of BLOCK / 32 consecutive query rows of one (b, h), one
+// warp per row, grid-stride over batch * num_heads * ceil(seq / (BLOCK / 32))
+// tiles. The block walks the keys the tile needs (from the oldest key of its
+// first row's window to its last row) in stages of kKeys keys: all threads copy
+// the stage's K and V rows into shared memory (coalesced, once per block rather
+// than once per warp), then each warp scores the stage's keys its own row may
+// see. Lane l holds elements l, l + 32, ... of the pre-scaled query and of the
+// output accumulator in registers, so D and DV (each 1..256; they may differ,
+// e.g. DeepSeek MLA's 16 and 8) are template parameters. Online softmax in f32
+// and base 2 with the scale folded into the query (with a softcap, applied
+// through tanh); the sink joins the denominator at the end. Every stage's
+// bounds are block uniform, so all threads reach every __syncthreads.
+// Compiled by NVRTC in the tests; not run on a GPU there (none on the build
+// machine): the host kernel is the numeric reference it must match.
+template <class T, int BLOCK, int D, int DV>
+__device__ void self_attention(const T *query, const T *key, const T *value, const float *sinks,
+                               T *output, const SelfAttentionShape &s, int *status) {
+  static_assert(BLOCK % kWarp == 0 && BLOCK >= kWarp, "self_attention: BLOCK must be a multiple of 32");
+  static_assert(D >= 1 && D <= 256 && DV >= 1 && DV <= 256, "self_attention: D and DV must be in [1, 256]");
+  constexpr int kRows = BLOCK / kWarp;
+  constexpr int kKeys = SelfAttentionStage<D, DV>::kKeys;
+  constexpr int kStep = kSelfAttentionKeysPerStep;
+  constexpr int kQ = (D + kWarp - 1) / kWarp, kV = (DV + kWarp - 1) / kWarp; // per lane
+  constexpr float kLog2e = 1.4426950408889634f;
+  __shared__ float k_stage[kKeys * D];
+  __shared__ float v_stage[kKeys * DV];
+  const bool sizes_ok = s.batch >= 0 && s.seq >= 0 && s.num_heads > 0 && s.kv_heads > 0 &&
+                        s.num_heads % s.kv_heads == 0 && s.head_dim == D && s.value_dim == DV &&
+                        s.softcap >= 0.f && s.window >= 0 && s.seq < 0x7fffffff - kRows;
+  if (!sizes_ok) {
+    if (grid_thread<BLOCK>() == 0)
+      report_error(status, kErrorBadParameters);
+    return;
+  }
+  if (s.batch == 0 || s.seq == 0)
+    return;
+  const index_t S = s.seq, N = s.num_heads, KV = s.kv_heads, group = N / KV;
+  const index_t row_tiles = (S + kRows - 1) / kRows, tiles = s.batch * N * row_tiles;
+  const bool capped = s.softcap > 0.f;
+  // Scores in base 2: capped: (softcap log2 e) tanh(q . k scale / softcap);
+  // else q . k (scale log2 e).
+  const float q_scale = capped ? s.scale / s.softcap : s.scale * kLog2e;
+  const float cap2 = s.softcap * kLog2e;
+  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = lane_id();
+  // Positions within a sequence are int (seq < 2^31, checked above): fewer
+  // 64-bit values live across the key loop (ptxas spilled one otherwise).
+  const int window = static_cast<int>(s.window < S ? s.window : S);
+  for (index_t tile = grid_block(); tile < tiles; tile += grid_blocks()) {
+    const index_t bh = tile / row_tiles;
+    const int i0 = static_cast<int>(tile - bh * row_tiles) * kRows;
+    const index_t b = bh / N, h = bh - b * N;
+    const int tile_last = (i0 + kRows < S ? i0 + kRows : static_cast<int>(S)) - 1;
+    const int tile_first = window > 0 && i0 - window + 1 > 0 ? i0 - window + 1 : 0;
+    const int i = i0 + warp;   // this warp's query row
+    const bool active = i < S; // warp uniform
+    const int first = window > 0 && i - window + 1 > 0 ? i - window + 1 : 0;
+    const index_t kv = b * KV + h / group;
+    const T *K = key + kv * S * D, *V = value + kv * S * DV;
+    float q[kQ], acc[kV];
+#pragma unroll
+    for (int e = 0; e < kQ; ++e) {
+      const int d = lane + e * kWarp;
+      q[e] = active && d < D ? to_float(query[(bh * S + i) * D + d]) * q_scale : 0.f;
+    }
+#pragma unroll
+    for (int e = 0; e < kV; ++e)
+      acc[e] = 0.f;
+    float m = -float_infinity(), l = 0.f;
+    for (int j0 = tile_first; j0 <= tile_last; j0 += kKeys) { // block uniform
+      const int count = tile_last - j0 + 1 < kKeys ? tile_last - j0 + 1 : kKeys;
+      __syncthreads(); // the previous stage (or tile) is consumed
+      const T *k_rows = K + static_cast<index_t>(j0) * D, *v_rows = V + static_cast<index_t>(j0) * DV;
+      for (int e = threadIdx.x; e < count * D; e += BLOCK)
+        k_stage[e] = to_float(k_rows[e]);
+      for (int e = threadIdx.x; e < count * DV; e += BLOCK)
+        v_stage[e] = to_float(v_rows[e]);
+      __syncthreads();
+      if (!active)
+        continue;
+      // This row's keys within the stage, as stage rows [r_lo, r_hi].
+      const int r_lo = first > j0 ? first - j0 : 0;
+      const int r_hi = i - j0 < count - 1 ? i - j0 : count - 1;
+      for (int r0 = r_lo; r0 <= r_hi; r0 += kStep) {
+        float score[kStep];
+#pragma unroll
+        for (int u = 0; u < kStep; ++u) {
+          // Past r_hi: score row r_hi again (in the stage) and drop it below.
+          const int r = r0 + u <= r_hi ? r0 + u : r_hi;
+          float partial = 0.f;
+#pragma unroll
+          for (int e = 0; e < kQ; ++e) {
+            const int d = lane + e * kWarp;
+            if (d < D)
+              partial = fmaf(q[e], k_stage[r * D + d], partial);
+          }
+          score[u] = partial;
+        }
+#pragma unroll
+        for (int offset = kWarp / 2; offset > 0; offset /= 2)
+#pragma unroll
+          for (int u = 0; u < kStep; ++u)
+            score[u] += __shfl_xor_sync(kFullMask, score[u], offset);
+        // The xor tree gives every lane the same bits, so m and l stay uniform.
+        float step_max = m;
+#pragma unroll
+        for (int u = 0; u < kStep; ++u) {
+          if (capped)
+            score[u] = cap2 * tanhf(score[u]);
+          if (r0 + u > r_hi)
+            score[u] = -float_infinity();
+          step_max = fmaxf(step_max, score[u]);
+        }
+        const float correction = exp2f(m - step_max); // m = -inf: 0, and acc, l are 0
+        l *= correction;
+#pragma unroll
+        for (int e = 0; e < kV; ++e)
+          acc[e] *= correction;
+#pragma unroll
+        for (int u = 0; u < kStep; ++u) {
+          const float w = exp2f(score[u] - step_max); // dropped keys: exp2(-inf) = 0
+          l += w;
+          const int r = r0 + u <= r_hi ? r0 + u : r_hi;
+#pragma unroll
+          for (int e = 0; e < kV; ++e) {
+            const int d = lane + e * kWarp;
+            if (d < DV)
+              acc[e] = fmaf(w, v_stage[r * DV + d], acc[e]);
+          }
+        }
+        m = step_max;
+      }
+    }
+    if (!active)
+      continue;
+    // Every row saw at least its own key, so m is finite here.
+    if (sinks != nullptr) {
+      const float sink = sinks[h] * kLog2e, top = fmaxf(m, sink);
+      const float correction = exp2f(m - top);
+      l = l * correction + exp2f(sink - top);
+#pragma unroll
+      for (int e = 0; e < kV; ++e)
+        acc[e] *= correction;
+    }
+    const float inv = 1.f / l;
+    T *out = output + (bh * S + i) * DV;
+#pragma unroll
+    for (int e = 0; e < kV; ++e) {
+      const int d = lane + e * kWarp;
+      if (d < DV)
+        out[d] = from_float<T>(acc[e] * inv);
+    }
   }
 }
 

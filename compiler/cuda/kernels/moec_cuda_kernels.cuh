@@ -1196,6 +1196,195 @@ __device__ void moe_combine(const T *partial, T *Y, index_t tokens, index_t k, i
   }
 }
 
+// ---- Range, CumSum, ScatterND (ops of whole exported decoders) -----------------
+
+// range's status code when the scalars give another length than the one the
+// compiler planned Y for (a static size, or the token count).
+constexpr int kErrorRangeLength = 3;
+
+namespace detail {
+
+// Range's element count, exactly as the host library's detail::range_length
+// (and moec's shape inference): integers exactly, floats in their own
+// precision (IEEE division: NVRTC is not given fast-math flags). -1 for
+// delta 0, a NaN or infinite quotient, or a count beyond int64.
+__device__ __forceinline__ index_t range_length_int(long long s, long long l, long long d) {
+  if (d == 0)
+    return -1;
+  if (d > 0 ? l <= s : l >= s)
+    return 0;
+  const uint64 span = d > 0 ? uint64(l) - uint64(s) : uint64(s) - uint64(l);
+  const uint64 step = d > 0 ? uint64(d) : uint64(-(d + 1)) + 1;
+  const uint64 count = span / step + (span % step != 0);
+  return count > uint64(0x7fffffffffffffffLL) ? -1 : index_t(count);
+}
+__device__ __forceinline__ index_t range_length_of(float s, float l, float d) {
+  const float q = ceilf((l - s) / d);
+  return isnan(q) || q >= 9.2e18f ? -1 : (q <= 0.f ? 0 : index_t(q));
+}
+__device__ __forceinline__ index_t range_length_of(double s, double l, double d) {
+  const double q = ceil((l - s) / d);
+  return isnan(q) || q >= 9.2e18 ? -1 : (q <= 0.0 ? 0 : index_t(q));
+}
+__device__ __forceinline__ index_t range_length_of(long long s, long long l, long long d) {
+  return range_length_int(s, l, d);
+}
+__device__ __forceinline__ index_t range_length_of(int s, int l, int d) {
+  return range_length_int(s, l, d);
+}
+__device__ __forceinline__ float range_element(float s, float d, index_t i) {
+  return s + static_cast<float>(i) * d;
+}
+__device__ __forceinline__ double range_element(double s, double d, index_t i) {
+  return s + static_cast<double>(i) * d;
+}
+// Integers wrap-free in uint64: exact, the true value lies between start and limit.
+__device__ __forceinline__ long long range_element(long long s, long long d, index_t i) {
+  return static_cast<long long>(uint64(s) + uint64(i) * uint64(d));
+}
+__device__ __forceinline__ int range_element(int s, int d, index_t i) {
+  return static_cast<int>(range_element(static_cast<long long>(s), static_cast<long long>(d), i));
+}
+
+// CumSum's running sum: float for 16-bit storage, the type itself otherwise
+// (double and the integers included, unlike Num, which has no double).
+template <class T> struct CumAcc {
+  typedef T type;
+  __device__ static T in(T x) { return x; }
+  __device__ static T out(T a) { return a; }
+};
+template <> struct CumAcc<__half> {
+  typedef float type;
+  __device__ static float in(__half x) { return to_float(x); }
+  __device__ static __half out(float a) { return from_float<__half>(a); }
+};
+template <> struct CumAcc<__nv_bfloat16> {
+  typedef float type;
+  __device__ static float in(__nv_bfloat16 x) { return to_float(x); }
+  __device__ static __nv_bfloat16 out(float a) { return from_float<__nv_bfloat16>(a); }
+};
+
+} // namespace detail
+
+// Range (ONNX): Y[i] = start + i * delta for i < n = max(ceil((limit - start) /
+// delta), 0); T is float, double, int or long long, the scalars are device
+// pointers. `length` is the size Y was planned with: when n differs (or
+// delta is 0) reports kErrorRangeLength and no thread writes.
+template <class T, int BLOCK>
+__device__ void range(const T *start, const T *limit, const T *delta, T *Y, index_t length,
+                     int *status) {
+  const T s = *start, d = *delta;
+  const index_t n = detail::range_length_of(s, *limit, d);
+  if (n != length) {
+    if (grid_thread<BLOCK>() == 0)
+      report_error(status, kErrorRangeLength);
+    return;
+  }
+  for (index_t i = grid_thread<BLOCK>(); i < n; i += grid_threads<BLOCK>())
+    Y[i] = detail::range_element(s, d, i);
+}
+
+// CumSum (ONNX) of X viewed as [outer, axis_len, inner] along the middle
+// axis: one thread per (outer, inner) line, summing in order along the axis
+// in detail::CumAcc<T> (T itself for float, double and the integers: the
+// host's sums bit for bit; float for 16-bit storage). Inclusive or exclusive
+// (Y[first] = 0), forward or reverse. Y must not alias X.
+template <class T, int BLOCK>
+__device__ void cumsum(const T *X, T *Y, index_t outer, index_t axis_len, index_t inner,
+                       bool exclusive, bool reverse) {
+  typedef detail::CumAcc<T> A;
+  if (outer <= 0 || axis_len <= 0 || inner <= 0)
+    return;
+  const index_t lines = outer * inner;
+  for (index_t line = grid_thread<BLOCK>(); line < lines; line += grid_threads<BLOCK>()) {
+    const index_t o = line / inner, j = line - o * inner;
+    const index_t base = o * axis_len * inner + j;
+    typename A::type acc = typename A::type(0);
+    for (index_t step = 0; step < axis_len; ++step) {
+      const index_t at = base + (reverse ? axis_len - 1 - step : step) * inner;
+      const typename A::type x = A::in(X[at]);
+      if (!exclusive)
+        acc = acc + x;
+      Y[at] = A::out(acc);
+      if (exclusive)
+        acc = acc + x;
+    }
+  }
+}
+
+// ScatterND (ONNX): Y = data, then for every index tuple t (row-major over
+// indices.shape[:-1], `tuples` of them, q entries each) the slice of Y
+// addressed by idx[t, 0..q) (op)= updates[t, :] (data.shape[q:], `slice`
+// elements). ONE block does it (launch with gridDim 1; extra blocks return):
+// the copy of data must be complete before any update lands, which needs a
+// barrier, and a grid-wide one does not exist. Exporters write ScatterND
+// for slice assignment (rotary halves of q / k), a few thousand elements a
+// token, so one SM is enough there. With a reduction each thread owns slice
+// columns and applies the tuples in order (deterministic, matches the host);
+// with None the (tuple, column) pairs run in parallel: ONNX requires the
+// tuples to be distinct then, and with duplicates one of them wins. An
+// index out of range reports 1 and skips that tuple (the host writes nothing
+// at all); q outside [0, rank] or a reduction on a type without arithmetic
+// reports 2. Y may alias data.
+template <class T, class I, int BLOCK>
+__device__ void scatter_nd(const T *data, const I *idx, const T *updates, T *Y, int rank,
+                           const index_t *data_shape, index_t tuples, int q,
+                           ScatterReduction reduction, int *status) {
+  if (grid_block() != 0)
+    return;
+  if (q < 0 || q > rank ||
+      (reduction != ScatterReduction::None && !detail::HasNum<T>::value)) {
+    if (threadIdx.x == 0)
+      report_error(status, kErrorBadParameters);
+    return;
+  }
+  const index_t count = product(data_shape, 0, rank), slice = product(data_shape, q, rank);
+  if (Y != data)
+    for (index_t e = threadIdx.x; e < count; e += BLOCK)
+      Y[e] = data[e];
+  __syncthreads();
+  if (slice <= 0)
+    return;
+  // The element offset of tuple t's slice, or -1 for an index out of range.
+  auto slice_offset = [&](index_t t) -> index_t {
+    index_t offset = 0, stride = slice;
+    for (int j = q - 1; j >= 0; --j) {
+      index_t a;
+      if (!normalize_index(idx[t * q + j], data_shape[j], a))
+        return -1;
+      offset += a * stride;
+      stride *= data_shape[j];
+    }
+    return offset;
+  };
+  if (reduction == ScatterReduction::None) {
+    const index_t pairs = tuples * slice;
+    for (index_t p = threadIdx.x; p < pairs; p += BLOCK) {
+      const index_t t = p / slice, e = p - t * slice;
+      const index_t offset = slice_offset(t);
+      if (offset < 0) {
+        if (e == 0)
+          report_error(status, kErrorIndexOutOfRange);
+        continue;
+      }
+      Y[offset + e] = updates[p];
+    }
+    return;
+  }
+  for (index_t e = threadIdx.x; e < slice; e += BLOCK)
+    for (index_t t = 0; t < tuples; ++t) {
+      const index_t offset = slice_offset(t);
+      if (offset < 0) {
+        if (e == 0)
+          report_error(status, kErrorIndexOutOfRange);
+        continue;
+      }
+      T &y = Y[offset + e];
+      y = detail::ScatterApply<T, detail::HasNum<T>::value>::apply(y, updates[t * slice + e],
+                                                                    reduction);
+    }
+}
+
 } // namespace moec_ck
 
 #endif // MOEC_CUDA_KERNELS_CUH

@@ -1666,6 +1666,243 @@ int rotary(const T *X, const int64_t *positions, const TC *cos_cache, const TC *
   return 0;
 }
 
+// ---- Self attention (moe.self_attention: causal GQA of a prompt over itself) --------
+//
+// What an exported decoder computes without a KV cache (q.k^T -> scale ->
+// causal mask -> Softmax -> .v), heads first. query [batch, num_heads, seq,
+// head_dim], key [batch, kv_heads, seq, head_dim], value [batch, kv_heads,
+// seq, value_dim] (value_dim may differ from head_dim), output [batch,
+// num_heads, seq, value_dim]; all dense. Query head h reads kv head
+// h / (num_heads / kv_heads). Query i attends the keys j with j <= i and, when
+// window > 0, i - j < window. score = scale * q.k, then softcap *
+// tanh(score / softcap) when softcap > 0. With sinks (f32 [num_heads], may be
+// null) the softmax denominator also counts exp(sinks[h]):
+//   m = max(max_j s_j, sink_h),  p_j = exp(s_j - m) / (sum_j exp(s_j - m) + exp(sink_h - m)).
+// seq is the run-time token count; seq == 0 or batch == 0 does nothing. The
+// [seq, seq] scores are never stored: one query row's scores (<= seq floats,
+// one buffer allocated per call) at a time.
+struct SelfAttentionShape {
+  index_t batch, seq, num_heads, kv_heads, head_dim, value_dim;
+  float scale, softcap;
+  index_t window; // 0: no window
+};
+
+// Returns 0, or 2 when the shape breaks the contract (nothing written).
+// Per (b, h, i): the scores of its allowed keys (dot products contiguous over
+// head_dim, four keys per pass over the query row), their maximum, then one
+// pass over the value rows accumulating exp(s_j - m) v_j in acc_t<T>.
+template <class T>
+int self_attention(const T *query, const T *key, const T *value, const float *sinks, T *output,
+                   const SelfAttentionShape &s) {
+  using Acc = detail::acc_t<T>;
+  if (s.batch < 0 || s.seq < 0 || s.num_heads < 1 || s.kv_heads < 1 ||
+      s.num_heads % s.kv_heads != 0 || s.head_dim < 0 || s.value_dim < 0 ||
+      !(s.softcap >= 0.f) || s.window < 0)
+    return 2;
+  if (s.batch == 0 || s.seq == 0)
+    return 0;
+  const index_t N = s.num_heads, KV = s.kv_heads, S = s.seq, D = s.head_dim, DV = s.value_dim;
+  const index_t group = N / KV;
+  const Acc scale = static_cast<Acc>(s.scale), softcap = static_cast<Acc>(s.softcap);
+  std::vector<Acc> buffer(static_cast<size_t>(S + DV));
+  Acc *scores = buffer.data(), *acc = scores + S;
+  for (index_t b = 0; b < s.batch; ++b)
+    for (index_t h = 0; h < N; ++h) {
+      const index_t kv = b * KV + h / group;
+      const T *K = key + kv * S * D, *V = value + kv * S * DV;
+      const T *Q = query + (b * N + h) * S * D;
+      T *O = output + (b * N + h) * S * DV;
+      for (index_t i = 0; i < S; ++i) {
+        const index_t first = s.window > 0 ? std::max<index_t>(0, i - s.window + 1) : 0;
+        const index_t count = i - first + 1; // >= 1: a query always sees itself
+        const T *q = Q + i * D, *k = K + first * D;
+        index_t j = 0;
+        for (; j + 4 <= count; j += 4) {
+          Acc dot[1][4];
+          detail::dot_tile<1, 4>(q, D, k + j * D, D, D, dot);
+          for (int c = 0; c < 4; ++c)
+            scores[j + c] = dot[0][c];
+        }
+        for (; j < count; ++j) {
+          Acc dot[1][1];
+          detail::dot_tile<1, 1>(q, D, k + j * D, D, D, dot);
+          scores[j] = dot[0][0];
+        }
+        Acc top = sinks ? static_cast<Acc>(sinks[h]) : -std::numeric_limits<Acc>::infinity();
+        for (j = 0; j < count; ++j) {
+          Acc score = scores[j] * scale;
+          if (softcap > Acc(0))
+            score = softcap * std::tanh(score / softcap);
+          scores[j] = score;
+          top = std::max(top, score);
+        }
+        std::fill_n(acc, DV, Acc(0));
+        Acc sum = sinks ? std::exp(static_cast<Acc>(sinks[h]) - top) : Acc(0);
+        const T *v = V + first * DV;
+        for (j = 0; j < count; ++j) {
+          const Acc e = std::exp(scores[j] - top);
+          sum += e;
+          for (index_t d = 0; d < DV; ++d)
+            acc[d] += e * static_cast<Acc>(v[j * DV + d]);
+        }
+        const Acc inv = Acc(1) / sum;
+        T *out = O + i * DV;
+        for (index_t d = 0; d < DV; ++d)
+          out[d] = static_cast<T>(acc[d] * inv);
+      }
+    }
+  return 0;
+}
+
+// ---- Range, CumSum, ScatterND (ops of whole exported decoders) -----------------
+
+// range's return code when the scalars give another length than the one the
+// compiler planned Y for (a static size, or the token count).
+constexpr int kRangeLengthMismatch = 3;
+
+namespace detail {
+
+// Range's element count max(ceil((limit - start) / delta), 0), computed as
+// moec's shape inference does (dialects/onnx/ShapeHelpers.cpp, rangeLength):
+// integers exactly (no overflow for any operands), floats in T. -1 for
+// delta 0, a NaN or infinite quotient, or a count beyond int64.
+template <class T> index_t range_length(T start, T limit, T delta) {
+  if constexpr (std::is_floating_point<T>::value) {
+    const T q = std::ceil((limit - start) / delta);
+    if (std::isnan(q) || q >= static_cast<T>(9.2e18))
+      return -1;
+    return q <= 0 ? 0 : static_cast<index_t>(q);
+  } else {
+    const int64_t s = start, l = limit, d = delta;
+    if (d == 0)
+      return -1;
+    if (d > 0 ? l <= s : l >= s)
+      return 0;
+    const uint64_t span = d > 0 ? uint64_t(l) - uint64_t(s) : uint64_t(s) - uint64_t(l);
+    const uint64_t step = d > 0 ? uint64_t(d) : uint64_t(-(d + 1)) + 1;
+    const uint64_t count = span / step + (span % step != 0);
+    return count > uint64_t(std::numeric_limits<int64_t>::max()) ? -1 : index_t(count);
+  }
+}
+
+// start + i * delta: floats in T (the ONNX formula); integers wrap-free in
+// uint64, exact because the true value lies between start and limit.
+template <class T> T range_element(T start, T delta, index_t i) {
+  if constexpr (std::is_floating_point<T>::value)
+    return static_cast<T>(start + static_cast<T>(i) * delta);
+  else
+    return static_cast<T>(static_cast<int64_t>(uint64_t(int64_t(start)) +
+                                               uint64_t(i) * uint64_t(int64_t(delta))));
+}
+
+} // namespace detail
+
+// Range (ONNX): Y[i] = start + i * delta for i < n = max(ceil((limit - start) /
+// delta), 0); start, limit, delta are one-element tensors. `length` is the
+// size the compiler planned Y with: when n differs (or delta is 0) returns
+// kRangeLengthMismatch and writes nothing.
+template <class T>
+int range(const T *start, const T *limit, const T *delta, T *Y, index_t length) {
+  const index_t n = detail::range_length(*start, *limit, *delta);
+  if (n != length)
+    return kRangeLengthMismatch;
+  for (index_t i = 0; i < n; ++i)
+    Y[i] = detail::range_element(*start, *delta, i);
+  return 0;
+}
+
+// CumSum (ONNX) of X viewed as [outer, axis_len, inner] along the middle
+// axis. Inclusive: Y[a] = X[0] + ... + X[a]; exclusive: X[0] + ... + X[a-1]
+// (Y[0] = 0); reverse runs from the end. Sums are formed in order along the
+// axis, in T (acc_t<T> is T for every type the host target has), the
+// previous output row being the running sum so the inner loop vectorizes.
+// Y must not alias X.
+template <class T>
+void cumsum(const T *X, T *Y, index_t outer, index_t axis_len, index_t inner, bool exclusive,
+            bool reverse) {
+  if (outer <= 0 || axis_len <= 0 || inner <= 0)
+    return;
+  for (index_t o = 0; o < outer; ++o) {
+    const T *x = X + o * axis_len * inner;
+    T *y = Y + o * axis_len * inner;
+    for (index_t step = 0; step < axis_len; ++step) {
+      const index_t a = reverse ? axis_len - 1 - step : step;
+      const index_t prev = reverse ? a + 1 : a - 1; // the row summed before a
+      T *row = y + a * inner;
+      if (step == 0) {
+        if (exclusive)
+          std::fill_n(row, inner, T(0));
+        else
+          std::copy_n(x + a * inner, inner, row);
+        continue;
+      }
+      const T *before = y + prev * inner;
+      const T *add = x + (exclusive ? prev : a) * inner;
+      for (index_t j = 0; j < inner; ++j)
+        row[j] = static_cast<T>(before[j] + add[j]);
+    }
+  }
+}
+
+// ScatterND (ONNX): Y = data, then for every index tuple t (row-major over
+// indices.shape[:-1], `tuples` of them, q entries each) the slice of Y
+// addressed by idx[t, 0..q) (op)= updates[t, :] (a slice is
+// data.shape[q:], `slice` elements). Negative indices count from the end.
+// Every index is checked before anything is written: out of range returns 1
+// with Y untouched; q outside [0, rank] returns 2. Duplicate tuples apply in
+// order (with reduction None the last wins, as onnxruntime's CPU kernel).
+// Y may alias data.
+template <class T, class I>
+int scatter_nd(const T *data, const I *idx, const T *updates, T *Y, int rank,
+               const index_t *data_shape, index_t tuples, int q, ScatterReduction reduction) {
+  if (q < 0 || q > rank)
+    return 2;
+  detail::SmallBuf<index_t> strides(static_cast<size_t>(rank) + 1);
+  detail::row_major_strides(rank, data_shape, strides.data());
+  index_t a = 0;
+  for (index_t t = 0; t < tuples; ++t)
+    for (int j = 0; j < q; ++j)
+      if (!detail::normalize_index(idx[t * q + j], data_shape[j], a))
+        return 1;
+  const index_t count = detail::product(data_shape, 0, rank);
+  const index_t slice = detail::product(data_shape, q, rank);
+  if (Y != data && count > 0)
+    std::copy_n(data, count, Y);
+  if (slice <= 0)
+    return 0;
+  for (index_t t = 0; t < tuples; ++t) {
+    index_t offset = 0;
+    for (int j = 0; j < q; ++j) {
+      detail::normalize_index(idx[t * q + j], data_shape[j], a);
+      offset += a * strides[j];
+    }
+    T *y = Y + offset;
+    const T *u = updates + t * slice;
+    switch (reduction) {
+    case ScatterReduction::None:
+      std::copy_n(u, slice, y);
+      break;
+    case ScatterReduction::Add:
+      for (index_t e = 0; e < slice; ++e)
+        y[e] = static_cast<T>(y[e] + u[e]);
+      break;
+    case ScatterReduction::Mul:
+      for (index_t e = 0; e < slice; ++e)
+        y[e] = static_cast<T>(y[e] * u[e]);
+      break;
+    case ScatterReduction::Max:
+      for (index_t e = 0; e < slice; ++e)
+        y[e] = detail::MaxOp{}(y[e], u[e]);
+      break;
+    case ScatterReduction::Min:
+      for (index_t e = 0; e < slice; ++e)
+        y[e] = detail::MinOp{}(y[e], u[e]);
+      break;
+    }
+  }
+  return 0;
+}
+
 } // namespace moec_hk
 
 #endif // MOEC_HOST_KERNELS_H

@@ -127,3 +127,26 @@ func.func @no_reason(%x: tensor<*xf32>) -> tensor<*xf32> {
   return %z : tensor<*xf32>
 }
 
+// -----
+
+// Tests that a Range whose length is neither static nor T (Range(1, T, 1):
+// T - 1 elements; and Range(0, T, 2)) is deferred with its reason and that
+// its users follow unranked; strict mode names the first Range.
+// CHECK-LABEL: func.func @range_deferred
+// CHECK-SAME: -> (tensor<*xi64>, tensor<*xi64>)
+// CHECK: onnx.Range {{.*}} {moec.unknown_shape = "cannot infer shape: the length of Range is not known at compile time (start, limit and delta must be known, or start 0, delta 1 and limit the token count)"} : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<*xi64>
+// CHECK: onnx.Neg {{.*}} : (tensor<*xi64>) -> tensor<*xi64>
+// CHECK: onnx.Range {{.*}}moec.unknown_shape{{.*}} -> tensor<*xi64>
+// STRICT: error: op 'Range': cannot infer shape: the length of Range is not known at compile time
+// STRICT-NOT: error:
+func.func @range_deferred(%x: tensor<?x8xf32>) -> (tensor<*xi64>, tensor<*xi64>) {
+  %shape = onnx.Shape %x : (tensor<?x8xf32>) -> tensor<2xi64>
+  %zero = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %t = onnx.Gather %shape, %zero : (tensor<2xi64>, tensor<i64>) -> tensor<i64>
+  %one = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %r = onnx.Range %one, %t, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<*xi64>
+  %n = onnx.Neg %r : (tensor<*xi64>) -> tensor<*xi64>
+  %two = onnx.Constant {value = dense<2> : tensor<i64>} : () -> tensor<i64>
+  %r2 = onnx.Range %zero, %t, %two : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<*xi64>
+  return %n, %r2 : tensor<*xi64>, tensor<*xi64>
+}

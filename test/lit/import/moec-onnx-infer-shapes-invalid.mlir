@@ -35,3 +35,24 @@ func.func @onehot_values(%i: tensor<?xi64>, %d: tensor<i64>, %v: tensor<3xf32>) 
   %y = onnx.OneHot %i, %d, %v : (tensor<?xi64>, tensor<i64>, tensor<3xf32>) -> tensor<*xf32>
   return %y : tensor<*xf32>
 }
+
+// -----
+
+// Tests that a known delta of 0 is an invalid Range, not a deferred shape.
+func.func @range_zero_delta() -> tensor<*xi64> {
+  %zero = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %four = onnx.Constant {value = dense<4> : tensor<i64>} : () -> tensor<i64>
+  // expected-error @+1 {{delta must not be 0 and the length must fit int64 (start 0, limit 4, delta 0)}}
+  %r = onnx.Range %zero, %four, %zero : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<*xi64>
+  return %r : tensor<*xi64>
+}
+
+// -----
+
+// Tests that a known CumSum axis out of range is an error at the op.
+func.func @cumsum_axis_range(%x: tensor<?x8xf32>) -> tensor<*xf32> {
+  %axis = onnx.Constant {value = dense<2> : tensor<i64>} : () -> tensor<i64>
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %y = onnx.CumSum %x, %axis : (tensor<?x8xf32>, tensor<i64>) -> tensor<*xf32>
+  return %y : tensor<*xf32>
+}

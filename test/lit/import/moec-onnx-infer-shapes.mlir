@@ -183,3 +183,85 @@ func.func @refuse_partial_token_slice(%x: tensor<?x8xf32>) -> tensor<*xf32> {
   %y = onnx.Slice %x, %zero, %four : (tensor<?x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<*xf32>
   return %y : tensor<*xf32>
 }
+
+// -----
+
+// Tests Range's static case: known integer scalars give a static length
+// (max(ceil((limit - start) / delta), 0): 10, 7, -3 -> 1; 0 when the step
+// points away from limit) and a known value, so a shape computed through
+// Range folds (here Reshape's target [2, 3] = Range(2, 4, 1) + [0, 1] ... as
+// Concat(Range(2, 4, 1))); known float scalars give a static length too,
+// computed in float32 like the kernels do (ceil(1.0 / 0.3) = 4).
+// CHECK-LABEL: func.func @range_static
+// CHECK-SAME: -> (tensor<1xi64>, tensor<0xi32>, tensor<2x3xf32>, tensor<4xf32>)
+func.func @range_static(%x: tensor<6xf32>) -> (tensor<*xi64>, tensor<*xi32>, tensor<*xf32>, tensor<*xf32>) {
+  %ten = onnx.Constant {value = dense<10> : tensor<i64>} : () -> tensor<i64>
+  %seven = onnx.Constant {value = dense<7> : tensor<i64>} : () -> tensor<i64>
+  %minus3 = onnx.Constant {value = dense<-3> : tensor<i64>} : () -> tensor<i64>
+  // CHECK: onnx.Range {{.*}} -> tensor<1xi64>
+  %a = onnx.Range %ten, %seven, %minus3 : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<*xi64>
+  %one32 = onnx.Constant {value = dense<1> : tensor<i32>} : () -> tensor<i32>
+  %five32 = onnx.Constant {value = dense<5> : tensor<i32>} : () -> tensor<i32>
+  // CHECK: onnx.Range {{.*}} -> tensor<0xi32>
+  %b = onnx.Range %five32, %one32, %one32 : (tensor<i32>, tensor<i32>, tensor<i32>) -> tensor<*xi32>
+  %two = onnx.Constant {value = dense<2> : tensor<i64>} : () -> tensor<i64>
+  %four = onnx.Constant {value = dense<4> : tensor<i64>} : () -> tensor<i64>
+  %one = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  // [2, 3]: a known value.
+  %dims = onnx.Range %two, %four, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<*xi64>
+  // CHECK: onnx.Reshape {{.*}} -> tensor<2x3xf32>
+  %c = onnx.Reshape %x, %dims : (tensor<6xf32>, tensor<*xi64>) -> tensor<*xf32>
+  %f0 = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %f1 = onnx.Constant {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %f03 = onnx.Constant {value = dense<0.3> : tensor<f32>} : () -> tensor<f32>
+  // CHECK: onnx.Range {{.*}} -> tensor<4xf32>
+  %d = onnx.Range %f0, %f1, %f03 : (tensor<f32>, tensor<f32>, tensor<f32>) -> tensor<*xf32>
+  return %a, %b, %c, %d : tensor<*xi64>, tensor<*xi32>, tensor<*xf32>, tensor<*xf32>
+}
+
+// -----
+
+// Tests Range's token case: Range(0, T, 1), T read off the input's shape and
+// cast as torch writes it, has length T: the position ids of a prompt. The
+// comparison of two known lists folds (LessOrEqual([1, 2], [2, 2]) = [1, 1]
+// selects the Where's X), GreaterOrEqual gives a bool of the broadcast shape.
+// CHECK-LABEL: func.func @range_tokens
+// CHECK-SAME: -> (tensor<?xi64>, tensor<?x8xf32>, tensor<?x8xi1>)
+func.func @range_tokens(%x: tensor<?x4x2xf32>) -> (tensor<*xi64>, tensor<*xf32>, tensor<*xi1>) {
+  %shape = onnx.Shape %x : (tensor<?x4x2xf32>) -> tensor<*xi64>
+  %zero = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %t = onnx.Gather %shape, %zero : (tensor<*xi64>, tensor<i64>) -> tensor<*xi64>
+  %tc = onnx.Cast %t {to = i64} : (tensor<*xi64>) -> tensor<*xi64>
+  %one = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  // CHECK: onnx.Range {{.*}} : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %pos = onnx.Range %zero, %tc, %one : (tensor<i64>, tensor<*xi64>, tensor<i64>) -> tensor<*xi64>
+  %lhs = onnx.Constant {value = dense<[1, 2]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %rhs = onnx.Constant {value = dense<[2, 2]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %le = onnx.LessOrEqual %lhs, %rhs : (tensor<2xi64>, tensor<2xi64>) -> tensor<*xi1>
+  %good = onnx.Constant {value = dense<[-1, 8]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %bad = onnx.Constant {value = dense<[3, 3]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %target = onnx.Where %le, %good, %bad : (tensor<*xi1>, tensor<2xi64>, tensor<2xi64>) -> tensor<*xi64>
+  // CHECK: onnx.Reshape {{.*}} -> tensor<?x8xf32>
+  %y = onnx.Reshape %x, %target : (tensor<?x4x2xf32>, tensor<*xi64>) -> tensor<*xf32>
+  // CHECK: onnx.GreaterOrEqual {{.*}} -> tensor<?x8xi1>
+  %ge = onnx.GreaterOrEqual %y, %y : (tensor<*xf32>, tensor<*xf32>) -> tensor<*xi1>
+  return %pos, %y, %ge : tensor<*xi64>, tensor<*xf32>, tensor<*xi1>
+}
+
+// -----
+
+// Tests that CumSum, ScatterND, Cos and Sin keep their input's shape.
+// CHECK-LABEL: func.func @same_shape_ops
+// CHECK-SAME: -> (tensor<?x8xi64>, tensor<?x8xf32>, tensor<?x8xf32>)
+func.func @same_shape_ops(%x: tensor<?x8xi64>, %f: tensor<?x8xf32>, %idx: tensor<2x1xi64>, %u: tensor<2x8xf32>) -> (tensor<*xi64>, tensor<*xf32>, tensor<*xf32>) {
+  %axis = onnx.Constant {value = dense<-1> : tensor<i64>} : () -> tensor<i64>
+  // CHECK: onnx.CumSum {{.*}} -> tensor<?x8xi64>
+  %c = onnx.CumSum %x, %axis {exclusive = 1 : i64} : (tensor<?x8xi64>, tensor<i64>) -> tensor<*xi64>
+  // CHECK: onnx.ScatterND {{.*}} -> tensor<?x8xf32>
+  %s = onnx.ScatterND %f, %idx, %u : (tensor<?x8xf32>, tensor<2x1xi64>, tensor<2x8xf32>) -> tensor<*xf32>
+  // CHECK: onnx.Cos {{.*}} -> tensor<?x8xf32>
+  %cos = onnx.Cos %s : (tensor<*xf32>) -> tensor<*xf32>
+  // CHECK: onnx.Sin {{.*}} -> tensor<?x8xf32>
+  %sin = onnx.Sin %cos : (tensor<*xf32>) -> tensor<*xf32>
+  return %c, %s, %sin : tensor<*xi64>, tensor<*xf32>, tensor<*xf32>
+}

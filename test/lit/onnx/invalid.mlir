@@ -577,3 +577,93 @@ func.func @gelu_approximate(%x: tensor<?x16xf32>) {
   %0 = "onnx.Gelu"(%x) {approximate = "fast"} : (tensor<?x16xf32>) -> tensor<?x16xf32>
   return
 }
+
+// -----
+
+// Tests that the verifier rejects a Range whose scalars differ in type.
+func.func @range_mixed_types(%a: tensor<i64>, %b: tensor<i32>) {
+  // expected-error @+1 {{start, limit and delta must have one element type, got 'i64' and 'i32' (limit)}}
+  %0 = onnx.Range %a, %b, %a : (tensor<i64>, tensor<i32>, tensor<i64>) -> tensor<?xi64>
+  return
+}
+
+// -----
+
+// Tests that the verifier rejects a Range whose start is not a scalar.
+func.func @range_not_scalar(%a: tensor<1xi64>, %b: tensor<i64>) {
+  // expected-error @+1 {{start must be a scalar (rank 0), got 'tensor<1xi64>'}}
+  %0 = onnx.Range %a, %b, %b : (tensor<1xi64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  return
+}
+
+// -----
+
+// Tests that the verifier rejects a Range of bool, which ONNX does not define.
+func.func @range_bool(%a: tensor<i1>) {
+  // expected-error @+1 {{element type 'i1' is not supported (int32, int64, float32, float64)}}
+  %0 = onnx.Range %a, %a, %a : (tensor<i1>, tensor<i1>, tensor<i1>) -> tensor<?xi1>
+  return
+}
+
+// -----
+
+// Tests that the verifier rejects a CumSum axis of two elements.
+func.func @cumsum_axis_pair(%x: tensor<?x8xf32>, %axis: tensor<2xi64>) {
+  // expected-error @+1 {{axis must be a scalar or a one-element tensor, got 'tensor<2xi64>'}}
+  %0 = onnx.CumSum %x, %axis : (tensor<?x8xf32>, tensor<2xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the verifier rejects a float CumSum axis.
+func.func @cumsum_float_axis(%x: tensor<?x8xf32>, %axis: tensor<f32>) {
+  // expected-error @+1 {{axis must be an int32 or int64 tensor, got 'tensor<f32>'}}
+  %0 = onnx.CumSum %x, %axis : (tensor<?x8xf32>, tensor<f32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the verifier rejects CumSum's exclusive outside {0, 1}.
+func.func @cumsum_exclusive(%x: tensor<?x8xf32>, %axis: tensor<i64>) {
+  // expected-error @+1 {{exclusive}}
+  %0 = onnx.CumSum %x, %axis {exclusive = 2 : i64} : (tensor<?x8xf32>, tensor<i64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the verifier rejects ScatterND with an unknown reduction.
+func.func @scatternd_reduction(%x: tensor<4x8xf32>, %i: tensor<2x1xi64>, %u: tensor<2x8xf32>) {
+  // expected-error @+1 {{reduction must be one of none, add, mul, max, min; got 'avg'}}
+  %0 = onnx.ScatterND %x, %i, %u {reduction = "avg"} : (tensor<4x8xf32>, tensor<2x1xi64>, tensor<2x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the verifier rejects ScatterND index tuples longer than data's rank.
+func.func @scatternd_long_tuples(%x: tensor<4x8xf32>, %i: tensor<2x3xi64>, %u: tensor<2xf32>) {
+  // expected-error @+1 {{index tuples of length 3 do not fit data of rank 2}}
+  %0 = onnx.ScatterND %x, %i, %u : (tensor<4x8xf32>, tensor<2x3xi64>, tensor<2xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the verifier rejects ScatterND updates of the wrong shape.
+func.func @scatternd_updates_shape(%x: tensor<4x8xf32>, %i: tensor<2x1xi64>, %u: tensor<2x4xf32>) {
+  // expected-error @+1 {{updates must have shape indices.shape[:-1] + data.shape[1:], got 'tensor<2x4xf32>'}}
+  %0 = onnx.ScatterND %x, %i, %u : (tensor<4x8xf32>, tensor<2x1xi64>, tensor<2x4xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the verifier rejects float ScatterND indices.
+func.func @scatternd_float_indices(%x: tensor<4x8xf32>, %i: tensor<2x1xf32>, %u: tensor<2x8xf32>) {
+  // expected-error @+1 {{indices must be an integer tensor, got 'tensor<2x1xf32>'}}
+  %0 = onnx.ScatterND %x, %i, %u : (tensor<4x8xf32>, tensor<2x1xf32>, tensor<2x8xf32>) -> tensor<4x8xf32>
+  return
+}

@@ -128,6 +128,26 @@ func.func @tensors(%x: tensor<?x8xf32>, %s: tensor<2xi64>, %i: tensor<?x2xi64>, 
   return
 }
 
+// CHECK-LABEL: func.func @decoder_ops
+func.func @decoder_ops(%x: tensor<?x8xf32>, %n: tensor<i64>, %axis: tensor<i64>,
+                       %idx: tensor<3x1xi64>, %u: tensor<3x8xf32>) {
+  // CHECK: onnx.Cos %{{.*}} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %0 = onnx.Cos %x : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  // CHECK: onnx.Sin %{{.*}} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %1 = onnx.Sin %x : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  // CHECK: onnx.LessOrEqual {{.*}} -> tensor<?x8xi1>
+  %2 = onnx.LessOrEqual %x, %0 : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xi1>
+  // CHECK: onnx.GreaterOrEqual {{.*}} -> tensor<?x8xi1>
+  %3 = onnx.GreaterOrEqual %x, %1 : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xi1>
+  // CHECK: onnx.Range %{{.*}}, %{{.*}}, %{{.*}} : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %4 = onnx.Range %n, %n, %n : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  // CHECK: onnx.CumSum {{.*}} {exclusive = 1 : i64, reverse = 1 : i64}
+  %5 = onnx.CumSum %x, %axis {exclusive = 1 : i64, reverse = 1 : i64} : (tensor<?x8xf32>, tensor<i64>) -> tensor<?x8xf32>
+  // CHECK: onnx.ScatterND {{.*}} {reduction = "max"} : (tensor<?x8xf32>, tensor<3x1xi64>, tensor<3x8xf32>) -> tensor<?x8xf32>
+  %6 = onnx.ScatterND %x, %idx, %u {reduction = "max"} : (tensor<?x8xf32>, tensor<3x1xi64>, tensor<3x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
 // CHECK-LABEL: func.func @moe
 func.func @moe(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>, %fc1: tensor<4x32x16xf32>,
                %b1: tensor<4x32xf32>, %fc2: tensor<4x16x32xf32>, %b2: tensor<4x16xf32>,

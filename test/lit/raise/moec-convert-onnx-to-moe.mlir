@@ -191,3 +191,21 @@ func.func @gelu(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
   %b = "onnx.Gelu"(%x) {approximate = "tanh"} : (tensor<?x16xf32>) -> tensor<?x16xf32>
   return %a, %b : tensor<?x16xf32>, tensor<?x16xf32>
 }
+
+// -----
+
+// Tests the ops of exported decoders that are elementwise: Cos and Sin
+// become math.cos / math.sin, LessOrEqual / GreaterOrEqual ordered float
+// (false with NaN) or signed integer comparisons.
+// CHECK-LABEL: func.func @decoder_elementwise
+// CHECK: math.cos
+// CHECK: math.sin
+// CHECK: arith.cmpf ole
+// CHECK: arith.cmpi sge
+func.func @decoder_elementwise(%x: tensor<?x8xf32>, %i: tensor<?x8xi64>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xi1>, tensor<?x8xi1>) {
+  %c = "onnx.Cos"(%x) : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %s = "onnx.Sin"(%x) : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %le = "onnx.LessOrEqual"(%c, %s) : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xi1>
+  %ge = "onnx.GreaterOrEqual"(%i, %i) : (tensor<?x8xi64>, tensor<?x8xi64>) -> tensor<?x8xi1>
+  return %c, %s, %le, %ge : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xi1>, tensor<?x8xi1>
+}

@@ -34,6 +34,13 @@ std::set<std::string> expectedKernels() {
       for (const char *i : {"i64", "i32"})
         names.insert(std::string(k) + "_" + t + "_" + i);
   }
+  for (const char *t : {"f32", "f64", "i64", "i32"})
+    names.insert(std::string("range_") + t);
+  for (const char *t : {"f32", "f16", "bf16", "f64", "i64", "i32"})
+    names.insert(std::string("cumsum_") + t);
+  for (const char *t : {"f32", "f16", "bf16", "i64", "i32", "bool"})
+    for (const char *i : {"i64", "i32"})
+      names.insert(std::string("scatter_nd_") + t + "_" + i);
   for (const char *tc : {"f32_f32", "f16_f32", "f16_f16", "bf16_f32", "bf16_bf16"}) {
     names.insert(std::string("attention_kv_append_") + tc);
     names.insert(std::string("rotary_") + tc);

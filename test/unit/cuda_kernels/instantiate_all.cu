@@ -228,3 +228,46 @@ MOEC_ATTENTION_KERNELS(__half, f16, float, f32)
 MOEC_ATTENTION_KERNELS(__half, f16, __half, f16)
 MOEC_ATTENTION_KERNELS(__nv_bfloat16, bf16, float, f32)
 MOEC_ATTENTION_KERNELS(__nv_bfloat16, bf16, __nv_bfloat16, bf16)
+
+// ---- Range, CumSum, ScatterND (ops of whole exported decoders) -------------------
+
+#define MOEC_RANGE_KERNEL(T, tag)                                                                  \
+  MOEC_KERNEL(range_##tag, 256) {                                                                  \
+    moec_ck::range<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, const T *), MOEC_ARG(2, const T *), \
+                           MOEC_ARG(3, T *), args.tokens, MOEC_STATUS);                            \
+  }
+MOEC_RANGE_KERNEL(float, f32)
+MOEC_RANGE_KERNEL(double, f64)
+MOEC_RANGE_KERNEL(int64, i64)
+MOEC_RANGE_KERNEL(int, i32)
+
+#define MOEC_CUMSUM_KERNEL(T, tag)                                                                 \
+  MOEC_KERNEL(cumsum_##tag, 256) {                                                                 \
+    moec_ck::cumsum<T, 256>(MOEC_ARG(0, const T *), MOEC_ARG(1, T *), 1, args.tokens, 64,          \
+                            (args.tokens & 1) != 0, (args.tokens & 2) != 0);                       \
+  }
+MOEC_CUMSUM_KERNEL(float, f32)
+MOEC_CUMSUM_KERNEL(__half, f16)
+MOEC_CUMSUM_KERNEL(__nv_bfloat16, bf16)
+MOEC_CUMSUM_KERNEL(double, f64)
+MOEC_CUMSUM_KERNEL(int64, i64)
+MOEC_CUMSUM_KERNEL(int, i32)
+
+// The reduction is a run-time value here so every branch is compiled.
+#define MOEC_SCATTER_ND_KERNEL(T, tag, I, itag)                                                    \
+  MOEC_KERNEL(scatter_nd_##tag##_##itag, 1024) {                                                   \
+    const index_t data_shape[3] = {args.tokens, 8, 64};                                            \
+    moec_ck::scatter_nd<T, I, 1024>(                                                               \
+        MOEC_ARG(0, const T *), MOEC_ARG(1, const I *), MOEC_ARG(2, const T *), MOEC_ARG(3, T *),  \
+        3, data_shape, args.tokens, 2, static_cast<moec_ck::ScatterReduction>(args.tokens % 5),    \
+        MOEC_STATUS);                                                                              \
+  }
+#define MOEC_SCATTER_ND_KERNELS(T, tag)                                                            \
+  MOEC_SCATTER_ND_KERNEL(T, tag, int64, i64)                                                       \
+  MOEC_SCATTER_ND_KERNEL(T, tag, int, i32)
+MOEC_SCATTER_ND_KERNELS(float, f32)
+MOEC_SCATTER_ND_KERNELS(__half, f16)
+MOEC_SCATTER_ND_KERNELS(__nv_bfloat16, bf16)
+MOEC_SCATTER_ND_KERNELS(int64, i64)
+MOEC_SCATTER_ND_KERNELS(int, i32)
+MOEC_SCATTER_ND_KERNELS(bool, bool)
