@@ -52,12 +52,12 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &options, Stage stop
     return;
   OpPassManager &raisePm = pm.nest<func::FuncOp>();
   raisePm.addPass(createMoecRaiseDequantize());
-  raisePm.addPass(createMoecRaiseSigmoidRouter());
-  // The expert raisers read the router a raiser above may have made, and
-  // remove the values whose shapes the importer deferred (k*T rows,
-  // data-dependent counts).
-  raisePm.addPass(createMoecRaiseLoopedExperts());
-  raisePm.addPass(createMoecRaiseBatchedExperts());
+  // The expert raisers (after the sigmoid router raiser, whose router they
+  // read) remove the values whose shapes the importer deferred (k*T rows,
+  // data-dependent counts); the attention raiser removes the [T, T] scores
+  // and masks the memory plan has no place for. Layer by layer, since each
+  // layer's input is ranked only once the layer before it is raised.
+  raisePm.addPass(createMoecRaiseDecoderLayers());
   // Every shape must be known from here on: the raising passes above may
   // have replaced the MoE blocks whose shapes the importer deferred.
   raisePm.addPass(createMoecOnnxInferShapes());

@@ -3,6 +3,7 @@
 
 #include "compiler/utils/ConstantData.h"
 #include "compiler/utils/OnnxOpAccess.h"
+#include "dialects/onnx/DeferredShapes.h"
 #include "dialects/onnx/ONNXDialect.h"
 
 #include "mlir/IR/Verifier.h"
@@ -409,6 +410,14 @@ LogicalResult raiseEach(Operation *scope, StringRef type,
     if (failed(raise(root)))
       return failure();
   return success();
+}
+
+void refreshShapes(func::FuncOp func) {
+  func.walk([](onnx::ONNXShapeInferenceOpInterface op) { (void)onnx::inferOrDeferShapes(op); });
+  if (!func.isExternal())
+    if (Operation *terminator = func.getBody().back().getTerminator())
+      func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
+                                     terminator->getOperandTypes()));
 }
 
 } // namespace moec::raise

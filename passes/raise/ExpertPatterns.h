@@ -12,6 +12,7 @@
 
 #include "dialects/moe/MoEDialect.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -131,6 +132,12 @@ struct SwigluParams {
 mlir::LogicalResult replaceByExperts(mlir::Operation *root, const SoftmaxRouter &router,
                                      mlir::Value x, const ExpertWeights &weights,
                                      const SwigluParams &swiglu);
+
+// Re-infers every onnx op's shapes in order (deferring what still cannot be
+// known, leaving invalid ops for moec-onnx-infer-shapes to report) and sets
+// the function's result types: after a raise, the values downstream of the
+// raised block get their shapes back.
+void refreshShapes(mlir::func::FuncOp func);
 
 // The raising passes' driver: calls `raise` on every onnx op of `type` in
 // `scope`, in program order, collected first (a raise erases only ops before

@@ -140,3 +140,42 @@ def MoecRaiseBatchedExperts : Pass<"moec-raise-batched-experts", "mlir::func::Fu
 }
 
 #endif // MOEC_PASSES_RAISE_PASSES_TD
+
+def MoecRaiseAttention : Pass<"moec-raise-attention", "mlir::func::FuncOp"> {
+  let summary = "Raises exported eager attention over [T, T] scores to moe.self_attention";
+  let description = [{
+    Recognizes attention as torch.onnx exports it for a decoder without a
+    KV cache: MatMul(q, Transpose(k, [0, 1, 3, 2])) scaled by constants
+    (Mul or Div), optionally softcapped (c * Tanh(s / c)), masked by Adds of
+    a bias or Wheres of a condition with a -inf fill, optionally joined with
+    a constant sink column (Concat, then the row maximum subtracted and the
+    column sliced off after the Softmax), Softmax over the last axis, no-op
+    Casts, then MatMul with v. q, k and v are heads first; k and v repeated
+    by repeat_kv (Reshape(Expand(Unsqueeze(x, 2)))) are read from their KV
+    heads. The masks are evaluated at compile time for a range of token
+    counts and must keep exactly the causal keys, or the causal keys within
+    one sliding window. Replaces the computation by moe.self_attention and
+    erases the scores and, once unused, the mask subgraph.
+    Leaves alone: softmaxes whose input is not [.., T, T] (routers). Reports
+    an error, naming the reason, for [T, T] scores it cannot raise (a mask
+    read from an input, a bias other than 0/-inf, probabilities used
+    elsewhere): such scores have no place in moec's memory plan.
+  }];
+  let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
+}
+
+def MoecRaiseDecoderLayers : Pass<"moec-raise-decoder-layers", "mlir::func::FuncOp"> {
+  let summary = "Runs the attention and expert raisers in rounds until nothing more is raised";
+  let description = [{
+    Each layer of an exported decoder has ranked inputs only once the layer
+    before it is raised: the mask leaves the attention scores unranked until
+    moec-raise-attention replaces them, the k*T rows leave an MoE block's
+    output unranked until moec-raise-looped-experts or
+    moec-raise-batched-experts replaces it. This pass runs
+    moec-raise-attention, moec-raise-sigmoid-router (whose router the expert
+    raisers read) and the two expert raisers, in that order, again and again
+    until a round adds no moe op. A lone MoE
+    block or attention is raised in the first round.
+  }];
+  let dependentDialects = ["moec::moe::MoEDialect", "moec::onnx::ONNXDialect"];
+}
