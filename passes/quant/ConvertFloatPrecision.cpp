@@ -191,7 +191,10 @@ struct ConvertFloatPrecisionPass
         isF32Tensor(op->getResult(0).getType())) {
       auto isKept = [&](OpOperand &use) {
         // Quantization scales stay f32: they are part of the weight's encoding.
-        return kept.contains(use.getOwner()) || isa<moe::DequantizeOp>(use.getOwner());
+        // Attention sinks are f32 logits by moe.self_attention's contract.
+        auto attention = dyn_cast<moe::SelfAttentionOp>(use.getOwner());
+        return kept.contains(use.getOwner()) || isa<moe::DequantizeOp>(use.getOwner()) ||
+               (attention && attention.getSinks() == use.get());
       };
       if (llvm::all_of(op->getResult(0).getUses(), isKept))
         return success();

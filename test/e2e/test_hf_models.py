@@ -208,6 +208,19 @@ class HfBlocks(unittest.TestCase):
                                          f"{rel} {label}: max|moec - ref| = {err:.3g}, "
                                          f"scale {scale:.3g}")
 
+    def test_decoders_compile_for_cuda(self):
+        """No GPU here: the cuda artifacts are only built (NVRTC), for the decoders whose
+        attention has the most to specialize: sinks and a window (gpt-oss), D != Dv and
+        the key read through a Transpose (DeepSeek-V3's MLA), plain GQA (Mixtral)."""
+        for rel in ("gpt_oss/logits_dynamo.onnx", "deepseek_v3/logits_dynamo.onnx",
+                    "mixtral/logits_torchscript.onnx"):
+            with self.subTest(fixture=rel):
+                out = os.path.join(self.work, re.sub(r"\W", "_", rel) + "_sm90a.moe")
+                proc = _run([common.Config.moec, "compile", os.path.join(HF_DIR, rel),
+                             "--target", "sm_90a", "-o", out])
+                self.assertEqual(proc.returncode, 0, f"{rel}: {proc.stderr}")
+                self.assertGreater(os.path.getsize(out), 0)
+
     def test_decoders_fail_cleanly(self):
         decoders = {rel: e for rel, e in self.fixtures.items()
                     if e["kind"] != "block" and rel not in COMPILING_DECODERS}

@@ -70,3 +70,16 @@ func.func @decomposed_router(%x: tensor<?x16xf32>) -> (tensor<?x2xf32>, tensor<?
   %y = moe.linear %x, %ew : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
   return %v, %i, %y : tensor<?x2xf32>, tensor<?x2xi64>, tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that q, k, v and the output of moe.self_attention become bf16 while
+// its sink logits stay f32, as the op requires.
+// CHECK-LABEL: func.func @attention_sinks_stay_f32
+// CHECK: %[[SINKS:.*]] = onnx.Constant {value = dense<[5.000000e-01, -1.000000e+00]> : tensor<2xf32>}
+// CHECK: moe.self_attention %{{.*}}, %{{.*}}, %{{.*}}, %[[SINKS]] {{.*}} : (tensor<1x2x?x4xbf16>, tensor<1x2x?x4xbf16>, tensor<1x2x?x4xbf16>, tensor<2xf32>) -> tensor<1x2x?x4xbf16>
+func.func @attention_sinks_stay_f32(%q: tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32> {
+  %sinks = onnx.Constant {value = dense<[0.5, -1.0]> : tensor<2xf32>} : () -> tensor<2xf32>
+  %o = moe.self_attention %q, %q, %q, %sinks {scale = 0.5 : f32} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>, tensor<2xf32>) -> tensor<1x2x?x4xf32>
+  return %o : tensor<1x2x?x4xf32>
+}
