@@ -208,6 +208,34 @@ class HfBlocks(unittest.TestCase):
                                          f"{rel} {label}: max|moec - ref| = {err:.3g}, "
                                          f"scale {scale:.3g}")
 
+    def test_decoders_generate_transformers_greedy_tokens(self):
+        """moec-run --generate on a decoder without a cache (the whole sequence rerun each
+        step) gives the tokens transformers' own greedy generate() gave, with its cache, from
+        the same weights (kv_*.ref holds the prompt and those tokens)."""
+        for rel in sorted(COMPILING_DECODERS):
+            model = rel.split("/")[0]
+            ref_dir = os.path.join(HF_DIR, model, "kv_dynamo.ref")
+            if not os.path.isdir(ref_dir):
+                continue  # gpt-oss has no cache export
+            with self.subTest(fixture=rel):
+                prompt = np.load(os.path.join(ref_dir, "prompt_ids.npy")).ravel()
+                want = np.load(os.path.join(ref_dir, "greedy_ids.npy")).ravel()
+                proc = _run([common.Config.moec_run, self._compile(rel), "--generate",
+                             str(len(want)), "--prompt", ",".join(map(str, prompt))])
+                self.assertEqual(proc.returncode, 0, f"{rel}: {proc.stderr}")
+                self.assertEqual([int(t) for t in proc.stdout.split()], want.tolist(), rel)
+
+    def test_generate_refuses_a_block(self):
+        """--generate on an MoE block (input hidden_states): a one-line error, exit 2."""
+        rel = "mixtral/block_batched_mm_dynamo.onnx"
+        proc = _run([common.Config.moec_run, self._compile(rel), "--generate", "2",
+                     "--prompt", "1,2"])
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, proc.stderr)
+        self.assertIn("no input 'input_ids'", lines[0])
+        self.assertEqual(proc.stdout, "")
+
     def test_decoders_compile_for_cuda(self):
         """No GPU here: the cuda artifacts are only built (NVRTC), for the decoders whose
         attention has the most to specialize: sinks and a window (gpt-oss), D != Dv and

@@ -1,9 +1,12 @@
-//===- Generate.cpp - moec-run --generate: greedy decoding with a KV cache -===//
+//===- Generate.cpp - moec-run --generate: greedy decoding -------------------===//
 //
 // Drives a compiled decoder the way an inference service would: one run on
 // the prompt, then one run per new token, each feeding the present cache of
-// the previous run back as the past. The model's interface is recognized by
-// name and shape (the onnxruntime-genai convention; docs/user-guide.md):
+// the previous run back as the past. A decoder without a cache (only
+// input_ids -> logits, as torch.onnx exports one with use_cache=False) is
+// run on the whole sequence so far at every step instead: quadratic work,
+// the same tokens. The model's interface is recognized by name and shape
+// (the onnxruntime-genai convention; docs/user-guide.md):
 //   input_ids              int64 [1, T]
 //   seqlens_k              int32 [1]   (tokens in the cache after this run - 1)
 //   total_sequence_length  int32 scalar (the same count; equal to T on the prompt)
@@ -91,7 +94,7 @@ public:
     if (promptLength == 0)
       fail("--prompt is empty: give at least one token id");
     int64_t needed = promptLength + options.newTokens - 1;
-    if (needed > capacity)
+    if (!cacheless && needed > capacity)
       fail(options.model + ": the KV cache holds " + std::to_string(capacity) +
            " positions; a prompt of " + std::to_string(promptLength) + " tokens and " +
            std::to_string(options.newTokens) + " new ones need " + std::to_string(needed));
@@ -101,7 +104,8 @@ public:
 
     moert_session_options_t sessionOptions;
     moert_session_options_initialize(&sessionOptions);
-    sessionOptions.max_tokens = promptLength;
+    // Without a cache the last run reads every token but the last generated.
+    sessionOptions.max_tokens = cacheless ? needed : promptLength;
     sessionOptions.cuda_device = static_cast<int32_t>(options.cudaDevice);
     moert_session_t *raw = nullptr;
     check(moert_session_create(model, &sessionOptions, &raw));
@@ -123,6 +127,14 @@ public:
 
     std::vector<int64_t> generated;
     std::vector<int64_t> tokens = options.prompt;
+    if (cacheless) {
+      for (int64_t step = 0; step < options.newTokens; ++step) {
+        int64_t next = runStep(tokens, static_cast<int64_t>(tokens.size()), /*first=*/true);
+        generated.push_back(next);
+        tokens.push_back(next);
+      }
+      return generated;
+    }
     int64_t total = 0;
     for (int64_t step = 0; step < options.newTokens; ++step) {
       total += static_cast<int64_t>(tokens.size());
@@ -154,6 +166,7 @@ private:
   std::vector<int64_t> maskValues;
   std::vector<Cache> caches;
   int64_t capacity = 0, vocab = 0;
+  bool cacheless = false; // only input_ids (and position_ids): rerun the sequence
   std::vector<float> chosenLogits;
   std::vector<double> millis; // per run, moert_session_run only
 
@@ -170,23 +183,9 @@ private:
            "; --generate expects " + want);
   }
 
-  void bindPorts() {
-    const std::string needs = " (--generate needs the inputs input_ids, seqlens_k and "
-                              "total_sequence_length or attention_mask, and past/present "
-                              "cache pairs)";
-    auto find = [&](const char *name) {
-      size_t index;
-      if (moert_status status = moert_model_find_input(model, name, &index)) {
-        moert_status_free(status);
-        fail(options.model + ": no input '" + name + "'" + needs);
-      }
-      return input(name);
-    };
-    inputIds = find("input_ids");
-    expect(inputIds,
-           inputIds.info.dtype == MOERT_DTYPE_I64 && inputIds.info.rank == 2 &&
-               inputIds.info.dims[0] == 1 && inputIds.info.dims[1] == -1,
-           "int64 [1, T]");
+  // seqlens_k and total_sequence_length, or attention_mask: how the run
+  // tells the graph the cache's length.
+  template <class Find> void bindCacheLengths(Find &find) {
     size_t maskIndex;
     if (moert_status status = moert_model_find_input(model, "attention_mask", &maskIndex)) {
       moert_status_free(status);
@@ -210,6 +209,36 @@ private:
              "int64 [1, capacity] (bind its length to the cache capacity with moec compile "
              "--bind-dim)");
     }
+  }
+
+  void bindPorts() {
+    const std::string needs = " (--generate needs the input input_ids and the output logits; "
+                              "with a cache also seqlens_k and total_sequence_length or "
+                              "attention_mask, and past/present cache pairs)";
+    auto find = [&](const char *name) {
+      size_t index;
+      if (moert_status status = moert_model_find_input(model, name, &index)) {
+        moert_status_free(status);
+        fail(options.model + ": no input '" + name + "'" + needs);
+      }
+      return input(name);
+    };
+    inputIds = find("input_ids");
+    expect(inputIds,
+           inputIds.info.dtype == MOERT_DTYPE_I64 && inputIds.info.rank == 2 &&
+               inputIds.info.dims[0] == 1 && inputIds.info.dims[1] == -1,
+           "int64 [1, T]");
+    // A decoder whose only inputs are the tokens (and their positions).
+    cacheless = true;
+    for (size_t i = 0, n = moert_model_input_count(model); i < n; ++i) {
+      moert_tensor_info_t info;
+      check(moert_model_input_info(model, i, &info));
+      std::string name = info.name;
+      if (name != "input_ids" && name != "position_ids")
+        cacheless = false;
+    }
+    if (!cacheless)
+      bindCacheLengths(find);
 
     size_t inputCount = moert_model_input_count(model);
     for (size_t i = 0; i < inputCount; ++i) {
@@ -253,7 +282,7 @@ private:
       capacity = cap;
       caches.push_back(std::move(cache));
     }
-    if (caches.empty())
+    if (caches.empty() && !cacheless)
       fail(options.model + ": no KV cache inputs" + needs);
     if (attentionMask && attentionMask->info.dims[1] != capacity)
       fail(options.model + ": attention_mask holds " +
@@ -293,7 +322,7 @@ private:
                                 seqlens->info.dims, sizeof(int32_t)};
       inputs[totalLength->index] = {&totalValue, MOERT_DTYPE_I32, totalLength->info.rank,
                                     totalLength->info.dims, sizeof(int32_t)};
-    } else {
+    } else if (attentionMask) {
       // The mask's ones are the cached tokens; the graph sums them.
       maskValues.assign(static_cast<size_t>(attentionMask->info.dims[1]), 0);
       std::fill(maskValues.begin(), maskValues.begin() + total, 1);
