@@ -18,7 +18,9 @@
 //   w      = w * scaling                     (optional)
 //
 // The pass turns it into one moe.router {scoring = "sigmoid"} whose results
-// replace w and idx, so it runs as one kernel. The mask may be built with
+// replace w and idx, so it runs as one kernel. Without bias and groups the
+// weights may also be the TopK's own values (w, idx = TopK(s, k); Flint):
+// the same router. The mask may be built with
 // ConstantOfShape or Expand for the zeros and ones, Expand or a Mul by ones
 // for the group-to-expert broadcast, and with or without Not. Anything else
 // (a different group score than the sum of the top two, groups that are not
@@ -181,9 +183,35 @@ public:
     }
     // (Other readers of s or of the indices keep theirs: the old ops stay
     // for them and die with their last reader.)
+    matchWeights(m, gather->getResult(0));
+    return m;
+  }
 
-    // Normalization and scaling after the gather.
-    Value w = gather->getResult(0);
+  // The plain form: the top k of the sigmoid scores themselves, no selection
+  // bias, no groups (Flint): TopK(Sigmoid(logits)) whose values are the
+  // weights, so no GatherElements is needed. Nullopt on any mismatch.
+  std::optional<Match> matchDirect(Operation *topk) {
+    Match m;
+    Operation *sigmoid = definedBy(topk->getOperand(0), "Sigmoid");
+    if (!sigmoid)
+      return std::nullopt;
+    auto sType = rankedType(sigmoid->getResult(0));
+    if (!sType || sType.getRank() != 2 || sType.isDynamicDim(1) ||
+        !sType.getElementType().isF32())
+      return std::nullopt;
+    int64_t experts = sType.getDimSize(1);
+    if (topKResult(topk->getResult(1), 1, &m.k) != topk || m.k < 1 || m.k > experts)
+      return std::nullopt;
+    m.logits = sigmoid->getOperand(0);
+    m.ids = topk->getResult(1);
+    matchWeights(m, topk->getResult(0));
+    return m;
+  }
+
+private:
+  // The weights w of the chosen experts, then optionally normalized to sum
+  // to one and scaled by a constant: sets m.normalize, m.scaling, m.weights.
+  void matchWeights(Match &m, Value w) {
     for (Operation *user : w.getUsers())
       if (Value norm = matchNormalize(user, w)) {
         m.normalize = true;
@@ -203,10 +231,8 @@ public:
       }
     }
     m.weights = w;
-    return m;
   }
 
-private:
   // w / ReduceSum(w, -1, keepdims) [+ tiny eps on the sum]: the normalized
   // value, or null.
   Value matchNormalize(Operation *user, Value w) {
@@ -328,49 +354,59 @@ private:
 
 struct RaiseSigmoidRouterPass : moec::impl::MoecRaiseSigmoidRouterBase<RaiseSigmoidRouterPass> {
   void runOnOperation() override {
-    SmallVector<Operation *> gathers;
+    SmallVector<Operation *> gathers, topks;
     getOperation().walk([&](Operation *op) {
-      if (op->getDialect() && op->getDialect()->getNamespace() == "onnx" &&
-          moec::onnxOpType(op) == "GatherElements")
+      if (!op->getDialect() || op->getDialect()->getNamespace() != "onnx")
+        return;
+      if (moec::onnxOpType(op) == "GatherElements")
         gathers.push_back(op);
+      else if (moec::onnxOpType(op) == "TopK")
+        topks.push_back(op);
     });
     Raiser raiser;
     bool raised = false;
-    for (Operation *gather : gathers) {
-      auto matched = raiser.match(gather);
-      if (!matched)
-        continue;
-      Match &m = *matched;
-      OpBuilder b(m.weights.getDefiningOp()->getBlock(),
-                  std::next(Block::iterator(m.weights.getDefiningOp())));
-      if (!isa<RankedTensorType>(m.weights.getType()) || !isa<RankedTensorType>(m.ids.getType()))
-        continue; // a deferred shape: moec-onnx-infer-shapes reports it
-      auto weightsType = cast<RankedTensorType>(m.weights.getType());
-      auto idsType = cast<RankedTensorType>(m.ids.getType());
-      if (!idsType.getElementType().isInteger(64) || weightsType.getShape() != idsType.getShape())
-        continue;
-      auto router = moe::RouterOp::create(
-          b, gather->getLoc(), weightsType, idsType, m.logits, b.getI64IntegerAttr(m.k),
-          b.getBoolAttr(m.normalize), b.getStringAttr("sigmoid"),
-          b.getI64IntegerAttr(m.groups), b.getI64IntegerAttr(m.topkGroups),
-          b.getF32FloatAttr(static_cast<float>(m.scaling)),
-          m.bias.empty() ? DenseF32ArrayAttr() : b.getDenseF32ArrayAttr(m.bias));
-      // The ids may be read before the weights are computed (the graph's
-      // order); the router goes where both are available: before the first
-      // use of either.
-      Operation *first = nullptr;
-      for (Value v : {m.weights, m.ids})
-        for (Operation *user : v.getUsers())
-          if (!first || user->isBeforeInBlock(first))
-            first = user;
-      if (first && first->isBeforeInBlock(router))
-        router->moveBefore(first);
-      m.weights.replaceAllUsesWith(router.getWeights());
-      m.ids.replaceAllUsesWith(router.getExpertIds());
-      raised = true;
-    }
+    for (Operation *gather : gathers)
+      if (auto matched = raiser.match(gather))
+        raised |= replaceByRouter(*matched, gather->getLoc());
+    // The plain form after the gathered one: a TopK whose values are the
+    // weights (in the gathered form they are unused).
+    for (Operation *topk : topks)
+      if (!topk->getResult(0).use_empty())
+        if (auto matched = raiser.matchDirect(topk))
+          raised |= replaceByRouter(*matched, topk->getLoc());
     if (raised)
       eraseDeadOnnxOps();
+  }
+
+  // Replaces m's weights and ids by one moe.router's; false (nothing done)
+  // when their types do not allow it.
+  bool replaceByRouter(Match &m, Location loc) {
+    if (!isa<RankedTensorType>(m.weights.getType()) || !isa<RankedTensorType>(m.ids.getType()))
+      return false; // a deferred shape: moec-onnx-infer-shapes reports it
+    auto weightsType = cast<RankedTensorType>(m.weights.getType());
+    auto idsType = cast<RankedTensorType>(m.ids.getType());
+    if (!idsType.getElementType().isInteger(64) || weightsType.getShape() != idsType.getShape())
+      return false;
+    OpBuilder b(m.weights.getDefiningOp()->getBlock(),
+                std::next(Block::iterator(m.weights.getDefiningOp())));
+    auto router = moe::RouterOp::create(
+        b, loc, weightsType, idsType, m.logits, b.getI64IntegerAttr(m.k),
+        b.getBoolAttr(m.normalize), b.getStringAttr("sigmoid"), b.getI64IntegerAttr(m.groups),
+        b.getI64IntegerAttr(m.topkGroups), b.getF32FloatAttr(static_cast<float>(m.scaling)),
+        m.bias.empty() ? DenseF32ArrayAttr() : b.getDenseF32ArrayAttr(m.bias));
+    // The ids may be read before the weights are computed (the graph's
+    // order); the router goes where both are available: before the first
+    // use of either.
+    Operation *first = nullptr;
+    for (Value v : {m.weights, m.ids})
+      for (Operation *user : v.getUsers())
+        if (!first || user->isBeforeInBlock(first))
+          first = user;
+    if (first && first->isBeforeInBlock(router))
+      router->moveBefore(first);
+    m.weights.replaceAllUsesWith(router.getWeights());
+    m.ids.replaceAllUsesWith(router.getExpertIds());
+    return true;
   }
 
   // The replaced subgraph is dead now; drop it (and any other dead onnx op:

@@ -40,7 +40,7 @@ def const(name, array):
 
 
 def router_graph(experts, k, groups=1, topk_groups=1, bias=True, normalize=True, scaling=None,
-                 expand=False, inverted=False, seed=0):
+                 expand=False, inverted=False, direct=False, seed=0):
     """logits [T, E] -> (weights [T, k], ids [T, k]) in plain ONNX ops."""
     rng = np.random.default_rng(seed)
     n = helper.make_node
@@ -92,9 +92,15 @@ def router_graph(experts, k, groups=1, topk_groups=1, bias=True, normalize=True,
             nodes += [const("neg", np.array(-1e30, np.float32)),
                       n("Where", ["keep", sel, "neg"], ["masked"])]
         sel = "masked"
-    nodes += [const("k", np.array([k], np.int64)),
-              n("TopK", [sel, "k"], ["_tv", "ids"], axis=-1),
-              n("GatherElements", ["s", "ids"], ["w"], axis=1)]
+    if direct:
+        # Flint's form: the top k of the sigmoid scores are the weights (no gather).
+        assert sel == "s"
+        nodes += [const("k", np.array([k], np.int64)),
+                  n("TopK", [sel, "k"], ["w", "ids"], axis=-1)]
+    else:
+        nodes += [const("k", np.array([k], np.int64)),
+                  n("TopK", [sel, "k"], ["_tv", "ids"], axis=-1),
+                  n("GatherElements", ["s", "ids"], ["w"], axis=1)]
     w = "w"
     if normalize:
         nodes += [const("lastk", np.array([-1], np.int64)),
@@ -120,6 +126,7 @@ CASES = {
     "groups_expand_inverted": dict(experts=16, k=2, groups=4, topk_groups=1, expand=True,
                                    inverted=True),
     "no_groups_no_bias": dict(experts=8, k=2, bias=False, normalize=False),
+    "topk_values_renormalized": dict(experts=8, k=3, bias=False, direct=True, scaling=1.5),
     "groups_no_normalize": dict(experts=12, k=3, groups=3, topk_groups=2, normalize=False,
                                 scaling=1.5),
 }

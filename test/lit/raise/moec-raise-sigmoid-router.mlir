@@ -111,3 +111,37 @@ func.func @group_score_max(%arg0: tensor<?x8xf32>) -> tensor<?x2xf32> {
   %24 = onnx.GatherElements %0, %ti {axis = 1 : i64} : (tensor<?x8xf32>, tensor<?x2xi64>) -> tensor<?x2xf32>
   return %24 : tensor<?x2xf32>
 }
+
+// -----
+
+// Tests the plain sigmoid top-k (Flint): no selection bias, no groups, the
+// weights are the TopK's own values, renormalized and scaled.
+// CHECK-LABEL: func.func @plain_topk_of_sigmoid
+// CHECK: %[[W:.*]], %[[IDS:.*]] = moe.router %{{.*}} {k = 2 : i64, normalize = true, scaling = 2.500000e+00 : f32, scoring = "sigmoid"}
+// CHECK-NOT: onnx.
+// CHECK: return %[[W]], %[[IDS]]
+func.func @plain_topk_of_sigmoid(%logits: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s = onnx.Sigmoid %logits : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %v, %ids = onnx.TopK %s, %k {axis = -1 : i64} : (tensor<?x8xf32>, tensor<1xi64>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  %sum = onnx.ReduceSum %v, %last : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %w = onnx.Div %v, %sum : (tensor<?x2xf32>, tensor<?x1xf32>) -> tensor<?x2xf32>
+  %c = onnx.Constant {value = dense<2.5> : tensor<f32>} : () -> tensor<f32>
+  %ws = onnx.Mul %w, %c : (tensor<?x2xf32>, tensor<f32>) -> tensor<?x2xf32>
+  return %ws, %ids : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+// Tests that the TopK of a softmax (not a sigmoid) is left to the softmax
+// routers' matchers.
+// CHECK-LABEL: func.func @topk_of_softmax_left_alone
+// CHECK-NOT: moe.router
+// CHECK: onnx.TopK
+func.func @topk_of_softmax_left_alone(%logits: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %k = onnx.Constant {value = dense<2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %s = onnx.Softmax %logits {axis = -1 : i64} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %v, %ids = onnx.TopK %s, %k {axis = -1 : i64} : (tensor<?x8xf32>, tensor<1xi64>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  return %v, %ids : tensor<?x2xf32>, tensor<?x2xi64>
+}
