@@ -73,6 +73,7 @@ const OpInfo kAiOnnxOps[] = {
     {"Log", "Log", 1, 1, 1},
     {"Reciprocal", "Reciprocal", 1, 1, 1},
     {"Not", "Not", 1, 1, 1},
+    {"IsNaN", "IsNaN", 1, 1, 1},
     {"ReduceSum", "ReduceSum", 1, 2, 1},
     {"ReduceMean", "ReduceMean", 1, 2, 1},
     {"ReduceMax", "ReduceMax", 1, 2, 1},

@@ -14,6 +14,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 
 #include <cstring>
+#include <limits>
 
 using namespace mlir;
 
@@ -287,6 +288,14 @@ std::optional<Values> known(Value value, int depth) {
     auto data = known(slice.getData(), depth + 1);
     auto starts = known(slice.getStarts(), depth + 1);
     auto ends = known(slice.getEnds(), depth + 1);
+    // kTokens is INT64_MIN, which exporters also write as a literal "from
+    // the very start" bound: in a constant it is that literal.
+    for (auto [bounds, values] : {std::pair{slice.getStarts(), &starts},
+                                  std::pair{slice.getEnds(), &ends}})
+      if (*values && bounds.getDefiningOp<ConstantOp>())
+        for (int64_t &v : **values)
+          if (v == kTokens)
+            v = std::numeric_limits<int64_t>::min() + 1;
     if (!data || !starts || !ends || starts->size() != 1 || ends->size() != 1 ||
         !allStatic(*starts) || !allStatic(*ends))
       return std::nullopt;

@@ -196,6 +196,13 @@ MOEC_UNARY_OP(ReciprocalOp)
 MOEC_UNARY_OP(NotOp)
 #undef MOEC_UNARY_OP
 
+LogicalResult IsNaNOp::inferShapes() {
+  auto type = requireRanked(*this, getX(), "X");
+  if (failed(type))
+    return failure();
+  return setResultType(*this, 0, type->getShape(), IntegerType::get(getContext(), 1));
+}
+
 LogicalResult GeluOp::verify() {
   if (getApproximate() != "none" && getApproximate() != "tanh")
     return emitOpError() << "approximate must be \"none\" or \"tanh\", got \""
@@ -204,6 +211,14 @@ LogicalResult GeluOp::verify() {
 }
 
 SmallVector<Type> NotOp::inferElementTypes() { return {IntegerType::get(getContext(), 1)}; }
+
+SmallVector<Type> IsNaNOp::inferElementTypes() { return {IntegerType::get(getContext(), 1)}; }
+
+LogicalResult IsNaNOp::verify() {
+  if (!isa<FloatType>(getElementType(getX())))
+    return emitOpError() << "operand must be a float tensor";
+  return success();
+}
 
 LogicalResult NotOp::verify() {
   if (!getElementType(getX()).isInteger(1))

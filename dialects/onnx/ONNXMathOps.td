@@ -195,6 +195,10 @@ def ONNX_NotOp : ONNX_UnaryOp<"Not", "logical negation of a bool tensor",
                               ONNX_OwnElementTypes> {
   let hasVerifier = 1;
 }
+def ONNX_IsNaNOp : ONNX_UnaryOp<"IsNaN", "NaN test of a float tensor (bool result)",
+                                ONNX_OwnElementTypes> {
+  let hasVerifier = 1;
+}
 
 //===----------------------------------------------------------------------===//
 // Reductions (axes as an optional input: ReduceSum since opset 13, the

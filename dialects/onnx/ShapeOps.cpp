@@ -287,6 +287,16 @@ LogicalResult SliceOp::inferShapes() {
   auto ends = getKnownIntValues(getEnds());
   if (!starts || !ends)
     return emitOpError() << "cannot infer shape: starts and ends are not known at compile time";
+  // Known values write T as INT64_MIN, which exporters also use as a literal
+  // "from the very start" bound: in a constant it is that literal.
+  auto literalMin = [](Value bounds, SmallVector<int64_t> &values) {
+    if (bounds.getDefiningOp<ConstantOp>())
+      for (int64_t &v : values)
+        if (v == kTokens)
+          v = std::numeric_limits<int64_t>::min() + 1;
+  };
+  literalMin(getStarts(), *starts);
+  literalMin(getEnds(), *ends);
   size_t n = starts->size();
   if (ends->size() != n)
     return emitOpError() << "starts and ends have different lengths";

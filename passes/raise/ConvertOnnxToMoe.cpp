@@ -118,6 +118,9 @@ Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType)
     return arith::OrIOp::create(b, loc, args[0], args[1]);
   if (type == "Not")
     return arith::XOrIOp::create(b, loc, args[0], scalarConstant(b, loc, argType, 1));
+  // Unordered "not equal" of x with itself: true exactly for NaN.
+  if (type == "IsNaN")
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, args[0], args[0]);
   if (type == "Where")
     return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
   if (type == "Clip") {
@@ -231,7 +234,7 @@ Value buildScalar(Operation *op, OpBuilder &b, ValueRange args, Type resultType)
 bool isElementwiseType(StringRef type) {
   static const char *const kTypes[] = {
       "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Clip", "Equal", "Less",
-      "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Not", "Where", "Expand",
+      "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Not", "IsNaN", "Where", "Expand",
       "Neg", "Abs", "Relu", "Sqrt", "Exp", "Tanh", "Erf", "Cos", "Sin", "Gelu", "Log",
       "Reciprocal", "Sigmoid", "Cast"};
   return llvm::is_contained(kTypes, type);

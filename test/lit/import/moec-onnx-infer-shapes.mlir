@@ -265,3 +265,28 @@ func.func @same_shape_ops(%x: tensor<?x8xi64>, %f: tensor<?x8xf32>, %idx: tensor
   %sin = onnx.Sin %cos : (tensor<*xf32>) -> tensor<*xf32>
   return %c, %s, %sin : tensor<*xi64>, tensor<*xf32>, tensor<*xf32>
 }
+
+// -----
+
+// Tests IsNaN's bool result of its input's shape, and that INT64_MIN as a
+// constant Slice bound is the literal "from the very start" (exporters write
+// shape[:-2] that way), not the token count that known values write the same.
+// CHECK-LABEL: func.func @isnan_and_int64_min_bound
+// CHECK: onnx.IsNaN {{.*}} -> tensor<?x8xi1>
+// CHECK: onnx.Slice {{.*}} -> tensor<2xi64>
+// CHECK: onnx.Reshape {{.*}} -> tensor<4x?x2xf32>
+func.func @isnan_and_int64_min_bound(%x: tensor<1x4x?x2xf32>, %f: tensor<?x8xf32>) -> (tensor<*xi1>, tensor<*xf32>) {
+  %n = onnx.IsNaN %f : (tensor<?x8xf32>) -> tensor<*xi1>
+  %shape = onnx.Shape %x : (tensor<1x4x?x2xf32>) -> tensor<4xi64>
+  %min = onnx.Constant {value = dense<-9223372036854775808> : tensor<1xi64>} : () -> tensor<1xi64>
+  %m2 = onnx.Constant {value = dense<-2> : tensor<1xi64>} : () -> tensor<1xi64>
+  %batch = onnx.Slice %shape, %min, %m2 : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<*xi64>
+  %neg1 = onnx.Constant {value = dense<-1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %prod = onnx.ReduceSum %batch, %ax0 {keepdims = 1 : i64} : (tensor<*xi64>, tensor<1xi64>) -> tensor<*xi64>
+  %tail = onnx.Constant {value = dense<[-1, 2]> : tensor<2xi64>} : () -> tensor<2xi64>
+  %four = onnx.Constant {value = dense<4> : tensor<1xi64>} : () -> tensor<1xi64>
+  %target = onnx.Concat %four, %tail {axis = 0 : i64} : (tensor<1xi64>, tensor<2xi64>) -> tensor<3xi64>
+  %r = onnx.Reshape %x, %target : (tensor<1x4x?x2xf32>, tensor<3xi64>) -> tensor<*xf32>
+  return %n, %r : tensor<*xi1>, tensor<*xf32>
+}

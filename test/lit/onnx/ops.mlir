@@ -38,6 +38,8 @@ func.func @math(%a: tensor<?x16xf32>, %b: tensor<16xf32>, %w: tensor<16x8xf32>,
   %14 = onnx.Or %10, %10 : (tensor<?x4xi1>, tensor<?x4xi1>) -> tensor<?x4xi1>
   // CHECK: onnx.Not
   %15 = onnx.Not %10 : (tensor<?x4xi1>) -> tensor<?x4xi1>
+  // CHECK: onnx.IsNaN
+  %is_nan = onnx.IsNaN %a : (tensor<?x16xf32>) -> tensor<?x16xi1>
   // CHECK: onnx.Where
   %16 = onnx.Where %p, %a, %b : (tensor<?x1xi1>, tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
   // CHECK: onnx.Sqrt

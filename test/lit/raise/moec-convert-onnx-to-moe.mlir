@@ -209,3 +209,14 @@ func.func @decoder_elementwise(%x: tensor<?x8xf32>, %i: tensor<?x8xi64>) -> (ten
   %ge = "onnx.GreaterOrEqual"(%i, %i) : (tensor<?x8xi64>, tensor<?x8xi64>) -> tensor<?x8xi1>
   return %c, %s, %le, %ge : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xi1>, tensor<?x8xi1>
 }
+
+// -----
+
+// Tests IsNaN: the unordered "not equal" of x with itself, true only for NaN.
+// CHECK-LABEL: func.func @is_nan
+// CHECK: ^bb0(%[[X:.*]]: f32):
+// CHECK: arith.cmpf une, %[[X]], %[[X]] : f32
+func.func @is_nan(%x: tensor<?x8xf32>) -> tensor<?x8xi1> {
+  %n = "onnx.IsNaN"(%x) : (tensor<?x8xf32>) -> tensor<?x8xi1>
+  return %n : tensor<?x8xi1>
+}
