@@ -101,6 +101,60 @@ Value peelRepeatKv(Value v) {
   return shapes ? base : v;
 }
 
+// Where(IsNaN(p), 0, p): SDPA's decomposition zeroes the rows a mask
+// removes entirely. A causal mask keeps key 0 for every query, so no row is
+// NaN and the guard is the identity: returns its result, or null.
+Value skipNanGuard(Value p) {
+  if (std::distance(p.getUses().begin(), p.getUses().end()) != 2)
+    return {};
+  Operation *isNan = nullptr, *where = nullptr;
+  for (Operation *user : p.getUsers()) {
+    if (isOnnxOp(user, "IsNaN"))
+      isNan = user;
+    else if (isOnnxOp(user, "Where"))
+      where = user;
+  }
+  if (!isNan || !where || !isNan->getResult(0).hasOneUse() ||
+      where->getOperand(0) != isNan->getResult(0) || where->getOperand(2) != p ||
+      !isZeroConstant(where->getOperand(1)))
+    return {};
+  return where->getResult(0);
+}
+
+// kᵀ as a transpose of k: Transpose(x, perm) of rank 4 (perm [0, 1, 3, 2]
+// of k itself, or another perm of another layout: DeepSeek's dynamo export
+// assembles k by ScatterND along its first axis), or SDPA's decomposition
+// Reshape(Transpose(Reshape(k, [B*N, T, D]), [0, 2, 1]), [B, N, D, T]).
+// Sets m.key and m.keyPerm (key = Transpose(m.key, m.keyPerm)).
+bool matchKeyTranspose(Value kt, AttentionMatch &m) {
+  if (Operation *transpose = definedByOnnx(kt, "Transpose")) {
+    auto perm = getIntsAttr(transpose, "perm");
+    if (!perm || perm->size() != 4)
+      return false;
+    m.key = transpose->getOperand(0);
+    m.keyPerm = {(*perm)[0], (*perm)[1], (*perm)[3], (*perm)[2]};
+    return true;
+  }
+  Operation *outer = definedByOnnx(kt, "Reshape");
+  Operation *transpose = outer ? definedByOnnx(outer->getOperand(0), "Transpose") : nullptr;
+  Operation *inner = transpose ? definedByOnnx(transpose->getOperand(0), "Reshape") : nullptr;
+  if (!inner || !outer->getOperand(0).hasOneUse() || !transpose->getOperand(0).hasOneUse())
+    return false;
+  auto perm = getIntsAttr(transpose, "perm");
+  auto k = rankedType(inner->getOperand(0)), flat = rankedType(inner->getResult(0)),
+       out = rankedType(kt);
+  if (!perm || ArrayRef<int64_t>(*perm) != ArrayRef<int64_t>{0, 2, 1} || !k || !flat || !out ||
+      k.getRank() != 4 || flat.getRank() != 3 || k.isDynamicDim(0) || k.isDynamicDim(1))
+    return false;
+  auto d = k.getShape();
+  if (flat.getShape() != ArrayRef<int64_t>{d[0] * d[1], d[2], d[3]} ||
+      out.getShape() != ArrayRef<int64_t>{d[0], d[1], d[3], d[2]})
+    return false;
+  m.key = inner->getOperand(0);
+  m.keyPerm = {0, 1, 2, 3};
+  return true;
+}
+
 class AttentionRaiser {
 public:
   explicit AttentionRaiser(func::FuncOp func) : func(func) {}
@@ -114,6 +168,8 @@ private:
   LogicalResult checkMask(const AttentionMatch &m, int64_t &window, std::string &why);
 
   func::FuncOp func;
+  // Set by match(): it stopped at values whose shapes are deferred upstream.
+  bool deferred = false;
 };
 
 std::optional<AttentionMatch> AttentionRaiser::match(Operation *softmax, std::string &why) {
@@ -128,6 +184,10 @@ std::optional<AttentionMatch> AttentionRaiser::match(Operation *softmax, std::st
   Value p = softmax->getResult(0);
   bool droppedSink = false;
   while (true) {
+    if (Value guarded = skipNanGuard(p)) {
+      p = guarded;
+      continue;
+    }
     if (!singleUse(p)) {
       why = "the probabilities have other uses";
       return std::nullopt;
@@ -211,18 +271,22 @@ std::optional<AttentionMatch> AttentionRaiser::match(Operation *softmax, std::st
       continue;
     }
     if (isOnnxOp(def, "MatMul")) {
-      // kᵀ is a Transpose of some layout of k: [0, 1, 3, 2] of k itself,
-      // or (DeepSeek's dynamo export, k assembled by ScatterND along its
-      // first axis) another perm of another layout.
-      Operation *transpose = definedByOnnx(def->getOperand(1), "Transpose");
-      auto perm = transpose ? getIntsAttr(transpose, "perm") : std::nullopt;
-      if (!perm || perm->size() != 4 || !singleUse(def->getOperand(1))) {
+      // SDPA's decomposition scales q and kᵀ by sqrt(scale) each.
+      Value q = def->getOperand(0), kt = def->getOperand(1);
+      for (Value *side : {&q, &kt})
+        if (Operation *mul = definedByOnnx(*side, "Mul"); mul && singleUse(*side))
+          if (auto c = scalarFloat(mul->getOperand(1))) {
+            m.scale *= *c;
+            *side = mul->getOperand(0);
+          }
+      if (!singleUse(kt) || !matchKeyTranspose(kt, m)) {
+        // Unranked: deferred upstream (an MoE block not raised yet); SDPA's
+        // Reshape form of kᵀ is only recognizable by its shapes.
+        deferred = !rankedType(q) || !rankedType(kt);
         why = "the scores are not MatMul(q, Transpose(k))";
         return std::nullopt;
       }
-      m.query = def->getOperand(0);
-      m.key = transpose->getOperand(0);
-      m.keyPerm = {(*perm)[0], (*perm)[1], (*perm)[3], (*perm)[2]};
+      m.query = q;
       break;
     }
     if (isOnnxOp(def, "Mul") || isOnnxOp(def, "Div")) {
@@ -420,17 +484,24 @@ LogicalResult AttentionRaiser::checkMask(const AttentionMatch &m, int64_t &windo
   return success();
 }
 
-// A MatMul(x, Transpose(y)) of rank 4 within a few ops above `v`: the scores
-// of an attention, whatever lies between them and the softmax.
+// A MatMul(x, kᵀ) within a few ops above `v`: the scores of an attention,
+// whatever lies between them and the softmax.
 bool readsScores(Value v, int depth = 0) {
   Operation *def = v.getDefiningOp();
   if (!def || depth > 8)
     return false;
-  if (isOnnxOp(def, "MatMul"))
-    if (Operation *t = definedByOnnx(def->getOperand(1), "Transpose")) {
+  if (isOnnxOp(def, "MatMul")) {
+    // kᵀ: a Transpose, possibly scaled (Mul) or in SDPA's Reshape form.
+    Value kt = def->getOperand(1);
+    if (Operation *mul = definedByOnnx(kt, "Mul"))
+      kt = mul->getOperand(0);
+    if (Operation *t = definedByOnnx(kt, "Transpose")) {
       auto perm = getIntsAttr(t, "perm");
       return perm && perm->size() == 4;
     }
+    if (Operation *reshape = definedByOnnx(kt, "Reshape"))
+      return definedByOnnx(reshape->getOperand(0), "Transpose") != nullptr;
+  }
   return llvm::any_of(def->getOperands(), [&](Value in) { return readsScores(in, depth + 1); });
 }
 
@@ -450,9 +521,10 @@ LogicalResult AttentionRaiser::raise(Operation *softmax) {
                                    "moe.self_attention: "
                                 << why;
   };
+  deferred = false;
   auto m = match(softmax, why);
   if (!m)
-    return refuse();
+    return deferred ? success() : refuse();
   auto q = rankedType(m->query), v = rankedType(m->value), k = rankedType(m->key);
   bool transposeKey = ArrayRef<int64_t>(m->keyPerm) != ArrayRef<int64_t>{0, 1, 2, 3};
   if (k && transposeKey) {

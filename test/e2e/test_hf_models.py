@@ -9,7 +9,8 @@ PyTorch output saved beside it (make_hf_models.py wrote both; test_hf_fixtures.p
 onnxruntime agrees with it) within the e2e criterion max|out - ref| <= 1e-4 * max|ref|: moec
 computes in float32 with other summation orders than PyTorch, a few ulps of scale.
 
-The decoders exported without a KV cache (logits_*, all of them: COMPILING_DECODERS) compile:
+The decoders exported without a KV cache (logits_*, eager and sdpa attention, all of them:
+COMPILING_DECODERS) compile:
 their raised IR has one moe.self_attention per layer and one moe.experts per MoE layer, and
 their logits match PyTorch's (the saved reference) and onnxruntime's at other token counts
 within the same criterion. The other decoder exports (kv_*: a second symbolic dim, the cache
@@ -44,6 +45,15 @@ COMPILING_DECODERS = {
     "olmoe/logits_torchscript.onnx": 2,
     "qwen2_moe/logits_dynamo.onnx": 2,
     "qwen2_moe/logits_torchscript.onnx": 2,
+    # attn_implementation "sdpa" (transformers' default; gpt-oss has none)
+    "deepseek_v3/logits_sdpa_dynamo.onnx": 1,
+    "deepseek_v3/logits_sdpa_torchscript.onnx": 1,
+    "mixtral/logits_sdpa_dynamo.onnx": 2,
+    "mixtral/logits_sdpa_torchscript.onnx": 2,
+    "olmoe/logits_sdpa_dynamo.onnx": 2,
+    "olmoe/logits_sdpa_torchscript.onnx": 2,
+    "qwen2_moe/logits_sdpa_dynamo.onnx": 2,
+    "qwen2_moe/logits_sdpa_torchscript.onnx": 2,
 }
 
 

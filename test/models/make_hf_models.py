@@ -17,6 +17,8 @@ seeds) the script writes, for every exporter that manages it (dynamo = torch.exp
 torchscript = the tracing exporter):
   <model>/block_<impl>_<exporter>.onnx   the sparse MoE module alone, hidden_states [1, tokens, H]
   <model>/logits_<exporter>.onnx         the decoder, input_ids [1, seq] -> logits, no cache
+  <model>/logits_sdpa_<exporter>.onnx    the same with attn_implementation "sdpa" (transformers'
+                                         default) instead of "eager"
   <model>/kv_<exporter>.onnx             the decoder with past key/values in and present out
 and beside each a directory <name>.ref/ of .npy files (inputs, outputs) computed by the PyTorch
 module in float32. manifest.json describes every fixture; the attempts that failed are recorded
@@ -125,12 +127,12 @@ def model_specs():
 # ----------------------------------------------------------------------------------------------
 # building and weights
 
-def build(name, spec, impl):
+def build(name, spec, impl, attn="eager"):
     import torch
     torch.manual_seed(spec["seed"])
     config = spec["config"](**spec["kwargs"])
     config._experts_implementation = impl
-    config._attn_implementation = "eager"
+    config._attn_implementation = attn
     model = spec["model"](config).eval()
     reinit_weights(model, spec["seed"], spec.get("experts_transposed", False))
     return config, model
@@ -370,6 +372,32 @@ def _FirstOutput(block):
     return FirstOutput(block)
 
 
+def logits_fixture(name, spec, config, model, ids, logits, exporter, rel, attn, out, manifest,
+                   failed):
+    """(b) one decoder export without a cache: input_ids -> logits, checked in onnxruntime
+    against `logits` (the eager model's: both attention implementations compute the same)."""
+    import torch
+    LogitsOnly, _ = _wrappers()
+    try:
+        with torch.no_grad():
+            m = export(LogitsOnly(model, ones_mask=exporter == "torchscript"), (ids,), os.path.join(out, rel), exporter,
+                       ["input_ids"], ["logits"],
+                       {"input_ids": {1: "seq"}, "logits": {1: "seq"}})
+        _ort_check(os.path.join(out, rel), {"input_ids": ids.numpy()}, [logits.numpy()])
+    except Exception as exc:
+        _remove(os.path.join(out, rel))
+        failed.append({"fixture": rel, "error": _one_line(exc)})
+        return
+    _save_ref(os.path.join(out, rel[:-5] + ".ref"),
+              {"input_ids": ids.numpy(), "logits": logits.numpy()})
+    inputs, outputs = _io(m)
+    entry = _entry(name, spec, config, "logits", "batched_mm", exporter, m, inputs, outputs,
+                   attn)
+    if exporter == "torchscript":
+        entry["note"] = "traced with attention_mask = ones_like(input_ids) (see LogitsOnly)"
+    manifest[rel] = entry
+
+
 def decoder_fixtures(name, spec, out, manifest, failed):
     import torch
     LogitsOnly, WithCache = _wrappers()
@@ -381,23 +409,22 @@ def decoder_fixtures(name, spec, out, manifest, failed):
 
     for exporter in ("dynamo", "torchscript"):
         rel = f"{name}/logits_{exporter}.onnx"
-        try:
-            with torch.no_grad():
-                m = export(LogitsOnly(model, ones_mask=exporter == "torchscript"), (ids,), os.path.join(out, rel), exporter,
-                           ["input_ids"], ["logits"],
-                           {"input_ids": {1: "seq"}, "logits": {1: "seq"}})
-            _ort_check(os.path.join(out, rel), {"input_ids": ids.numpy()}, [logits.numpy()])
-        except Exception as exc:
-            _remove(os.path.join(out, rel))
-            failed.append({"fixture": rel, "error": _one_line(exc)})
-            continue
-        _save_ref(os.path.join(out, rel[:-5] + ".ref"),
-                  {"input_ids": ids.numpy(), "logits": logits.numpy()})
-        inputs, outputs = _io(m)
-        entry = _entry(name, spec, config, "logits", "batched_mm", exporter, m, inputs, outputs)
-        if exporter == "torchscript":
-            entry["note"] = "traced with attention_mask = ones_like(input_ids) (see LogitsOnly)"
-        manifest[rel] = entry
+        logits_fixture(name, spec, config, model, ids, logits, exporter, rel, "eager", out,
+                       manifest, failed)
+    # (b') the same decoder with transformers' default attention, "sdpa": its decomposition
+    # scales q and k by sqrt(scale) each, transposes k through a rank-3 Reshape and zeroes
+    # NaN rows after the softmax.
+    try:
+        _, sdpa_model = build(name, spec, "batched_mm", attn="sdpa")
+    except ValueError as exc:  # gpt-oss: sinks have no sdpa form in transformers
+        for exporter in ("dynamo", "torchscript"):
+            failed.append({"fixture": f"{name}/logits_sdpa_{exporter}.onnx",
+                           "error": _one_line(exc)})
+        sdpa_model = None
+    for exporter in ("dynamo", "torchscript") if sdpa_model is not None else ():
+        rel = f"{name}/logits_sdpa_{exporter}.onnx"
+        logits_fixture(name, spec, config, sdpa_model, ids, logits, exporter, rel, "sdpa", out,
+                       manifest, failed)
 
     # (c) with past key/values. Trace with a non-empty past and a 2-token step so neither
     # length is specialized to 0 or 1; the reference is a prefill of SEQ tokens followed by a
@@ -466,13 +493,13 @@ def _greedy(wrapper, ids, empty):
     return np.array([tokens], dtype=np.int64)
 
 
-def _entry(name, spec, config, kind, impl, exporter, m, inputs, outputs):
+def _entry(name, spec, config, kind, impl, exporter, m, inputs, outputs, attn="eager"):
     keys = sorted(k for k in spec["kwargs"])
     cfg = {k: getattr(config, k) for k in keys}
     return {
         "model": name, "kind": kind, "class": spec["model"].__name__, "config_class": spec["config"].__name__, "config": cfg,
         "routing": spec["routing"], "experts_implementation": impl,
-        "attn_implementation": "eager", "exporter": exporter,
+        "attn_implementation": attn, "exporter": exporter,
         "opset": next(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")),
         "inputs": inputs, "outputs": outputs, "rtol": RTOL, "atol": ATOL,
         "nodes": len(m.graph.node)}

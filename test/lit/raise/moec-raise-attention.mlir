@@ -131,6 +131,49 @@ func.func @causal_by_cumsum(%q: tensor<1x2x?x4xf32>, %k: tensor<1x2x?x4xf32>, %v
 
 // -----
 
+// Tests transformers' "sdpa" attention as torch.onnx decomposes it: q and kᵀ
+// each scaled by sqrt(scale), kᵀ written Reshape(Transpose(Reshape(k,
+// [B*N, T, D]), [0, 2, 1]), [B, N, D, T]), and the NaN rows of fully masked
+// queries zeroed after the softmax (never NaN under a causal mask).
+// CHECK-LABEL: func.func @sdpa_decomposition
+// CHECK-SAME: (%[[Q:.*]]: tensor<1x2x?x4xf32>, %[[K:.*]]: tensor<1x2x?x4xf32>, %[[V:.*]]: tensor<1x2x?x4xf32>)
+// The product of the two f32 factors sqrt(0.5), rounded:
+// CHECK: moe.self_attention %[[Q]], %[[K]], %[[V]] {scale = 0.49999997 : f32}
+// CHECK-NOT: onnx.IsNaN
+// CHECK: return
+func.func @sdpa_decomposition(%q: tensor<1x2x?x4xf32>, %k: tensor<1x2x?x4xf32>, %v: tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32> {
+  %tdim = onnx.Shape %q {start = 2 : i64, end = 3 : i64} : (tensor<1x2x?x4xf32>) -> tensor<1xi64>
+  %zero = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %one = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %ax0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %t = onnx.Squeeze %tdim, %ax0 : (tensor<1xi64>, tensor<1xi64>) -> tensor<i64>
+  %ar = onnx.Range %zero, %t, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %rows = onnx.Unsqueeze %ar, %ax1 : (tensor<?xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  %cols = onnx.Unsqueeze %ar, %ax0 : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+  %keep = onnx.LessOrEqual %cols, %rows : (tensor<1x?xi64>, tensor<?x1xi64>) -> tensor<?x?xi1>
+  %zf = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %ninf = onnx.Constant {value = dense<0xFF800000> : tensor<f32>} : () -> tensor<f32>
+  %mask = onnx.Where %keep, %zf, %ninf : (tensor<?x?xi1>, tensor<f32>, tensor<f32>) -> tensor<?x?xf32>
+  %flat_shape = onnx.Constant {value = dense<[2, -1, 4]> : tensor<3xi64>} : () -> tensor<3xi64>
+  %kf = onnx.Reshape %k, %flat_shape : (tensor<1x2x?x4xf32>, tensor<3xi64>) -> tensor<2x?x4xf32>
+  %kft = onnx.Transpose %kf {perm = array<i64: 0, 2, 1>} : (tensor<2x?x4xf32>) -> tensor<2x4x?xf32>
+  %kt_shape = onnx.Constant {value = dense<[1, 2, 4, -1]> : tensor<4xi64>} : () -> tensor<4xi64>
+  %kt = onnx.Reshape %kft, %kt_shape : (tensor<2x4x?xf32>, tensor<4xi64>) -> tensor<1x2x4x?xf32>
+  %root_scale = onnx.Constant {value = dense<0.707106769> : tensor<f32>} : () -> tensor<f32>
+  %qs = onnx.Mul %q, %root_scale : (tensor<1x2x?x4xf32>, tensor<f32>) -> tensor<1x2x?x4xf32>
+  %kts = onnx.Mul %kt, %root_scale : (tensor<1x2x4x?xf32>, tensor<f32>) -> tensor<1x2x4x?xf32>
+  %s = onnx.MatMul %qs, %kts : (tensor<1x2x?x4xf32>, tensor<1x2x4x?xf32>) -> tensor<1x2x?x?xf32>
+  %sm = onnx.Add %s, %mask : (tensor<1x2x?x?xf32>, tensor<?x?xf32>) -> tensor<1x2x?x?xf32>
+  %p = onnx.Softmax %sm {axis = -1 : i64} : (tensor<1x2x?x?xf32>) -> tensor<1x2x?x?xf32>
+  %nan = onnx.IsNaN %p : (tensor<1x2x?x?xf32>) -> tensor<1x2x?x?xi1>
+  %pz = onnx.Where %nan, %zf, %p : (tensor<1x2x?x?xi1>, tensor<f32>, tensor<1x2x?x?xf32>) -> tensor<1x2x?x?xf32>
+  %o = onnx.MatMul %pz, %v : (tensor<1x2x?x?xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+  return %o : tensor<1x2x?x4xf32>
+}
+
+// -----
+
 // Tests that a softmax whose input is not [.., T, T] (a router) is left alone.
 // CHECK-LABEL: func.func @router_softmax
 // CHECK: onnx.Softmax
