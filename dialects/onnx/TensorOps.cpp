@@ -131,25 +131,30 @@ LogicalResult GatherElementsOp::inferShapes() {
   return setResultType(*this, 0, indices->getShape(), getElementType(getData()));
 }
 
-LogicalResult ScatterElementsOp::verify() {
+// The checks ScatterElements and ScatterND share: a known reduction, and
+// updates of data's element type.
+static LogicalResult verifyScatter(Operation *op, StringRef reduction, Value data,
+                                   Value updates) {
   static const char *const kReductions[] = {"none", "add", "mul", "max", "min"};
-  if (!llvm::is_contained(kReductions, getReduction()))
-    return emitOpError() << "reduction must be one of none, add, mul, max, min; got '"
-                         << getReduction() << "'";
-  if (getElementType(getUpdates()) != getElementType(getData()))
-    return emitOpError() << "updates must have the element type of data";
+  if (!llvm::is_contained(kReductions, reduction))
+    return op->emitOpError() << "reduction must be one of none, add, mul, max, min; got '"
+                             << reduction << "'";
+  if (getElementType(updates) != getElementType(data))
+    return op->emitOpError() << "updates must have the element type of data";
+  return success();
+}
+
+LogicalResult ScatterElementsOp::verify() {
+  if (failed(verifyScatter(*this, getReduction(), getData(), getUpdates())))
+    return failure();
   return verifyElementsOp(*this, getData(), getIndices(), static_cast<int64_t>(getAxis()));
 }
 
 LogicalResult ScatterElementsOp::inferShapes() { return inferSameAsOperand(*this, getData()); }
 
 LogicalResult ScatterNDOp::verify() {
-  static const char *const kReductions[] = {"none", "add", "mul", "max", "min"};
-  if (!llvm::is_contained(kReductions, getReduction()))
-    return emitOpError() << "reduction must be one of none, add, mul, max, min; got '"
-                         << getReduction() << "'";
-  if (getElementType(getUpdates()) != getElementType(getData()))
-    return emitOpError() << "updates must have the element type of data";
+  if (failed(verifyScatter(*this, getReduction(), getData(), getUpdates())))
+    return failure();
   auto indices = getRankedType(getIndices());
   if (indices && !isa<IntegerType>(indices.getElementType()))
     return emitOpError() << "indices must be an integer tensor, got " << indices;
