@@ -12,8 +12,9 @@
 //     capacity C (or the window when smaller), 4*C*HD per query head, since
 //     the keys it actually reads depend on the cache's fill at run time;
 //   - self_attention counts the causal (query, key) pairs, 2*(D + Dv)
-//     each: exact for a static sequence; for S = T an upper bound of
-//     `window` keys per query, or unmodelled without a window (quadratic);
+//     each: exact for a static sequence and for S = T without a window
+//     (T(T+1)/2 pairs: the only T^2 term); with S = T and a window, an
+//     upper bound of `window` keys per query;
 //   - elementwise bodies: arithmetic ops per element (constants and
 //     conversions not counted); softmax 4, rms_norm 4, rotary 3 per rotated
 //     element, reduce and moe_combine 1 per input element, dequantize 1 per
@@ -202,9 +203,9 @@ FailureOr<Affine> flopsOf(kernel::LaunchOp op, bool &modelled) {
   } else if (kind == "self_attention") {
     // q [B, N, S, D], v [B, KV, S, Dv]: q.k and p.v, 2*(D + Dv) per
     // (query, allowed key) pair. Query i sees min(i + 1, W) keys (W = window,
-    // or S): S(S+1)/2 pairs per head without a window. Exact when S is static;
-    // with S = T, a window gives the upper bound W per query (affine), and no
-    // window is quadratic in T, which Affine cannot hold: left unmodelled.
+    // or S): S(S+1)/2 pairs per head without a window. Exact when S is static
+    // and for S = T without a window (the T^2 term); with S = T and a window,
+    // the upper bound W per query.
     auto query = cast<ShapedType>(in[0].getType()).getShape();
     int64_t window = specInt(op, "window", 0);
     int64_t perPair = 2 * (query[3] + dim(in[2], 3));
@@ -220,7 +221,9 @@ FailureOr<Affine> flopsOf(kernel::LaunchOp op, bool &modelled) {
     } else if (window > 0) {
       result = Affine{0, batch * heads * window * perPair};
     } else {
-      modelled = false;
+      // T(T+1)/2 pairs per head; perPair = 2(D + Dv) is even.
+      int64_t half = batch * heads * perPair / 2;
+      result = Affine{0, half, half};
     }
   } else if (kind == "attention_kv_append" || kind == "rotary") {
     // 3 flops per rotated element (a pair costs 4 mul + 2 add) of the new

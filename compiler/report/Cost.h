@@ -27,23 +27,35 @@
 
 namespace moec::report {
 
-// base + perToken * T.
+// base + perToken * T + perTokenSquared * T^2. Sizes are affine in T; only
+// the FLOPs of attention over the prompt itself (moe.self_attention: T(T+1)/2
+// query-key pairs per head) are quadratic.
 struct Affine {
   int64_t base = 0;
   int64_t perToken = 0;
+  int64_t perTokenSquared = 0;
 
-  int64_t at(int64_t tokens) const { return base + perToken * tokens; }
+  int64_t at(int64_t tokens) const {
+    return base + perToken * tokens + perTokenSquared * tokens * tokens;
+  }
   Affine &operator+=(const Affine &o) {
     base += o.base;
     perToken += o.perToken;
+    perTokenSquared += o.perTokenSquared;
     return *this;
   }
   friend Affine operator+(Affine a, const Affine &b) { return a += b; }
-  friend Affine operator*(Affine a, int64_t k) { return {a.base * k, a.perToken * k}; }
-  // Exact when `k` divides both coefficients (callers divide element counts
+  friend Affine operator*(Affine a, int64_t k) {
+    return {a.base * k, a.perToken * k, a.perTokenSquared * k};
+  }
+  // Exact when `k` divides every coefficient (callers divide element counts
   // by a static dimension of the same tensor).
-  Affine divExact(int64_t k) const { return k ? Affine{base / k, perToken / k} : Affine{}; }
-  bool operator==(const Affine &o) const { return base == o.base && perToken == o.perToken; }
+  Affine divExact(int64_t k) const {
+    return k ? Affine{base / k, perToken / k, perTokenSquared / k} : Affine{};
+  }
+  bool operator==(const Affine &o) const {
+    return base == o.base && perToken == o.perToken && perTokenSquared == o.perTokenSquared;
+  }
 };
 
 // Elements of a ranked tensor type; failure when it has more than one

@@ -24,14 +24,18 @@ std::string grouped(int64_t v) {
   return v < 0 ? "-" + out : out;
 }
 
-// "a*T + b", "a*T" or "b".
+// "c*T^2 + a*T + b", "a*T + b", "a*T" or "b" (zero terms left out).
 std::string affine(const Affine &a) {
-  if (!a.perToken)
-    return grouped(a.base);
-  std::string s = grouped(a.perToken) + "*T";
-  if (a.base)
-    s += " + " + grouped(a.base);
-  return s;
+  std::string s;
+  auto term = [&](int64_t coefficient, const char *unit) {
+    if (!coefficient)
+      return;
+    s += (s.empty() ? "" : " + ") + grouped(coefficient) + unit;
+  };
+  term(a.perTokenSquared, "*T^2");
+  term(a.perToken, "*T");
+  term(a.base, "");
+  return s.empty() ? "0" : s;
 }
 
 // A table cell: '|' would end it.
@@ -129,6 +133,8 @@ void writeJson(const Report &r, llvm::raw_ostream &os) {
     j.attributeObject(key, [&] {
       j.attribute("base", a.base);
       j.attribute("per_token", a.perToken);
+      if (a.perTokenSquared)
+        j.attribute("per_token_squared", a.perTokenSquared);
     });
   };
   auto totals = [&](const Totals &t) {
