@@ -110,6 +110,17 @@ LogicalResult GraphImporter::resolveTokenDim() {
       diag << (s.first.empty() ? std::string("an unnamed one") : "'" + s.first + "'")
            << " in input '" << s.second << "'";
     });
+    // A second symbol first seen in a past_* input is the length of a
+    // growing cache (transformers' exports concatenate past and new keys):
+    // binding it would not help, the graph's cache length would still grow.
+    const std::string &second = symbols[1].second;
+    if (llvm::StringRef(second).starts_with("past")) {
+      diag << "); '" << symbols[1].first << "' is the length of a growing KV cache, which moec "
+           << "does not compile: export the decoder without its cache (use_cache=False) or "
+              "with a fixed-capacity cache (onnxruntime-genai's form, docs/user-guide.md, "
+              "\"Generate\")";
+      return diag;
+    }
     diag << "); moec supports one, the token count: fix the others with --bind-dim NAME=VALUE";
     return diag;
   }

@@ -274,6 +274,8 @@ class HfBlocks(unittest.TestCase):
                 self.assertEqual(len(lines), 1, f"{rel}: not a one-line error:\n{proc.stderr}")
                 self.assertIn(path, lines[0])
                 self.assertTrue(lines[0].startswith("moec: error: "), lines[0])
+                if "/kv_" in rel:
+                    self.assertIn("growing KV cache", lines[0])
 
 
 if __name__ == "__main__":
