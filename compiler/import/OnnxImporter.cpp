@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/import/OnnxImporter.h"
 
+#include "compiler/import/GrowingCache.h"
 #include "compiler/import/ImportContext.h"
 #include "dialects/onnx/ONNXDialect.h"
 
@@ -21,6 +22,7 @@
 #include <google/protobuf/io/coded_stream.h>
 
 #include <climits>
+#include <optional>
 #include <set>
 
 using namespace mlir;
@@ -48,8 +50,10 @@ bool parseModel(const llvm::MemoryBuffer &buffer, ::onnx::ModelProto &model) {
 class GraphImporter {
 public:
   GraphImporter(ImportContext &ic, const ::onnx::ModelProto &model,
-                const OnnxImportOptions &options)
-      : ic(ic), model(model), graph(model.graph()), options(options) {}
+                const OnnxImportOptions &options,
+                std::optional<import::GrowingCacheRewrite> growingCache)
+      : ic(ic), model(model), graph(model.graph()), options(options),
+        growingCache(std::move(growingCache)) {}
 
   OwningOpRef<ModuleOp> run();
 
@@ -64,6 +68,7 @@ private:
   const ::onnx::ModelProto &model;
   const ::onnx::GraphProto &graph;
   const OnnxImportOptions &options;
+  std::optional<import::GrowingCacheRewrite> growingCache;
   std::set<std::string> initializerNames;
   std::string tokenDim; // the one symbolic dim name left after bindings
   bool hasTokenDim = false;
@@ -260,6 +265,9 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
                                   b.getStringAttr(llvm::sys::path::filename(ic.path)));
   if (hasTokenDim)
     module->getOperation()->setAttr("moec.token_dim", b.getStringAttr(tokenDim));
+  if (growingCache)
+    module->getOperation()->setAttr("moec.kv_cache_capacity",
+                                    b.getI64IntegerAttr(growingCache->capacity));
   SmallVector<NamedAttribute> opsets;
   for (const auto &[domain, version] : ic.opsets)
     // The default domain is keyed "ai.onnx": an empty key would not parse back.
@@ -305,8 +313,25 @@ OwningOpRef<ModuleOp> importOnnxFile(MLIRContext &ctx, llvm::StringRef path,
   llvm::sys::path::remove_filename(directory);
   if (directory.empty())
     directory = ".";
+  if (options.kvCapacity < 1) {
+    emitError(fileLoc) << "the KV cache capacity must be at least 1, got " << options.kvCapacity;
+    return nullptr;
+  }
+  std::string cacheError;
+  auto growingCache = import::rewriteGrowingCache(*model.mutable_graph(), options.dimBindings,
+                                                  options.kvCapacity, cacheError);
+  if (!cacheError.empty()) {
+    emitError(fileLoc) << cacheError;
+    return nullptr;
+  }
+  if (growingCache)
+    emitRemark(fileLoc) << "the growing KV cache ('" << growingCache->pastSymbol << "' rows in "
+                        << growingCache->cacheInputs << " past_* inputs) is compiled as a "
+                        << "fixed-capacity cache of " << growingCache->capacity
+                        << " rows (--kv-capacity), updated in place; the model gets the inputs "
+                           "seqlens_k and total_sequence_length";
   ImportContext ic(ctx, path.str(), directory.str().str(), fileLoc);
-  return GraphImporter(ic, model, options).run();
+  return GraphImporter(ic, model, options, std::move(growingCache)).run();
 }
 
 } // namespace moec

@@ -25,6 +25,9 @@ struct OnnxImportOptions {
   // Fix named symbolic dims to a value, e.g. {"batch", 1}. All remaining
   // symbolic dims must be one name: the token count.
   std::map<std::string, int64_t> dimBindings;
+  // The rows of the fixed-capacity cache a growing KV cache (past_* inputs
+  // concatenated with the new keys) is compiled into: compiler/import/GrowingCache.h.
+  int64_t kvCapacity = 4096;
 };
 
 // Reads the file (with external data relative to its directory). On failure

@@ -19,6 +19,14 @@
 // ALiBi bias, a bidirectional mask) is left alone, and since [T, T] scores
 // cannot be compiled the pass then reports why it did not raise them.
 //
+// A decoder exported with a growing KV cache reads its keys from
+// Concat(past_key, k) [B, KV, past + T, D]. The importer has made each past
+// a fixed-capacity buffer and added seqlens_k and total_sequence_length
+// (compiler/import/GrowingCache.h); here the attention over the Concat
+// becomes one moe.attention, which writes k at rows [past, past + T) of the
+// buffer and returns it as the present output. Its mask is evaluated for
+// pairs (T, past) and must keep exactly the keys j <= past + i.
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/utils/ConstantData.h"
 #include "compiler/utils/OnnxOpAccess.h"
@@ -155,9 +163,54 @@ bool matchKeyTranspose(Value kt, AttentionMatch &m) {
   return true;
 }
 
+// A key or value of a decoder with a KV cache: Concat(past, new) along the
+// sequence axis, past one of the fixed-capacity cache arguments.
+struct CacheConcat {
+  Operation *concat = nullptr;
+  Value past, fresh;
+};
+
+std::optional<CacheConcat> matchCacheConcat(Value v, int64_t capacity) {
+  Operation *concat = definedByOnnx(v, "Concat");
+  if (!concat || concat->getNumOperands() != 2)
+    return std::nullopt;
+  int64_t axis = getIntAttr(concat, "axis", 0);
+  if (axis != 2 && axis != -2)
+    return std::nullopt;
+  Value past = concat->getOperand(0);
+  // TorchScript reads the cache through a one-input Concat.
+  while (Operation *view = past.getDefiningOp()) {
+    if ((isOnnxOp(view, "Concat") || isOnnxOp(view, "Identity")) && view->getNumOperands() == 1)
+      past = view->getOperand(0);
+    else
+      break;
+  }
+  auto pastType = rankedType(past);
+  if (!isa<BlockArgument>(past) || !pastType || pastType.getRank() != 4 ||
+      !pastType.hasStaticShape() || pastType.getDimSize(2) != capacity)
+    return std::nullopt;
+  return CacheConcat{concat, past, concat->getOperand(1)};
+}
+
 class AttentionRaiser {
 public:
-  explicit AttentionRaiser(func::FuncOp func) : func(func) {}
+  explicit AttentionRaiser(func::FuncOp func) : func(func) {
+    // The arguments compiler/import/GrowingCache.h added for a growing cache.
+    auto module = func->getParentOfType<ModuleOp>();
+    auto capacityAttr =
+        module ? module->getAttrOfType<IntegerAttr>("moec.kv_cache_capacity") : IntegerAttr();
+    if (!capacityAttr)
+      return;
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      auto name = func.getArgAttrOfType<StringAttr>(i, "onnx.name");
+      if (name && name.getValue() == "total_sequence_length")
+        totalLength = func.getArgument(i);
+      if (name && name.getValue() == "seqlens_k")
+        seqlens = func.getArgument(i);
+    }
+    if (totalLength && seqlens)
+      capacity = capacityAttr.getInt();
+  }
 
   // Raises the attention whose Softmax is `softmax`. Fails (with a
   // diagnostic) only for [T, T] scores it cannot raise.
@@ -166,8 +219,28 @@ public:
 private:
   std::optional<AttentionMatch> match(Operation *softmax, std::string &why);
   LogicalResult checkMask(const AttentionMatch &m, int64_t &window, std::string &why);
+  LogicalResult checkCachedMask(const AttentionMatch &m, int64_t &window, std::string &why);
+  LogicalResult raiseCached(Operation *softmax, AttentionMatch &m, const CacheConcat &key,
+                            const CacheConcat &value);
+  Value peelCachedRepeatKv(Value v);
+  // An evaluator at T tokens after `past` cached ones (past only matters
+  // with a cache: it is what total_sequence_length - T reads).
+  TokenBoundEvaluator evaluator(int64_t tokens, int64_t past = 2) const {
+    TokenBoundEvaluator e(tokens);
+    if (totalLength) {
+      EvalTensor total;
+      total.kind = EvalTensor::Kind::Int;
+      total.shape = {1};
+      total.data = {static_cast<double>(past + tokens)};
+      e.bind(totalLength, std::move(total));
+    }
+    return e;
+  }
 
   func::FuncOp func;
+  // With a growing cache rewritten by the importer: its arguments.
+  Value totalLength, seqlens;
+  int64_t capacity = 0;
   // Set by match(): it stopped at values whose shapes are deferred upstream.
   bool deferred = false;
 };
@@ -334,7 +407,7 @@ std::optional<AttentionMatch> AttentionRaiser::match(Operation *softmax, std::st
     if (isOnnxOp(def, "Add")) {
       // The mask is the operand computable at compile time (from T alone);
       // the scores read the model's input.
-      TokenBoundEvaluator probe(3);
+      TokenBoundEvaluator probe = evaluator(3);
       bool first = probe.eval(def->getOperand(0)).has_value();
       bool second = probe.eval(def->getOperand(1)).has_value();
       if (first == second) {
@@ -484,6 +557,216 @@ LogicalResult AttentionRaiser::checkMask(const AttentionMatch &m, int64_t &windo
   return success();
 }
 
+// repeat_kv of a cache Concat, whose types are deferred (past + T rows):
+// Reshape(Expand(Unsqueeze(x, [2]), [B, KV, rep, L, D]), [B, KV * rep, L, D])
+// checked on the targets' values at one (T, past). Returns x, or `v`.
+// Only the Concat's readers see its compile-time length, capacity + T; the
+// raise replaces them all.
+Value AttentionRaiser::peelCachedRepeatKv(Value v) {
+  Operation *reshape = definedByOnnx(v, "Reshape");
+  Operation *expand = reshape ? definedByOnnx(reshape->getOperand(0), "Expand") : nullptr;
+  Operation *unsqueeze = expand ? definedByOnnx(expand->getOperand(0), "Unsqueeze") : nullptr;
+  if (!unsqueeze || !reshape->getOperand(0).hasOneUse() || !expand->getOperand(0).hasOneUse())
+    return v;
+  Value base = unsqueeze->getOperand(0);
+  std::optional<std::vector<int64_t>> axes;
+  if (Value axesValue = getOnnxInput(unsqueeze, 1))
+    axes = getKnownInts(axesValue);
+  else if (auto attr = getIntsAttr(unsqueeze, "axes"))
+    axes = std::vector<int64_t>(attr->begin(), attr->end());
+  auto baseType = rankedType(matchCacheConcat(base, capacity) ? base.getDefiningOp()->getOperand(1)
+                                                              : Value());
+  if (!axes || *axes != std::vector<int64_t>{2} || !baseType)
+    return v;
+  // The sequence length in the targets is not checked: an export may read it
+  // from the grown Concat, whose compile-time form holds capacity + T rows.
+  TokenBoundEvaluator e = evaluator(/*tokens=*/3, /*past=*/2);
+  auto target5 = e.eval(getOnnxInput(expand, 1)), target4 = e.eval(getOnnxInput(reshape, 1));
+  if (!target5 || !target4 || target5->data.size() != 5 || target4->data.size() != 4)
+    return v;
+  auto &t5 = target5->data, &t4 = target4->data;
+  double b = baseType.getDimSize(0), kv = baseType.getDimSize(1), d = baseType.getDimSize(3);
+  bool repeat = t5[0] == b && t5[1] == kv && t5[2] >= 1 && t5[4] == d && t4[0] == b &&
+                t4[1] == kv * t5[2] && t4[3] == d;
+  return repeat ? base : v;
+}
+
+// The masks at pairs (T, past) must keep exactly the keys j <= past + i of
+// the [T, past + T] scores (within one window, found at the largest pair).
+LogicalResult AttentionRaiser::checkCachedMask(const AttentionMatch &m, int64_t &window,
+                                               std::string &why) {
+  int64_t heads = rankedType(m.query).getDimSize(1);
+  // Largest first: it fixes the window the others must agree with.
+  const std::pair<int64_t, int64_t> pairs[] = {{16, 40}, {7, 9}, {5, 0}, {3, 4}, {1, 0},
+                                               {1, 1},   {1, 6}, {2, 13}, {4, 1}};
+  window = -1;
+  for (auto [t, past] : pairs) {
+    TokenBoundEvaluator e = evaluator(t, past);
+    int64_t keys = past + t;
+    std::vector<char> allowed(t * keys, 1);
+    for (const MaskTerm &term : m.masks) {
+      auto value = e.eval(term.value);
+      if (!value) {
+        why = "the mask cannot be evaluated at compile time: " + e.why();
+        return failure();
+      }
+      auto shape = value->shape;
+      if (shape.size() > 4 || shape.size() < 2 || shape[shape.size() - 1] != keys ||
+          shape[shape.size() - 2] != t) {
+        why = "the mask is not [.., T, past + T]";
+        return failure();
+      }
+      if (shape.size() >= 3 && shape[shape.size() - 3] != 1 && shape[shape.size() - 3] != heads) {
+        why = "the mask's head dim does not broadcast";
+        return failure();
+      }
+      int64_t slices = value->size() / (t * keys);
+      std::vector<char> first(t * keys);
+      for (int64_t sl = 0; sl < slices; ++sl)
+        for (int64_t i = 0; i < t * keys; ++i) {
+          double x = value->data[sl * t * keys + i];
+          bool keep;
+          if (term.boolean) {
+            keep = x != 0.0;
+          } else if (x == 0.0) {
+            keep = true;
+          } else if (x <= kMaskedBelow) {
+            keep = false;
+          } else {
+            why = "the mask adds a bias other than 0 and -inf (" + std::to_string(x) + ")";
+            return failure();
+          }
+          if (sl == 0) {
+            first[i] = keep;
+            allowed[i] = allowed[i] && keep;
+          } else if ((first[i] != 0) != keep) {
+            why = "the mask differs between heads or batch rows";
+            return failure();
+          }
+        }
+    }
+    if (window < 0) {
+      int64_t last = 0;
+      for (int64_t j = 0; j < keys; ++j)
+        last += allowed[(t - 1) * keys + j];
+      window = last == keys ? 0 : last;
+    }
+    for (int64_t i = 0; i < t; ++i)
+      for (int64_t j = 0; j < keys; ++j) {
+        bool expect = j <= past + i && (window == 0 || past + i - j < window);
+        if ((allowed[i * keys + j] != 0) != expect) {
+          why = "the mask is not causal over the cache" +
+                std::string(window ? " with a window of " + std::to_string(window) : "") +
+                " at T = " + std::to_string(t) + ", past = " + std::to_string(past) +
+                " (query " + std::to_string(i) + ", key " + std::to_string(j) + ")";
+          return failure();
+        }
+      }
+  }
+  return success();
+}
+
+LogicalResult AttentionRaiser::raiseCached(Operation *softmax, AttentionMatch &m,
+                                           const CacheConcat &key, const CacheConcat &value) {
+  std::string why;
+  auto refuse = [&]() -> LogicalResult {
+    return softmax->emitError() << "attention over the KV cache was not raised to "
+                                   "moe.attention: "
+                                << why;
+  };
+  auto q = rankedType(m.query), k = rankedType(key.fresh), v = rankedType(value.fresh);
+  // Deferred upstream (an MoE block not raised yet): the next round.
+  if (!q || !k || !v)
+    return success();
+  auto pastType = rankedType(key.past);
+  if (q.getRank() != 4 || k.getRank() != 4 || v.getRank() != 4 || q.isDynamicDim(1) ||
+      q.isDynamicDim(3) || !q.isDynamicDim(2) || !k.isDynamicDim(2) || !v.isDynamicDim(2)) {
+    why = "q, k and v are not [B, heads, T, head size]";
+    return refuse();
+  }
+  int64_t batch = pastType.getDimSize(0), kvHeads = pastType.getDimSize(1),
+          headSize = pastType.getDimSize(3), heads = q.getDimSize(1);
+  if (ArrayRef<int64_t>(m.keyPerm) != ArrayRef<int64_t>{0, 1, 2, 3}) {
+    why = "the keys are transposed before the cache";
+    return refuse();
+  }
+  if (m.sinks) {
+    why = "attention sinks with a KV cache (moe.attention has none)";
+    return refuse();
+  }
+  if (rankedType(value.past) != pastType || v.getDimSize(3) != headSize ||
+      q.getDimSize(3) != headSize) {
+    why = "the value head size differs from the key's (moe.attention caches both alike)";
+    return refuse();
+  }
+  if (k.getDimSize(0) != batch || k.getDimSize(1) != kvHeads || k.getDimSize(3) != headSize ||
+      rankedType(value.fresh).getShape() != k.getShape() || q.getDimSize(0) != batch) {
+    why = "the new keys and values do not match the cache's [B, KV, -, D]";
+    return refuse();
+  }
+  if (heads % kvHeads != 0) {
+    why = "the query heads are not a multiple of the KV heads";
+    return refuse();
+  }
+  int64_t window = 0;
+  if (failed(checkCachedMask(m, window, why)))
+    return refuse();
+
+  OpBuilder b(m.root);
+  Location loc = m.root->getLoc();
+  Type element = q.getElementType();
+  int64_t dyn = ShapedType::kDynamic;
+  // [B, H, T, D] <-> [B, T, H * D]: moe.attention reads tokens first.
+  auto tokensFirst = [&](Value x, int64_t h) -> Value {
+    auto swapped = RankedTensorType::get({batch, dyn, h, headSize}, element);
+    Value t = onnx::TransposeOp::create(b, loc, swapped, x, b.getDenseI64ArrayAttr({0, 2, 1, 3}))
+                  .getResult();
+    auto flatType = RankedTensorType::get({batch, dyn, h * headSize}, element);
+    auto shapeType = RankedTensorType::get({3}, b.getI64Type());
+    Value shape = onnx::ConstantOp::create(
+        b, loc, shapeType, DenseIntElementsAttr::get(shapeType, ArrayRef<int64_t>{batch, -1, h * headSize}));
+    return onnx::ReshapeOp::create(b, loc, flatType, t, shape).getReshaped();
+  };
+  Value query = tokensFirst(m.query, heads), newKey = tokensFirst(key.fresh, kvHeads),
+        newValue = tokensFirst(value.fresh, kvHeads);
+  auto outputType = RankedTensorType::get({batch, dyn, heads * headSize}, element);
+  auto attention = moe::AttentionOp::create(
+      b, loc, outputType, pastType, pastType, query, newKey, newValue, key.past, value.past,
+      seqlens, totalLength, Value(), Value(), b.getI64IntegerAttr(heads),
+      b.getI64IntegerAttr(kvHeads), b.getF32FloatAttr(static_cast<float>(m.scale)),
+      b.getF32FloatAttr(static_cast<float>(m.softcap)), b.getI64IntegerAttr(window),
+      b.getBoolAttr(false));
+  if (failed(mlir::verify(attention))) {
+    attention->erase();
+    why = "the matched q, k and v do not form a valid moe.attention";
+    return refuse();
+  }
+  auto splitType = RankedTensorType::get({batch, dyn, heads, headSize}, element);
+  auto shapeType = RankedTensorType::get({4}, b.getI64Type());
+  Value splitShape = onnx::ConstantOp::create(
+      b, loc, shapeType, DenseIntElementsAttr::get(shapeType, ArrayRef<int64_t>{batch, -1, heads, headSize}));
+  Value split =
+      onnx::ReshapeOp::create(b, loc, splitType, attention.getOutput(), splitShape).getReshaped();
+  Value headsFirst =
+      onnx::TransposeOp::create(b, loc, RankedTensorType::get({batch, heads, dyn, headSize}, element),
+                                split, b.getDenseI64ArrayAttr({0, 2, 1, 3}))
+          .getResult();
+  m.root->getResult(0).replaceAllUsesWith(headsFirst);
+  eraseDeadOnnxOps(m.root);
+  // The graph's present outputs are the buffer moe.attention wrote; any
+  // other reader of the grown Concat keeps it (and its deferred shape, which
+  // moec-onnx-infer-shapes reports).
+  for (auto [concat, present] : {std::pair{key.concat, attention.getPresentKey()},
+                                 std::pair{value.concat, attention.getPresentValue()}}) {
+    concat->getResult(0).replaceUsesWithIf(
+        present, [](OpOperand &use) { return isa<func::ReturnOp>(use.getOwner()); });
+    if (concat->use_empty())
+      eraseDeadOnnxOps(concat);
+  }
+  refreshShapes(func);
+  return success();
+}
+
 // A MatMul(x, kᵀ) within a few ops above `v`: the scores of an attention,
 // whatever lies between them and the softmax.
 bool readsScores(Value v, int depth = 0) {
@@ -525,6 +808,17 @@ LogicalResult AttentionRaiser::raise(Operation *softmax) {
   auto m = match(softmax, why);
   if (!m)
     return deferred ? success() : refuse();
+  if (capacity > 0) {
+    auto key = matchCacheConcat(peelCachedRepeatKv(m->key), capacity);
+    auto value = matchCacheConcat(peelCachedRepeatKv(m->value), capacity);
+    if (key && value)
+      return raiseCached(softmax, *m, *key, *value);
+    if (key || value) {
+      why = std::string("the ") + (key ? "keys" : "values") + " are read from the KV cache, the " +
+            (key ? "values" : "keys") + " are not";
+      return refuse();
+    }
+  }
   auto q = rankedType(m->query), v = rankedType(m->value), k = rankedType(m->key);
   bool transposeKey = ArrayRef<int64_t>(m->keyPerm) != ArrayRef<int64_t>{0, 1, 2, 3};
   if (k && transposeKey) {

@@ -9,12 +9,19 @@
 // one run of each raises one layer at most. This pass runs them in rounds, in order,
 // until a round raises nothing more: L layers take L + 1 rounds.
 //
+// A growing KV cache (compiler/import/GrowingCache.h) compiles only when each
+// of its Concat(past, new) was consumed by an attention raised to
+// moe.attention; one left over is reported here, naming what reads it,
+// rather than as the deferred shape it leaves downstream.
+//
 //===----------------------------------------------------------------------===//
 #include "dialects/moe/MoEDialect.h"
 #include "dialects/onnx/DeferredShapes.h"
 #include "dialects/onnx/ONNXDialect.h"
 #include "passes/raise/ExpertPatterns.h"
 #include "passes/raise/Passes.h"
+
+#include "compiler/utils/OnnxOpAccess.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
@@ -37,6 +44,49 @@ int64_t countMoeOps(func::FuncOp func) {
   return n;
 }
 
+// The first Concat(past, new) left of a growing cache, reported; failure if any.
+LogicalResult checkGrowingCaches(func::FuncOp func) {
+  auto module = func->getParentOfType<ModuleOp>();
+  if (!module || !module->hasAttr("moec.kv_cache_capacity"))
+    return success();
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    auto name = func.getArgAttrOfType<StringAttr>(i, "onnx.name");
+    SmallVector<Value> views{func.getArgument(i)};
+    while (!views.empty()) {
+      Value view = views.pop_back_val();
+      for (Operation *user : view.getUsers()) {
+        if (!moec::isOnnxOp(user, "Concat") && !moec::isOnnxOp(user, "Identity"))
+          continue;
+        if (user->getNumOperands() == 1) {
+          views.push_back(user->getResult(0));
+          continue;
+        }
+        Operation *reader = nullptr;
+        // The first reader of its data (a Shape reads only its length).
+        for (Operation *r : user->getResult(0).getUsers())
+          if (!isa<func::ReturnOp>(r) && !moec::isOnnxOp(r, "Shape") &&
+              (!reader || r->isBeforeInBlock(reader)))
+            reader = r;
+        std::string readBy = "nothing but the graph outputs";
+        if (reader) {
+          std::vector<std::string> names = moec::nodeNames(reader->getLoc());
+          readBy = "op '" + moec::onnxOpType(reader).str() + "'" +
+                   (names.empty() ? "" : " (node '" + names.front() + "')");
+        }
+        return user->emitError()
+               << "the KV cache input '" << (name ? name.getValue() : "?")
+               << "' grows here (past and new rows concatenated), and moec compiles a growing "
+                  "cache only as the keys or values of a causal attention it raises to "
+                  "moe.attention; these are read by "
+               << readBy
+               << " (a compressed cache, as DeepSeek's MLA keeps, or an attention "
+                  "moec-raise-attention does not recognize)";
+      }
+    }
+  }
+  return success();
+}
+
 struct RaiseDecoderLayers : moec::impl::MoecRaiseDecoderLayersBase<RaiseDecoderLayers> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
@@ -52,8 +102,11 @@ struct RaiseDecoderLayers : moec::impl::MoecRaiseDecoderLayersBase<RaiseDecoderL
       if (failed(runPipeline(round, func)))
         return signalPassFailure();
       int64_t now = countMoeOps(func);
-      if (now == raised)
+      if (now == raised) {
+        if (failed(checkGrowingCaches(func)))
+          signalPassFailure();
         return;
+      }
       raised = now;
     }
   }

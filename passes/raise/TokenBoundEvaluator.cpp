@@ -203,6 +203,27 @@ std::optional<Shape> TokenBoundEvaluator::shapeOf(Value v, int depth) {
         d = tokens;
     return shape;
   }
+  // A Concat's shape follows from its inputs' even where its data is a
+  // run-time value (a KV cache grown by the new keys).
+  if (Operation *concat = v.getDefiningOp();
+      concat && moec::onnxOpType(concat) == "Concat" && concat->getNumOperands() > 0) {
+    std::optional<Shape> shape;
+    int64_t axis = moec::getIntAttr(concat, "axis", 0);
+    for (Value in : concat->getOperands()) {
+      auto part = shapeOf(in, depth + 1);
+      if (!part)
+        return std::nullopt;
+      int64_t rank = part->size();
+      int64_t a = axis < 0 ? axis + rank : axis;
+      if (a < 0 || a >= rank || (shape && shape->size() != part->size()))
+        return std::nullopt;
+      if (!shape)
+        shape = part;
+      else
+        (*shape)[a] += (*part)[a];
+    }
+    return shape;
+  }
   if (auto t = get(v, depth + 1))
     return t->shape;
   return std::nullopt;

@@ -45,6 +45,9 @@ public:
   // The value of `v` at this token count, or std::nullopt with why() saying
   // which op stopped the evaluation.
   std::optional<EvalTensor> eval(mlir::Value v);
+  // Gives a run-time value (a function argument) a value for this
+  // evaluation, e.g. the cache length of a decoder with a KV cache.
+  void bind(mlir::Value v, EvalTensor value) { memo[v] = std::move(value); }
   const std::string &why() const { return reason; }
 
 private:

@@ -151,6 +151,14 @@ cl::list<std::string> bindDims("bind-dim",
                                cl::desc("Fix a symbolic ONNX dimension, e.g. --bind-dim batch=1 "
                                         "(moec keeps one symbolic dim: the token count)"),
                                cl::value_desc("NAME=VALUE"), cl::cat(moecCategory));
+cl::opt<int64_t> kvCapacity(
+    "kv-capacity",
+    cl::desc("Rows of the fixed-capacity KV cache that a decoder exported with a growing cache\n"
+             "(past_* inputs concatenated with the new keys, as transformers exports them)\n"
+             "is compiled into: the most tokens one sequence holds, prompt and generated\n"
+             "(default 4096). Such a model gets inputs seqlens_k and total_sequence_length;\n"
+             "see docs/user-guide.md, \"Generate\""),
+    cl::value_desc("N"), cl::init(4096), cl::cat(moecCategory));
 cl::opt<bool> printPipeline("print-pipeline",
                             cl::desc("Print the pass pipeline before running it"),
                             cl::cat(moecCategory));
@@ -294,6 +302,9 @@ int compile() {
                 "of the model's inputs)");
 
   moec::OnnxImportOptions importOptions;
+  if (kvCapacity < 1)
+    return fail("--kv-capacity must be at least 1, got " + std::to_string(kvCapacity.getValue()));
+  importOptions.kvCapacity = kvCapacity;
   for (const std::string &binding : bindDims) {
     auto [name, value] = llvm::StringRef(binding).split('=');
     int64_t v;
