@@ -230,9 +230,6 @@ LogicalResult CudaFunctionWriter::emitBody(llvm::raw_ostream &os) {
     }
     // One warp per (batch, token, head) row; the row of q lives in registers,
     // so the head size is a template parameter.
-    if (headSize % 32 != 0 && headSize != 16)
-      return op.emitError() << "attention with head size " << headSize
-                            << " is not supported on the GPU (a multiple of 32, or 16)";
     if (headSize > 256)
       return op.emitError() << "attention with head size " << headSize
                             << " is not supported on the GPU (at most 256)";

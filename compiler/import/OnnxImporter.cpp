@@ -324,12 +324,6 @@ OwningOpRef<ModuleOp> importOnnxFile(MLIRContext &ctx, llvm::StringRef path,
     emitError(fileLoc) << cacheError;
     return nullptr;
   }
-  if (growingCache)
-    emitRemark(fileLoc) << "the growing KV cache ('" << growingCache->pastSymbol << "' rows in "
-                        << growingCache->cacheInputs << " past_* inputs) is compiled as a "
-                        << "fixed-capacity cache of " << growingCache->capacity
-                        << " rows (--kv-capacity), updated in place; the model gets the inputs "
-                           "seqlens_k and total_sequence_length";
   ImportContext ic(ctx, path.str(), directory.str().str(), fileLoc);
   return GraphImporter(ic, model, options, std::move(growingCache)).run();
 }

@@ -13,8 +13,15 @@ The decoders exported without a KV cache (logits_*, eager and sdpa attention, al
 COMPILING_DECODERS) compile:
 their raised IR has one moe.self_attention per layer and one moe.experts per MoE layer, and
 their logits match PyTorch's (the saved reference) and onnxruntime's at other token counts
-within the same criterion. The other decoder exports (kv_*: a second symbolic dim, the cache
-length) must stop with a one-line error
+within the same criterion.
+
+The decoders exported with their growing KV cache (kv_*: past_* [1, KV, past, D] in, present_* =
+Concat(past, new) out; CACHED_DECODERS) compile into a fixed-capacity cache (--kv-capacity) that
+moe.attention updates in place: one moe.attention per layer; the step saved beside them (2
+tokens after a 6-token prefill) and fresh (T, past) steps against onnxruntime give the same
+logits and present rows, rows past the new ones stay untouched, and --generate gives
+transformers' greedy tokens. DeepSeek-V3's kv exports keep a compressed cache the graph
+decompresses by a MatMul: they, and every other decoder export, must stop with a one-line error
 that names the file and exit nonzero, never crash. When one starts compiling, this test fails
 and asks to be extended.
 """
@@ -55,6 +62,18 @@ COMPILING_DECODERS = {
     "qwen2_moe/logits_sdpa_dynamo.onnx": 2,
     "qwen2_moe/logits_sdpa_torchscript.onnx": 2,
 }
+
+# kv_* decoders moec compiles (fixed-capacity cache), with their MoE layer count.
+CACHED_DECODERS = {
+    "mixtral/kv_dynamo.onnx": 2,
+    "mixtral/kv_torchscript.onnx": 2,
+    "olmoe/kv_dynamo.onnx": 2,
+    "olmoe/kv_torchscript.onnx": 2,
+    "qwen2_moe/kv_dynamo.onnx": 2,
+    "qwen2_moe/kv_torchscript.onnx": 2,
+}
+# Small, so the fresh steps below reach past half of it.
+KV_CAPACITY = 32
 
 
 def _manifest():
@@ -235,6 +254,144 @@ class HfBlocks(unittest.TestCase):
                 self.assertEqual(proc.returncode, 0, f"{rel}: {proc.stderr}")
                 self.assertEqual([int(t) for t in proc.stdout.split()], want.tolist(), rel)
 
+    def _compile_cached(self, rel, *extra):
+        return self._compile(rel, "--kv-capacity", str(KV_CAPACITY), *extra)
+
+    def _run_cached_step(self, rel, artifact, ids, pasts, label):
+        """One run of a compiled kv_* decoder: `pasts` maps each past_* name to its [1, KV, P,
+        D] rows, written into a capacity-row buffer whose other rows hold fresh noise (they
+        must be neither read nor overwritten). Returns the logits, the present_* buffers and
+        the noise-filled input buffers."""
+        stem = os.path.join(self.work, re.sub(r"\W", "_", rel) + "_" + re.sub(r"\W", "_", label))
+        tokens = ids.shape[1]
+        past = next(iter(pasts.values())).shape[2]
+        rng = np.random.default_rng(3000 + 31 * past + tokens)
+        args = [common.Config.moec_run, artifact, "--input", f"input_ids={stem}_ids.npy"]
+        np.save(stem + "_ids.npy", ids)
+        buffers = {}
+        for name, rows in pasts.items():
+            shape = rows.shape[:2] + (KV_CAPACITY,) + rows.shape[3:]
+            buf = (rng.standard_normal(shape) * 10).astype(np.float32)
+            buf[:, :, :past] = rows
+            buffers[name] = buf
+            np.save(f"{stem}_{name}.npy", buf)
+            present = "present" + name[len("past"):]
+            args += ["--input", f"{name}={stem}_{name}.npy",
+                     "--output", f"{present}={stem}_{present}.npy"]
+        np.save(stem + "_seqlens.npy", np.array([past + tokens - 1], np.int32))
+        np.save(stem + "_total.npy", np.array([past + tokens], np.int32))
+        args += ["--input", f"seqlens_k={stem}_seqlens.npy",
+                 "--input", f"total_sequence_length={stem}_total.npy",
+                 "--output", f"logits={stem}_logits.npy"]
+        proc = _run(args)
+        self.assertEqual(proc.returncode, 0, f"{rel} {label}:\n{proc.stderr}")
+        presents = {name: np.load(f"{stem}_present{name[len('past'):]}.npy") for name in pasts}
+        return np.load(stem + "_logits.npy"), presents, buffers
+
+    def _assert_close(self, out, want, what):
+        out = out.astype(np.float64)
+        self.assertEqual(out.shape, want.shape, what)
+        err = np.max(np.abs(out - want))
+        scale = np.max(np.abs(want))
+        self.assertGreater(scale, 0.0, what)
+        self.assertLessEqual(err, common.REL_TOL * scale,
+                             f"{what}: max|moec - ref| = {err:.3g}, scale {scale:.3g}")
+
+    def test_cached_decoders_raise_and_match(self):
+        """Each kv_* decoder moec compiles: one moe.attention per layer, one moe.experts per
+        MoE layer, no Softmax left; the inputs past_* [1, KV, capacity, D] plus seqlens_k and
+        total_sequence_length. The saved step (PyTorch's logits and presents) and fresh steps
+        against onnxruntime running the export with the same past rows: (T, past) = (1, 0),
+        (4, 3), (3, 17), (1, 31) (the last fills the cache), fixed seeds, past rows drawn
+        N(0, 1) (a cache holds keys and values of that scale)."""
+        import onnxruntime as ort
+        for rel, moe_layers in sorted(CACHED_DECODERS.items()):
+            with self.subTest(fixture=rel):
+                entry = self.fixtures[rel]
+                layers = entry["config"]["num_hidden_layers"]
+                vocab = entry["config"]["vocab_size"]
+                with open(self._compile_cached(rel, "--emit", "moe-mlir")) as f:
+                    ir = f.read()
+                self.assertEqual(ir.count("moe.attention "), layers, rel)
+                self.assertEqual(ir.count("moe.experts "), moe_layers, rel)
+                self.assertNotIn("onnx.Softmax", ir, rel)
+                signature = ir[ir.index("func.func @main"):].split("\n")[0]
+                self.assertIn('{onnx.name = "seqlens_k"}', signature)
+                self.assertIn('{onnx.name = "total_sequence_length"}', signature)
+                self.assertEqual(signature.count(f"x{KV_CAPACITY}x"),
+                                 8 * layers // 2, signature)  # 2 per layer in, 2 out
+
+                artifact = os.path.join(self.work, re.sub(r"\W", "_", rel) + "_kv.moe")
+                proc = _run([common.Config.moec, "compile", os.path.join(HF_DIR, rel),
+                             "--target", "host", "--kv-capacity", str(KV_CAPACITY), "-o",
+                             artifact])
+                self.assertEqual(proc.returncode, 0, f"{rel}:\n{proc.stderr}")
+                self.assertIn(f"fixed-capacity cache of {KV_CAPACITY} rows", proc.stdout)
+
+                ref_dir = os.path.join(HF_DIR, rel[:-len(".onnx")] + ".ref")
+                sess = ort.InferenceSession(os.path.join(HF_DIR, rel),
+                                            providers=["CPUExecutionProvider"])
+                names = [i.name for i in sess.get_inputs() if i.name.startswith("past")]
+                out_names = [o.name for o in sess.get_outputs()]
+                ids = np.load(os.path.join(ref_dir, "input_ids.npy"))
+                cases = [("torch", ids,
+                          {n: np.load(os.path.join(ref_dir, n + ".npy")) for n in names},
+                          np.load(os.path.join(ref_dir, "logits.npy")),
+                          {n: np.load(os.path.join(ref_dir, "present" + n[4:] + ".npy"))
+                           for n in names})]
+                for tokens, past in ((1, 0), (4, 3), (3, 17), (1, KV_CAPACITY - 1)):
+                    rng = np.random.default_rng(4000 + 100 * past + tokens)
+                    fresh = rng.integers(0, vocab, size=(1, tokens), dtype=np.int64)
+                    pasts = {}
+                    for i in sess.get_inputs():
+                        if i.name in names:
+                            shape = (1, i.shape[1], past, i.shape[3])
+                            pasts[i.name] = rng.standard_normal(shape).astype(np.float32)
+                    outs = dict(zip(out_names, sess.run(None, {"input_ids": fresh, **pasts})))
+                    cases.append((f"onnxruntime T={tokens} past={past}", fresh, pasts,
+                                  outs["logits"],
+                                  {n: outs["present" + n[4:]] for n in names}))
+                for label, x, pasts, want_logits, want_presents in cases:
+                    logits, presents, buffers = self._run_cached_step(rel, artifact, x, pasts,
+                                                                      label)
+                    self._assert_close(logits, want_logits, f"{rel} {label} logits")
+                    total = x.shape[1] + next(iter(pasts.values())).shape[2]
+                    for name in names:
+                        self._assert_close(presents[name][:, :, :total], want_presents[name],
+                                           f"{rel} {label} {name}")
+                        np.testing.assert_array_equal(
+                            presents[name][:, :, total:], buffers[name][:, :, total:],
+                            f"{rel} {label} {name}: rows past the new ones changed")
+
+    def test_cached_decoders_generate_transformers_greedy_tokens(self):
+        """moec-run --generate on a kv_* decoder (prefill, then one token per run against the
+        fixed-capacity cache) gives transformers' greedy tokens."""
+        for rel in sorted(CACHED_DECODERS):
+            with self.subTest(fixture=rel):
+                ref_dir = os.path.join(HF_DIR, rel[:-len(".onnx")] + ".ref")
+                prompt = np.load(os.path.join(ref_dir, "prompt_ids.npy")).ravel()
+                want = np.load(os.path.join(ref_dir, "greedy_ids.npy")).ravel()
+                proc = _run([common.Config.moec_run, self._compile_cached(rel), "--generate",
+                             str(len(want)), "--prompt", ",".join(map(str, prompt))])
+                self.assertEqual(proc.returncode, 0, f"{rel}: {proc.stderr}")
+                self.assertEqual([int(t) for t in proc.stdout.split()], want.tolist(), rel)
+
+    def test_cached_decoder_refuses_an_overfull_cache(self):
+        """More tokens than --kv-capacity holds: --generate refuses before running, a direct
+        run gets the kernel's error; one line each, exit 2."""
+        rel = "mixtral/kv_dynamo.onnx"
+        artifact = self._compile_cached(rel)
+        proc = _run([common.Config.moec_run, artifact, "--generate", str(KV_CAPACITY),
+                     "--prompt", "1,2"])
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
+        self.assertIn(f"holds {KV_CAPACITY} positions", proc.stderr)
+        past = {f"past_{kv}_{layer}": np.ones((1, 2, KV_CAPACITY, 8), np.float32)
+                for kv in ("key", "value") for layer in (0, 1)}
+        with self.assertRaises(AssertionError) as caught:
+            self._run_cached_step(rel, artifact, np.array([[1, 2]], np.int64), past, "overfull")
+        self.assertIn("total_sequence_length is out of range", str(caught.exception))
+
     def test_generate_refuses_a_block(self):
         """--generate on an MoE block (input hidden_states): a one-line error, exit 2."""
         rel = "mixtral/block_batched_mm_dynamo.onnx"
@@ -251,7 +408,7 @@ class HfBlocks(unittest.TestCase):
         attention has the most to specialize: sinks and a window (gpt-oss), D != Dv and
         the key read through a Transpose (DeepSeek-V3's MLA), plain GQA (Mixtral)."""
         for rel in ("gpt_oss/logits_dynamo.onnx", "deepseek_v3/logits_dynamo.onnx",
-                    "mixtral/logits_torchscript.onnx"):
+                    "mixtral/logits_torchscript.onnx", "qwen2_moe/kv_torchscript.onnx"):
             with self.subTest(fixture=rel):
                 out = os.path.join(self.work, re.sub(r"\W", "_", rel) + "_sm90a.moe")
                 proc = _run([common.Config.moec, "compile", os.path.join(HF_DIR, rel),
@@ -261,7 +418,9 @@ class HfBlocks(unittest.TestCase):
 
     def test_decoders_fail_cleanly(self):
         decoders = {rel: e for rel, e in self.fixtures.items()
-                    if e["kind"] != "block" and rel not in COMPILING_DECODERS}
+                    if e["kind"] != "block" and rel not in COMPILING_DECODERS
+                    and rel not in CACHED_DECODERS}
+        self.assertIn("deepseek_v3/kv_dynamo.onnx", decoders)
         for rel in sorted(decoders):
             with self.subTest(fixture=rel):
                 path = os.path.join(HF_DIR, rel)
@@ -275,7 +434,7 @@ class HfBlocks(unittest.TestCase):
                 self.assertIn(path, lines[0])
                 self.assertTrue(lines[0].startswith("moec: error: "), lines[0])
                 if "/kv_" in rel:
-                    self.assertIn("growing KV cache", lines[0])
+                    self.assertIn("KV cache input 'past_key_0' grows here", lines[0])
 
 
 if __name__ == "__main__":

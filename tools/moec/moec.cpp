@@ -438,6 +438,13 @@ int compile() {
       llvm::outs() << "moec: wrote " << outputPath << " (" << size << " bytes, " << launches
                    << " kernel launches, arena " << (arena ? arena[0] : 0) << " + "
                    << (arena ? arena[1] : 0) << "*T bytes)\n";
+      // The importer changed the model's signature: say so where it is seen.
+      if (auto capacity = (*module)->getAttrOfType<IntegerAttr>("moec.kv_cache_capacity"))
+        llvm::outs() << "moec: the growing KV cache is compiled as a fixed-capacity cache of "
+                     << capacity.getInt()
+                     << " rows (--kv-capacity), updated in place; the inputs seqlens_k and "
+                        "total_sequence_length give its length (docs/user-guide.md, "
+                        "\"Generate\")\n";
     }
     return 0;
   }

@@ -180,11 +180,12 @@ __device__ void attention_kv_append(const T *key, const T *value, const T *past_
 // shuffle reductions are independent, so they overlap.
 constexpr int kAttentionKeysPerStep = 4;
 
-// output [batch, seq, num_heads * HD] (HD == s.head_dim: a multiple of 16 up to
-// 256) from query rows (stride q_stride) and the present cache. One warp per
-// (b, s, h) row, grid-stride over batch * seq * num_heads rows. Lane l holds
-// elements l, l + 32, ... of the rotated, pre-scaled query in registers (HD 16:
-// lanes 16-31 idle), so every K / V row load is coalesced. Online softmax in
+// output [batch, seq, num_heads * HD] (HD == s.head_dim, at most 256) from
+// query rows (stride q_stride) and the present cache. One warp per (b, s, h)
+// row, grid-stride over batch * seq * num_heads rows. Lane l holds elements
+// l, l + 32, ... of the rotated, pre-scaled query in registers (lanes past HD
+// idle: a head size that is not a multiple of 32 wastes lanes, it is not
+// refused), so every K / V row load is coalesced. Online softmax in
 // f32 and base 2: the scale (and log2 e) is folded into the query, or, with a
 // softcap, applied through tanh. A row with no allowed key is written 0; a row
 // of a bad batch row is reported and written 0.
@@ -193,7 +194,7 @@ __device__ void attention(const T *query, const T *present_key, const T *present
                           const int *seqlens_k, const int *total_len, const TC *cos_cache,
                           const TC *sin_cache, T *output, const AttentionShape &s, int *status) {
   static_assert(BLOCK % kWarp == 0, "attention: BLOCK must be a multiple of 32");
-  static_assert(HD % 16 == 0 && HD >= 16 && HD <= 256, "attention: HD must be a multiple of 16 up to 256");
+  static_assert(HD >= 1 && HD <= 256, "attention: HD must be in [1, 256]");
   constexpr int kElems = (HD + kWarp - 1) / kWarp; // per lane
   constexpr int kKeys = kAttentionKeysPerStep;
   constexpr float kLog2e = 1.4426950408889634f;

@@ -47,6 +47,8 @@ std::set<std::string> expectedKernels() {
     for (const char *hd : {"_hd64", "_hd128"})
       names.insert(std::string("attention_") + tc + hd);
   }
+  names.insert("attention_f16_f32_hd80");
+  names.insert("attention_f32_f32_hd8");
   return names;
 }
 

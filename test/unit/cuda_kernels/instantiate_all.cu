@@ -228,6 +228,9 @@ MOEC_ATTENTION_KERNELS(__half, f16, float, f32)
 MOEC_ATTENTION_KERNELS(__half, f16, __half, f16)
 MOEC_ATTENTION_KERNELS(__nv_bfloat16, bf16, float, f32)
 MOEC_ATTENTION_KERNELS(__nv_bfloat16, bf16, __nv_bfloat16, bf16)
+// Head sizes that leave lanes idle: 80 (Phi-2, StableLM) and 8 (test/models/hf).
+MOEC_ATTENTION_HD_KERNEL(__half, f16, float, f32, 80)
+MOEC_ATTENTION_HD_KERNEL(float, f32, float, f32, 8)
 
 // ---- Range, CumSum, ScatterND (ops of whole exported decoders) -------------------
 
