@@ -133,8 +133,9 @@ Value skipNanGuard(Value p) {
 // of k itself, or another perm of another layout: DeepSeek's dynamo export
 // assembles k by ScatterND along its first axis), or SDPA's decomposition
 // Reshape(Transpose(Reshape(k, [B*N, T, D]), [0, 2, 1]), [B, N, D, T]).
-// Sets m.key and m.keyPerm (key = Transpose(m.key, m.keyPerm)).
-bool matchKeyTranspose(Value kt, AttentionMatch &m) {
+// Sets m.key and m.keyPerm (key = Transpose(m.key, m.keyPerm)). Unranked
+// values (keys over a growing cache) get their shapes from `shapes`.
+bool matchKeyTranspose(Value kt, AttentionMatch &m, TokenBoundEvaluator &shapes) {
   if (Operation *transpose = definedByOnnx(kt, "Transpose")) {
     auto perm = getIntsAttr(transpose, "perm");
     if (!perm || perm->size() != 4)
@@ -149,15 +150,26 @@ bool matchKeyTranspose(Value kt, AttentionMatch &m) {
   if (!inner || !outer->getOperand(0).hasOneUse() || !transpose->getOperand(0).hasOneUse())
     return false;
   auto perm = getIntsAttr(transpose, "perm");
+  if (!perm || ArrayRef<int64_t>(*perm) != ArrayRef<int64_t>{0, 2, 1})
+    return false;
   auto k = rankedType(inner->getOperand(0)), flat = rankedType(inner->getResult(0)),
        out = rankedType(kt);
-  if (!perm || ArrayRef<int64_t>(*perm) != ArrayRef<int64_t>{0, 2, 1} || !k || !flat || !out ||
-      k.getRank() != 4 || flat.getRank() != 3 || k.isDynamicDim(0) || k.isDynamicDim(1))
-    return false;
-  auto d = k.getShape();
-  if (flat.getShape() != ArrayRef<int64_t>{d[0] * d[1], d[2], d[3]} ||
-      out.getShape() != ArrayRef<int64_t>{d[0], d[1], d[3], d[2]})
-    return false;
+  if (k && flat && out) {
+    if (k.getRank() != 4 || flat.getRank() != 3 || k.isDynamicDim(0) || k.isDynamicDim(1))
+      return false;
+    auto d = k.getShape();
+    if (flat.getShape() != ArrayRef<int64_t>{d[0] * d[1], d[2], d[3]} ||
+        out.getShape() != ArrayRef<int64_t>{d[0], d[1], d[3], d[2]})
+      return false;
+  } else {
+    // Deferred shapes: compared at one token count (and cache length).
+    auto d = shapes.shape(inner->getOperand(0)), f = shapes.shape(inner->getResult(0)),
+         o = shapes.shape(kt);
+    if (!d || !f || !o || d->size() != 4 ||
+        ArrayRef<int64_t>(*f) != ArrayRef<int64_t>{(*d)[0] * (*d)[1], (*d)[2], (*d)[3]} ||
+        ArrayRef<int64_t>(*o) != ArrayRef<int64_t>{(*d)[0], (*d)[1], (*d)[3], (*d)[2]})
+      return false;
+  }
   m.key = inner->getOperand(0);
   m.keyPerm = {0, 1, 2, 3};
   return true;
@@ -208,8 +220,16 @@ public:
       if (name && name.getValue() == "seqlens_k")
         seqlens = func.getArgument(i);
     }
-    if (totalLength && seqlens)
-      capacity = capacityAttr.getInt();
+    if (!totalLength || !seqlens)
+      return;
+    capacity = capacityAttr.getInt();
+    for (BlockArgument arg : func.getArguments()) {
+      auto type = rankedType(arg);
+      auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "onnx.name");
+      if (type && type.getRank() == 4 && type.hasStaticShape() &&
+          type.getDimSize(2) == capacity && name && name.getValue().starts_with("past"))
+        caches.push_back(arg);
+    }
   }
 
   // Raises the attention whose Softmax is `softmax`. Fails (with a
@@ -223,6 +243,7 @@ private:
   LogicalResult raiseCached(Operation *softmax, AttentionMatch &m, const CacheConcat &key,
                             const CacheConcat &value);
   Value peelCachedRepeatKv(Value v);
+  void replaceGrownShapes(Value grown);
   // An evaluator at T tokens after `past` cached ones (past only matters
   // with a cache: it is what total_sequence_length - T reads).
   TokenBoundEvaluator evaluator(int64_t tokens, int64_t past = 2) const {
@@ -233,6 +254,21 @@ private:
       total.shape = {1};
       total.data = {static_cast<double>(past + tokens)};
       e.bind(totalLength, std::move(total));
+      // The graph reads `past` rows from each cache (its Shape was
+      // rewritten so); the buffer's capacity is no length of the model's.
+      // And so do their views (TorchScript reads a cache through a
+      // one-input Concat), found now: raising erases them.
+      SmallVector<Value> views(caches.begin(), caches.end());
+      for (size_t i = 0; i < views.size(); ++i) {
+        SmallVector<int64_t> shape(rankedType(views[i]).getShape());
+        shape[2] = past;
+        e.bindShape(views[i], std::move(shape));
+        for (Operation *user : views[i].getUsers())
+          if ((isOnnxOp(user, "Concat") || isOnnxOp(user, "Identity")) &&
+              user->getNumOperands() == 1 &&
+              rankedType(user->getResult(0)) == rankedType(views[i]))
+            views.push_back(user->getResult(0));
+      }
     }
     return e;
   }
@@ -240,6 +276,7 @@ private:
   func::FuncOp func;
   // With a growing cache rewritten by the importer: its arguments.
   Value totalLength, seqlens;
+  SmallVector<BlockArgument> caches; // the past_* buffers
   int64_t capacity = 0;
   // Set by match(): it stopped at values whose shapes are deferred upstream.
   bool deferred = false;
@@ -352,7 +389,8 @@ std::optional<AttentionMatch> AttentionRaiser::match(Operation *softmax, std::st
             m.scale *= *c;
             *side = mul->getOperand(0);
           }
-      if (!singleUse(kt) || !matchKeyTranspose(kt, m)) {
+      TokenBoundEvaluator shapes = evaluator(3);
+      if (!singleUse(kt) || !matchKeyTranspose(kt, m, shapes)) {
         // Unranked: deferred upstream (an MoE block not raised yet); SDPA's
         // Reshape form of kᵀ is only recognizable by its shapes.
         deferred = !rankedType(q) || !rankedType(kt);
@@ -560,8 +598,6 @@ LogicalResult AttentionRaiser::checkMask(const AttentionMatch &m, int64_t &windo
 // repeat_kv of a cache Concat, whose types are deferred (past + T rows):
 // Reshape(Expand(Unsqueeze(x, [2]), [B, KV, rep, L, D]), [B, KV * rep, L, D])
 // checked on the targets' values at one (T, past). Returns x, or `v`.
-// Only the Concat's readers see its compile-time length, capacity + T; the
-// raise replaces them all.
 Value AttentionRaiser::peelCachedRepeatKv(Value v) {
   Operation *reshape = definedByOnnx(v, "Reshape");
   Operation *expand = reshape ? definedByOnnx(reshape->getOperand(0), "Expand") : nullptr;
@@ -578,16 +614,16 @@ Value AttentionRaiser::peelCachedRepeatKv(Value v) {
                                                               : Value());
   if (!axes || *axes != std::vector<int64_t>{2} || !baseType)
     return v;
-  // The sequence length in the targets is not checked: an export may read it
-  // from the grown Concat, whose compile-time form holds capacity + T rows.
-  TokenBoundEvaluator e = evaluator(/*tokens=*/3, /*past=*/2);
+  const int64_t tokens = 3, past = 2, length = past + tokens;
+  TokenBoundEvaluator e = evaluator(tokens, past);
   auto target5 = e.eval(getOnnxInput(expand, 1)), target4 = e.eval(getOnnxInput(reshape, 1));
   if (!target5 || !target4 || target5->data.size() != 5 || target4->data.size() != 4)
     return v;
   auto &t5 = target5->data, &t4 = target4->data;
   double b = baseType.getDimSize(0), kv = baseType.getDimSize(1), d = baseType.getDimSize(3);
-  bool repeat = t5[0] == b && t5[1] == kv && t5[2] >= 1 && t5[4] == d && t4[0] == b &&
-                t4[1] == kv * t5[2] && t4[3] == d;
+  bool repeat = t5[0] == b && t5[1] == kv && t5[2] >= 1 && t5[3] == length && t5[4] == d &&
+                t4[0] == b && t4[1] == kv * t5[2] && (t4[2] == length || t4[2] == -1) &&
+                t4[3] == d;
   return repeat ? base : v;
 }
 
@@ -664,6 +700,107 @@ LogicalResult AttentionRaiser::checkCachedMask(const AttentionMatch &m, int64_t 
       }
   }
   return success();
+}
+
+// Shapes read from the grown cache or its repeat_kv copies (TorchScript
+// reads the batch, head and head-size dims of the grown cache or of the
+// repeated values for Reshapes after the attention) are computed anew: the
+// dims that stay fixed as constants, the length (past + T) from
+// total_sequence_length. Then they no longer keep the Concat alive.
+void AttentionRaiser::replaceGrownShapes(Value grown) {
+  SmallVector<Value> values{grown};
+  SmallVector<Operation *> shapes;
+  DenseSet<Value> seen;
+  while (!values.empty()) {
+    Value v = values.pop_back_val();
+    if (!seen.insert(v).second)
+      continue;
+    for (Operation *user : v.getUsers()) {
+      if (isOnnxOp(user, "Shape"))
+        shapes.push_back(user);
+      else if (isOnnxOp(user, "Unsqueeze") || isOnnxOp(user, "Expand") ||
+               isOnnxOp(user, "Reshape") || isOnnxOp(user, "Transpose"))
+        if (user->getOperand(0) == v)
+          values.push_back(user->getResult(0));
+    }
+  }
+  for (Operation *shape : shapes) {
+    // Two (T, past) points tell the length dims from the fixed ones.
+    TokenBoundEvaluator at1 = evaluator(3, 2), at2 = evaluator(4, 7);
+    auto s1 = at1.eval(shape->getResult(0)), s2 = at2.eval(shape->getResult(0));
+    if (!s1 || !s2 || s1->data.size() != s2->data.size())
+      continue;
+    OpBuilder b(shape);
+    Location loc = shape->getLoc();
+    auto i64 = b.getI64Type();
+    auto one = RankedTensorType::get({1}, i64);
+    // A dim read by Gather(shape, constant) becomes that dim alone: one
+    // run-time element in a shape vector would hide the static ones from
+    // the Reshapes that read them.
+    SmallVector<Operation *> gathers;
+    for (Operation *user : shape->getResult(0).getUsers())
+      if (isOnnxOp(user, "Gather") && user->getOperand(0) == shape->getResult(0) &&
+          getIntAttr(user, "axis", 0) == 0)
+        gathers.push_back(user);
+    for (Operation *gather : gathers) {
+      auto index = getKnownInts(gather->getOperand(1));
+      // Gather from a 1-D shape: the result has the index's shape (the
+      // types may still be the deferred ones).
+      auto indexType = rankedType(gather->getOperand(1));
+      if (!index || index->size() != 1 || !indexType)
+        continue;
+      auto type = RankedTensorType::get(indexType.getShape(), i64);
+      int64_t d = (*index)[0] < 0 ? (*index)[0] + s1->data.size() : (*index)[0];
+      if (d < 0 || d >= static_cast<int64_t>(s1->data.size()))
+        continue;
+      OpBuilder gb(gather);
+      Value dim;
+      if (s1->data[d] == s2->data[d]) {
+        dim = onnx::ConstantOp::create(
+            gb, loc, type,
+            DenseIntElementsAttr::get(type, ArrayRef<int64_t>{static_cast<int64_t>(s1->data[d])}));
+      } else if (s1->data[d] == 5 && s2->data[d] == 11) {
+        dim = onnx::CastOp::create(gb, loc, one, totalLength, TypeAttr::get(i64)).getResult();
+        if (type != one) {
+          auto shapeType = RankedTensorType::get({type.getRank()}, i64);
+          Value target = onnx::ConstantOp::create(
+              gb, loc, shapeType,
+              DenseIntElementsAttr::get(shapeType, SmallVector<int64_t>(type.getRank(), 1)));
+          dim = onnx::ReshapeOp::create(gb, loc, type, dim, target).getReshaped();
+        }
+      } else {
+        continue;
+      }
+      gather->getResult(0).replaceAllUsesWith(dim);
+      gather->erase();
+    }
+    if (shape->use_empty()) {
+      shape->erase();
+      continue;
+    }
+    SmallVector<Value> pieces;
+    for (size_t d = 0; d < s1->data.size(); ++d) {
+      if (s1->data[d] == s2->data[d])
+        pieces.push_back(onnx::ConstantOp::create(
+            b, loc, one,
+            DenseIntElementsAttr::get(one, ArrayRef<int64_t>{static_cast<int64_t>(s1->data[d])})));
+      else if (s1->data[d] == 5 && s2->data[d] == 11)
+        pieces.push_back(
+            onnx::CastOp::create(b, loc, one, totalLength, TypeAttr::get(i64)).getResult());
+      else
+        break;
+    }
+    if (pieces.size() != s1->data.size()) {
+      for (Value piece : pieces)
+        piece.getDefiningOp()->erase();
+      continue;
+    }
+    auto resultType = RankedTensorType::get({static_cast<int64_t>(pieces.size())}, i64);
+    Value replacement =
+        onnx::ConcatOp::create(b, loc, resultType, pieces, b.getI64IntegerAttr(0)).getResult();
+    shape->getResult(0).replaceAllUsesWith(replacement);
+    shape->erase();
+  }
 }
 
 LogicalResult AttentionRaiser::raiseCached(Operation *softmax, AttentionMatch &m,
@@ -751,6 +888,8 @@ LogicalResult AttentionRaiser::raiseCached(Operation *softmax, AttentionMatch &m
       onnx::TransposeOp::create(b, loc, RankedTensorType::get({batch, heads, dyn, headSize}, element),
                                 split, b.getDenseI64ArrayAttr({0, 2, 1, 3}))
           .getResult();
+  for (Operation *concat : {key.concat, value.concat})
+    replaceGrownShapes(concat->getResult(0));
   m.root->getResult(0).replaceAllUsesWith(headsFirst);
   eraseDeadOnnxOps(m.root);
   // The graph's present outputs are the buffer moe.attention wrote; any

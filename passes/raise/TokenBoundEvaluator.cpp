@@ -196,6 +196,8 @@ std::optional<EvalTensor> TokenBoundEvaluator::get(Value v, int depth) {
 }
 
 std::optional<Shape> TokenBoundEvaluator::shapeOf(Value v, int depth) {
+  if (auto it = shapeOverrides.find(v); it != shapeOverrides.end())
+    return it->second;
   if (auto ranked = rankedType(v)) {
     Shape shape(ranked.getShape());
     for (int64_t &d : shape)
@@ -223,6 +225,29 @@ std::optional<Shape> TokenBoundEvaluator::shapeOf(Value v, int depth) {
         (*shape)[a] += (*part)[a];
     }
     return shape;
+  }
+  // Ops whose result shape follows from their data input's shape and their
+  // other (shape) operands: evaluated on zeros of the input's shape when
+  // the data itself is a run-time value, by a second evaluator so that the
+  // zeros never stand for the value elsewhere.
+  if (Operation *def = v.getDefiningOp(); def && def->getNumOperands() > 0) {
+    StringRef type = moec::onnxOpType(def);
+    if (type == "Reshape" || type == "Expand" || type == "Unsqueeze" || type == "Squeeze" ||
+        type == "Transpose" || type == "Identity" || type == "Cast" || type == "Flatten") {
+      Value data = def->getOperand(0);
+      if (auto inShape = shapeOf(data, depth + 1); inShape && product(*inShape) <= maxElements) {
+        TokenBoundEvaluator probe(tokens, maxElements);
+        probe.memo = memo;
+        probe.shapeOverrides = shapeOverrides;
+        EvalTensor zeros;
+        zeros.shape = *inShape;
+        zeros.kind = kindOf(elementTypeOf(data));
+        zeros.data.assign(product(*inShape), 0.0);
+        probe.memo[data] = std::move(zeros);
+        if (auto t = probe.get(v, depth + 1))
+          return t->shape;
+      }
+    }
   }
   if (auto t = get(v, depth + 1))
     return t->shape;

@@ -48,7 +48,19 @@ public:
   // Gives a run-time value (a function argument) a value for this
   // evaluation, e.g. the cache length of a decoder with a KV cache.
   void bind(mlir::Value v, EvalTensor value) { memo[v] = std::move(value); }
+  // Gives a run-time value the shape it has in the model's own terms, where
+  // its type says otherwise: a fixed-capacity cache buffer that stands for
+  // `past` rows.
+  void bindShape(mlir::Value v, llvm::SmallVector<int64_t> shape) {
+    shapeOverrides[v] = std::move(shape);
+  }
   const std::string &why() const { return reason; }
+  // The shape of `v` at this token count: its type's, or, for an unranked
+  // value, what its ops make of their inputs' shapes (data not needed).
+  std::optional<llvm::SmallVector<int64_t>> shape(mlir::Value v) {
+    reason.clear();
+    return shapeOf(v, 0);
+  }
 
 private:
   std::optional<EvalTensor> evalOp(mlir::Value v, int depth);
@@ -58,6 +70,7 @@ private:
 
   int64_t tokens, maxElements;
   llvm::DenseMap<mlir::Value, EvalTensor> memo;
+  llvm::DenseMap<mlir::Value, llvm::SmallVector<int64_t>> shapeOverrides;
   std::string reason;
 };
 

@@ -67,6 +67,8 @@ COMPILING_DECODERS = {
 CACHED_DECODERS = {
     "mixtral/kv_dynamo.onnx": 2,
     "mixtral/kv_torchscript.onnx": 2,
+    "mixtral/kv_sdpa_dynamo.onnx": 2,  # sdpa attention (only Mixtral has kv_sdpa fixtures)
+    "mixtral/kv_sdpa_torchscript.onnx": 2,
     "olmoe/kv_dynamo.onnx": 2,
     "olmoe/kv_torchscript.onnx": 2,
     "qwen2_moe/kv_dynamo.onnx": 2,

@@ -20,6 +20,7 @@ torchscript = the tracing exporter):
   <model>/logits_sdpa_<exporter>.onnx    the same with attn_implementation "sdpa" (transformers'
                                          default) instead of "eager"
   <model>/kv_<exporter>.onnx             the decoder with past key/values in and present out
+  <model>/kv_sdpa_<exporter>.onnx        the same with attn_implementation "sdpa" (KV_SDPA_MODELS)
 and beside each a directory <name>.ref/ of .npy files (inputs, outputs) computed by the PyTorch
 module in float32. manifest.json describes every fixture; the attempts that failed are recorded
 there too (under "failed"), with the exporter's one-line reason, because what does not export
@@ -62,6 +63,7 @@ ATOL = 1e-5
 BLOCK_TOKENS = 16  # trace/reference token count: every expert gets a token (checked below)
 SEQ = 6            # prompt length for the decoder fixtures
 GEN_STEPS = 4      # greedy tokens recorded for the KV-cache fixtures
+KV_SDPA_MODELS = ("mixtral",)  # kv_sdpa_*: one model is enough, the sdpa form is shared
 
 
 def _common(vocab=128, hidden=32, heads=4, kv_heads=2):
@@ -429,6 +431,22 @@ def decoder_fixtures(name, spec, out, manifest, failed):
     # (c) with past key/values. Trace with a non-empty past and a 2-token step so neither
     # length is specialized to 0 or 1; the reference is a prefill of SEQ tokens followed by a
     # 2-token step, and greedy generation of GEN_STEPS tokens from the prompt.
+    with torch.no_grad():
+        step_ids = torch.randint(0, config.vocab_size, (1, 2), generator=g)
+    kv_fixtures(name, spec, config, model, ids, step_ids, "kv", "eager", out, manifest, failed)
+    # (c') the cache form with "sdpa" attention, for KV_SDPA_MODELS only (the decomposition is
+    # the same in every family): its TorchScript export reads the grown cache's and the
+    # repeated values' shapes for the Reshape after the attention.
+    if name in KV_SDPA_MODELS and sdpa_model is not None:
+        kv_fixtures(name, spec, config, sdpa_model, ids, step_ids, "kv_sdpa", "sdpa", out,
+                    manifest, failed)
+
+
+def kv_fixtures(name, spec, config, model, ids, step_ids, kind, attn, out, manifest, failed):
+    """<name>/<kind>_<exporter>.onnx: the decoder with past key/values, and its references (a
+    prefill of the prompt, a 2-token step, greedy tokens)."""
+    import torch
+    _, WithCache = _wrappers()
     n_layers = config.num_hidden_layers
     past_names = [f"past_{kv}_{i}" for i in range(n_layers) for kv in ("key", "value")]
     present_names = [f"present_{kv}_{i}" for i in range(n_layers) for kv in ("key", "value")]
@@ -436,12 +454,11 @@ def decoder_fixtures(name, spec, out, manifest, failed):
     with torch.no_grad():
         empty = _empty_past(model, config)
         prefill = wrapper(ids, *empty)
-        step_ids = torch.randint(0, config.vocab_size, (1, 2), generator=g)
         past = [t.clone() for t in prefill[1:]]
         step = wrapper(step_ids, *past)
         greedy = _greedy(wrapper, ids, empty)
     for exporter in ("dynamo", "torchscript"):
-        rel = f"{name}/kv_{exporter}.onnx"
+        rel = f"{name}/{kind}_{exporter}.onnx"
         dyn = {"input_ids": {1: "seq"}, "logits": {1: "seq"}}
         for n in past_names:
             dyn[n] = {2: "past"}
@@ -464,7 +481,8 @@ def decoder_fixtures(name, spec, out, manifest, failed):
         arrays["greedy_ids"] = greedy
         _save_ref(os.path.join(out, rel[:-5] + ".ref"), arrays)
         inputs, outputs = _io(m)
-        entry = _entry(name, spec, config, "kv", "batched_mm", exporter, m, inputs, outputs)
+        entry = _entry(name, spec, config, "kv", "batched_mm", exporter, m, inputs, outputs,
+                       attn)
         entry["greedy_steps"] = GEN_STEPS
         manifest[rel] = entry
 
