@@ -51,6 +51,8 @@ LogicalResult checkGrowingCaches(func::FuncOp func) {
     return success();
   for (unsigned i = 0; i < func.getNumArguments(); ++i) {
     auto name = func.getArgAttrOfType<StringAttr>(i, "onnx.name");
+    if (!name || !name.getValue().starts_with("past"))
+      continue; // not a cache buffer (the importer kept the past_* names)
     SmallVector<Value> views{func.getArgument(i)};
     while (!views.empty()) {
       Value view = views.pop_back_val();
@@ -61,6 +63,8 @@ LogicalResult checkGrowingCaches(func::FuncOp func) {
           views.push_back(user->getResult(0));
           continue;
         }
+        if (user->getOperand(0) != view)
+          continue; // the cache is not what grows here
         Operation *reader = nullptr;
         // The first reader of its data (a Shape reads only its length).
         for (Operation *r : user->getResult(0).getUsers())
@@ -74,7 +78,7 @@ LogicalResult checkGrowingCaches(func::FuncOp func) {
                    (names.empty() ? "" : " (node '" + names.front() + "')");
         }
         return user->emitError()
-               << "the KV cache input '" << (name ? name.getValue() : "?")
+               << "the KV cache input '" << name.getValue()
                << "' grows here (past and new rows concatenated), and moec compiles a growing "
                   "cache only as the keys or values of a causal attention it raises to "
                   "moe.attention; these are read by "
