@@ -21,9 +21,15 @@
 
 namespace moec::raise::attention {
 
-// Scores at or below this are masked out: exporters use -inf, the float32
-// minimum or -1e38..-1e30; exp of any of them minus a finite row maximum is 0.
-constexpr double kMaskedBelow = -1e30;
+// A mask value at or below this masks the key out. Exporters use -inf, the
+// float32 minimum, -1e9 or -1e4, and fp16 models the float16 minimum -65504.
+// The softmax weight of a key so masked is exp(s + m - max) with m <= -1e4;
+// in float32 (how moec's kernels and onnxruntime compute it) that underflows
+// to exactly 0 whenever the key's score is within 9896 of the row maximum
+// (exp of less than -104 is 0), and scores q.k * scale are nowhere near
+// such spreads. So skipping the key gives the model's result exactly.
+// Anything between this and 0 is a bias (ALiBi), which is refused.
+constexpr double kMaskedBelow = -1e4;
 
 // What a mask operand means: an additive bias (0 keeps, <= kMaskedBelow
 // drops) or a boolean condition (true keeps) selecting scores over a fill.

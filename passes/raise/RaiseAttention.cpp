@@ -332,7 +332,7 @@ std::optional<AttentionMatch> AttentionRaiser::match(Operation *softmax, std::st
     if (isOnnxOp(def, "Where")) {
       auto fill = scalarFloat(def->getOperand(2));
       if (!fill || *fill > kMaskedBelow) {
-        why = "a Where over the scores whose fill is not -inf";
+        why = "a Where over the scores whose fill is above -1e4 (not a mask)";
         return std::nullopt;
       }
       m.masks.push_back({def->getOperand(0), true});
@@ -377,8 +377,9 @@ LogicalResult AttentionRaiser::checkMask(const AttentionMatch &m, int64_t &windo
       if (ElementsAttr attr = getConstantElements(v)) {
         if (attr.getNumElements() <= 16)
           for (int64_t i = 0; i < attr.getNumElements(); ++i)
+            // Fill values (<= kMaskedBelow) are no positions.
             if (auto d = getElementAsDouble(attr, i);
-                d && std::fabs(*d) >= 2 && std::fabs(*d) < 2147483647.0)
+                d && *d > kMaskedBelow && std::fabs(*d) >= 2 && std::fabs(*d) < 2147483647.0)
               largest = std::max<int64_t>(largest, static_cast<int64_t>(std::fabs(*d)));
         continue;
       }
@@ -434,7 +435,7 @@ LogicalResult AttentionRaiser::checkMask(const AttentionMatch &m, int64_t &windo
           } else if (x <= kMaskedBelow) {
             keep = false;
           } else {
-            why = "the mask adds a bias other than 0 and -inf (" + std::to_string(x) + ")";
+            why = "the mask adds a bias other than 0 and <= -1e4 (" + std::to_string(x) + ")";
             return failure();
           }
           if (sl == 0) {

@@ -178,7 +178,7 @@ LogicalResult AttentionRaiser::checkCachedMask(const AttentionMatch &m, int64_t 
           } else if (x <= kMaskedBelow) {
             keep = false;
           } else {
-            why = "the mask adds a bias other than 0 and -inf (" + std::to_string(x) + ")";
+            why = "the mask adds a bias other than 0 and <= -1e4 (" + std::to_string(x) + ")";
             return failure();
           }
           if (sl == 0) {

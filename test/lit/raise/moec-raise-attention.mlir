@@ -182,3 +182,58 @@ func.func @router_softmax(%logits: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %p = onnx.Softmax %logits {axis = -1 : i64} : (tensor<?x8xf32>) -> tensor<?x8xf32>
   return %p : tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that the float16 minimum, which fp16 exports fill masked scores
+// with, masks like -inf: exp of it relative to the row maximum is 0 in f32.
+// CHECK-LABEL: func.func @fp16_min_fill
+// CHECK: moe.self_attention
+// CHECK-NOT: onnx.Softmax
+func.func @fp16_min_fill(%q: tensor<1x2x?x4xf32>, %k: tensor<1x2x?x4xf32>, %v: tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32> {
+  %tdim = onnx.Shape %q {start = 2 : i64, end = 3 : i64} : (tensor<1x2x?x4xf32>) -> tensor<1xi64>
+  %zero = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %one = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %ax0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %t = onnx.Squeeze %tdim, %ax0 : (tensor<1xi64>, tensor<1xi64>) -> tensor<i64>
+  %ar = onnx.Range %zero, %t, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %rows = onnx.Unsqueeze %ar, %ax1 : (tensor<?xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  %cols = onnx.Unsqueeze %ar, %ax0 : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+  %keep = onnx.LessOrEqual %cols, %rows : (tensor<1x?xi64>, tensor<?x1xi64>) -> tensor<?x?xi1>
+  %kt = onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x?x4xf32>) -> tensor<1x2x4x?xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<1x2x?x4xf32>, tensor<1x2x4x?xf32>) -> tensor<1x2x?x?xf32>
+  %fill = onnx.Constant {value = dense<-6.550400e+04> : tensor<f32>} : () -> tensor<f32>
+  %sm = onnx.Where %keep, %s, %fill : (tensor<?x?xi1>, tensor<1x2x?x?xf32>, tensor<f32>) -> tensor<1x2x?x?xf32>
+  %p = onnx.Softmax %sm {axis = -1 : i64} : (tensor<1x2x?x?xf32>) -> tensor<1x2x?x?xf32>
+  %o = onnx.MatMul %p, %v : (tensor<1x2x?x?xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+  return %o : tensor<1x2x?x4xf32>
+}
+
+// -----
+
+// Tests that an additive -1e4 mask (older exports) is raised too.
+// CHECK-LABEL: func.func @minus_1e4_additive
+// CHECK: moe.self_attention
+// CHECK-NOT: onnx.Softmax
+func.func @minus_1e4_additive(%q: tensor<1x2x?x4xf32>, %k: tensor<1x2x?x4xf32>, %v: tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32> {
+  %tdim = onnx.Shape %q {start = 2 : i64, end = 3 : i64} : (tensor<1x2x?x4xf32>) -> tensor<1xi64>
+  %zero = onnx.Constant {value = dense<0> : tensor<i64>} : () -> tensor<i64>
+  %one = onnx.Constant {value = dense<1> : tensor<i64>} : () -> tensor<i64>
+  %ax0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : () -> tensor<1xi64>
+  %ax1 = onnx.Constant {value = dense<1> : tensor<1xi64>} : () -> tensor<1xi64>
+  %t = onnx.Squeeze %tdim, %ax0 : (tensor<1xi64>, tensor<1xi64>) -> tensor<i64>
+  %ar = onnx.Range %zero, %t, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %rows = onnx.Unsqueeze %ar, %ax1 : (tensor<?xi64>, tensor<1xi64>) -> tensor<?x1xi64>
+  %cols = onnx.Unsqueeze %ar, %ax0 : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+  %keep = onnx.LessOrEqual %cols, %rows : (tensor<1x?xi64>, tensor<?x1xi64>) -> tensor<?x?xi1>
+  %kt = onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x?x4xf32>) -> tensor<1x2x4x?xf32>
+  %s = onnx.MatMul %q, %kt : (tensor<1x2x?x4xf32>, tensor<1x2x4x?xf32>) -> tensor<1x2x?x?xf32>
+  %fill = onnx.Constant {value = dense<-1.000000e+04> : tensor<f32>} : () -> tensor<f32>
+  %zf = onnx.Constant {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %mask = onnx.Where %keep, %zf, %fill : (tensor<?x?xi1>, tensor<f32>, tensor<f32>) -> tensor<?x?xf32>
+  %sm = onnx.Add %s, %mask : (tensor<1x2x?x?xf32>, tensor<?x?xf32>) -> tensor<1x2x?x?xf32>
+  %p = onnx.Softmax %sm {axis = -1 : i64} : (tensor<1x2x?x?xf32>) -> tensor<1x2x?x?xf32>
+  %o = onnx.MatMul %p, %v : (tensor<1x2x?x?xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+  return %o : tensor<1x2x?x4xf32>
+}
