@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/import/OnnxImporter.h"
 
+#include "compiler/import/AttentionMaskInput.h"
 #include "compiler/import/GrowingCache.h"
 #include "compiler/import/ImportContext.h"
 #include "dialects/onnx/ONNXDialect.h"
@@ -51,9 +52,10 @@ class GraphImporter {
 public:
   GraphImporter(ImportContext &ic, const ::onnx::ModelProto &model,
                 const OnnxImportOptions &options,
-                std::optional<import::GrowingCacheRewrite> growingCache)
+                std::optional<import::GrowingCacheRewrite> growingCache,
+                bool removedAttentionMask)
       : ic(ic), model(model), graph(model.graph()), options(options),
-        growingCache(std::move(growingCache)) {}
+        growingCache(std::move(growingCache)), removedAttentionMask(removedAttentionMask) {}
 
   OwningOpRef<ModuleOp> run();
 
@@ -69,6 +71,7 @@ private:
   const ::onnx::GraphProto &graph;
   const OnnxImportOptions &options;
   std::optional<import::GrowingCacheRewrite> growingCache;
+  bool removedAttentionMask = false;
   std::set<std::string> initializerNames;
   std::string tokenDim; // the one symbolic dim name left after bindings
   bool hasTokenDim = false;
@@ -268,6 +271,8 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   if (growingCache)
     module->getOperation()->setAttr("moec.kv_cache_capacity",
                                     b.getI64IntegerAttr(growingCache->capacity));
+  if (removedAttentionMask)
+    module->getOperation()->setAttr("moec.removed_attention_mask", b.getUnitAttr());
   SmallVector<NamedAttribute> opsets;
   for (const auto &[domain, version] : ic.opsets)
     // The default domain is keyed "ai.onnx": an empty key would not parse back.
@@ -318,14 +323,28 @@ OwningOpRef<ModuleOp> importOnnxFile(MLIRContext &ctx, llvm::StringRef path,
     return nullptr;
   }
   std::string cacheError;
-  auto growingCache = import::rewriteGrowingCache(*model.mutable_graph(), options.dimBindings,
-                                                  options.kvCapacity, cacheError);
+  ::onnx::GraphProto &graph = *model.mutable_graph();
+  // onnxruntime-genai's graphs keep their cache in GroupQueryAttention, which
+  // reads the mask and the cache lengths itself (bound with --bind-dim): the
+  // two rewrites are for attention written in plain ops.
+  bool hasGqa = llvm::any_of(graph.node(), [](const ::onnx::NodeProto &node) {
+    return node.op_type() == "GroupQueryAttention";
+  });
+  auto mask = hasGqa ? std::nullopt
+                     : import::takeAttentionMask(graph, options.dimBindings, cacheError);
+  auto growingCache = cacheError.empty() && !hasGqa
+                          ? import::rewriteGrowingCache(graph, options.dimBindings,
+                                                        options.kvCapacity, cacheError)
+                          : std::nullopt;
+  if (mask && cacheError.empty())
+    import::defineOnesMask(graph, *mask, growingCache.has_value(), options.dimBindings,
+                           cacheError);
   if (!cacheError.empty()) {
     emitError(fileLoc) << cacheError;
     return nullptr;
   }
   ImportContext ic(ctx, path.str(), directory.str().str(), fileLoc);
-  return GraphImporter(ic, model, options, std::move(growingCache)).run();
+  return GraphImporter(ic, model, options, std::move(growingCache), mask.has_value()).run();
 }
 
 } // namespace moec

@@ -9,7 +9,8 @@ softmax weight, exp(fill + s - max), which underflows to exactly 0 in float32 fo
 (moec-raise-attention's kMaskedBelow). Fresh N(0, 1) inputs at T = 1, 6 and 19; criterion
 e2e_common.REL_TOL: max|moec - ort| <= 1e-4 * max|ort| (float32 dot products of length 8 and a
 softmax over at most 19 terms: rounding is ~1e-7 of scale). A bias above -1e4 (-50) is no mask
-and must be refused with a one-line error.
+and must be refused with a one-line error. A padding mask read from an `attention_mask` input is
+compiled as all ones, with the input removed.
 """
 
 import os
@@ -29,7 +30,7 @@ FILLS = {"neg_inf": -np.inf, "f32_min": float(np.finfo(np.float32).min), "minus_
          "f16_min": -65504.0, "minus_1e4": -1e4}
 
 
-def attention_model(path, fill, additive):
+def attention_model(path, fill, additive, padding_input=False):
     """o = Softmax(masked(q kᵀ / sqrt(8))) v with the causal mask built from Shape(q)."""
     c = lambda name, value, dtype=np.int64: helper.make_tensor(  # noqa: E731
         name, TensorProto.INT64 if dtype == np.int64 else TensorProto.FLOAT,
@@ -43,11 +44,16 @@ def attention_model(path, fill, additive):
         helper.make_node("Range", ["zero", "t", "one"], ["ar"]),
         helper.make_node("Unsqueeze", ["ar", "ax1"], ["rows"]),
         helper.make_node("Unsqueeze", ["ar", "ax0"], ["cols"]),
-        helper.make_node("LessOrEqual", ["cols", "rows"], ["keep"]),
+        helper.make_node("LessOrEqual", ["cols", "rows"],
+                         ["causal" if padding_input else "keep"]),
         helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
         helper.make_node("MatMul", ["q", "kt"], ["s"]),
         helper.make_node("Mul", ["s", "scale"], ["scaled"]),
     ]
+    if padding_input:
+        # keep = causal AND attention_mask[key] (transformers' padding mask).
+        nodes += [helper.make_node("Cast", ["attention_mask"], ["pad"], to=TensorProto.BOOL),
+                  helper.make_node("And", ["causal", "pad"], ["keep"])]
     if additive:
         nodes += [helper.make_node("Where", ["keep", "zf", "fill"], ["mask"]),
                   helper.make_node("Add", ["scaled", "mask"], ["masked"])]
@@ -57,7 +63,10 @@ def attention_model(path, fill, additive):
               helper.make_node("MatMul", ["p", "v"], ["o"])]
     io = lambda name: helper.make_tensor_value_info(  # noqa: E731
         name, TensorProto.FLOAT, [1, HEADS, "T", HEAD])
-    graph = helper.make_graph(nodes, "attention", [io("q"), io("k"), io("v")], [io("o")], inits)
+    inputs = [io("q"), io("k"), io("v")]
+    if padding_input:
+        inputs.append(helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [1, "T"]))
+    graph = helper.make_graph(nodes, "attention", inputs, [io("o")], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 9
     onnx.checker.check_model(model)
@@ -107,6 +116,37 @@ class AttentionMasks(unittest.TestCase):
                         scale = np.max(np.abs(want))
                         self.assertLessEqual(np.max(np.abs(out - want)), common.REL_TOL * scale,
                                              f"{label} T={tokens}")
+
+    def test_attention_mask_input_is_removed(self):
+        """A padding mask read from an attention_mask input: moec compiles the attention without
+        padding, removes the input (so padding cannot be passed and silently ignored) and says
+        so; the result equals onnxruntime's with a mask of ones."""
+        import onnxruntime as ort
+        stem = os.path.join(self.work, "padding_input")
+        attention_model(stem + ".onnx", float(np.finfo(np.float32).min), False,
+                        padding_input=True)
+        proc = self._run([common.Config.moec, "compile", stem + ".onnx", "--target", "host",
+                          "-o", stem + ".moe"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("the input attention_mask is removed", proc.stdout)
+        info = self._run([common.Config.moec_run, stem + ".moe", "--info"])
+        self.assertEqual(info.returncode, 0, info.stderr)
+        self.assertIn("inputs (3):", info.stdout)
+        self.assertNotIn("  attention_mask:", info.stdout)
+        sess = ort.InferenceSession(stem + ".onnx", providers=["CPUExecutionProvider"])
+        tokens = 9
+        rng = np.random.default_rng(77)
+        feeds = {n: rng.standard_normal((1, HEADS, tokens, HEAD)).astype(np.float32)
+                 for n in ("q", "k", "v")}
+        want = sess.run(None, dict(feeds, attention_mask=np.ones((1, tokens), np.int64)))[0]
+        args = [common.Config.moec_run, stem + ".moe", "--output", f"o={stem}_o.npy"]
+        for name, value in feeds.items():
+            np.save(f"{stem}_{name}.npy", value)
+            args += ["--input", f"{name}={stem}_{name}.npy"]
+        proc = self._run(args)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        out = np.load(f"{stem}_o.npy").astype(np.float64)
+        self.assertLessEqual(np.max(np.abs(out - want)), common.REL_TOL * np.max(np.abs(want)))
 
     def test_bias_is_refused(self):
         path = os.path.join(self.work, "bias.onnx")

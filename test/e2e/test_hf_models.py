@@ -69,6 +69,8 @@ CACHED_DECODERS = {
     "mixtral/kv_torchscript.onnx": 2,
     "mixtral/kv_sdpa_dynamo.onnx": 2,  # sdpa attention (only Mixtral has kv_sdpa fixtures)
     "mixtral/kv_sdpa_torchscript.onnx": 2,
+    # with an attention_mask input (removed by moec: no padding), TorchScript only
+    "mixtral/kv_mask_torchscript.onnx": 2,
     "olmoe/kv_dynamo.onnx": 2,
     "olmoe/kv_torchscript.onnx": 2,
     "qwen2_moe/kv_dynamo.onnx": 2,
@@ -320,6 +322,7 @@ class HfBlocks(unittest.TestCase):
                 signature = ir[ir.index("func.func @main"):].split("\n")[0]
                 self.assertIn('{onnx.name = "seqlens_k"}', signature)
                 self.assertIn('{onnx.name = "total_sequence_length"}', signature)
+                self.assertNotIn('"attention_mask"', signature)
                 self.assertEqual(signature.count(f"x{KV_CAPACITY}x"),
                                  8 * layers // 2, signature)  # 2 per layer in, 2 out
 
@@ -349,7 +352,10 @@ class HfBlocks(unittest.TestCase):
                         if i.name in names:
                             shape = (1, i.shape[1], past, i.shape[3])
                             pasts[i.name] = rng.standard_normal(shape).astype(np.float32)
-                    outs = dict(zip(out_names, sess.run(None, {"input_ids": fresh, **pasts})))
+                    feeds = {"input_ids": fresh, **pasts}
+                    if "attention_mask" in [i.name for i in sess.get_inputs()]:
+                        feeds["attention_mask"] = np.ones((1, past + tokens), np.int64)
+                    outs = dict(zip(out_names, sess.run(None, feeds)))
                     cases.append((f"onnxruntime T={tokens} past={past}", fresh, pasts,
                                   outs["logits"],
                                   {n: outs["present" + n[4:]] for n in names}))

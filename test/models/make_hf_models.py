@@ -21,6 +21,7 @@ torchscript = the tracing exporter):
                                          default) instead of "eager"
   <model>/kv_<exporter>.onnx             the decoder with past key/values in and present out
   <model>/kv_sdpa_<exporter>.onnx        the same with attn_implementation "sdpa" (KV_SDPA_MODELS)
+  <model>/kv_mask_torchscript.onnx       the same with an attention_mask input (KV_SDPA_MODELS)
 and beside each a directory <name>.ref/ of .npy files (inputs, outputs) computed by the PyTorch
 module in float32. manifest.json describes every fixture; the attempts that failed are recorded
 there too (under "failed"), with the exporter's one-line reason, because what does not export
@@ -200,6 +201,21 @@ def _wrappers():
                 present += [layer.keys, layer.values]
             return (out.logits, *present)
 
+    class WithCacheAndMask(WithCache):
+        """(input_ids, attention_mask, past_key_0, ...) -> as WithCache: the attention_mask
+        input [1, past + seq] optimum's exports have (ones: no padding)."""
+
+        def forward(self, input_ids, attention_mask, *past):
+            pairs = [(past[2 * i], past[2 * i + 1]) for i in range(len(past) // 2)]
+            cache = DynamicCache(ddp_cache_data=pairs, config=self.config)
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                             past_key_values=cache, use_cache=True)
+            present = []
+            for layer in out.past_key_values.layers:
+                present += [layer.keys, layer.values]
+            return (out.logits, *present)
+
+    LogitsOnly.WithCacheAndMask = WithCacheAndMask  # reached through _wrappers()[0]
     return LogitsOnly, WithCache
 
 
@@ -440,13 +456,20 @@ def decoder_fixtures(name, spec, out, manifest, failed):
     if name in KV_SDPA_MODELS and sdpa_model is not None:
         kv_fixtures(name, spec, config, sdpa_model, ids, step_ids, "kv_sdpa", "sdpa", out,
                     manifest, failed)
+    # (c'') the cache form with an attention_mask input (optimum's interface), TorchScript
+    # only (the dynamo export helper takes one input before the caches).
+    if name in KV_SDPA_MODELS:
+        kv_fixtures(name, spec, config, model, ids, step_ids, "kv_mask", "eager", out, manifest,
+                    failed, with_mask=True)
 
 
-def kv_fixtures(name, spec, config, model, ids, step_ids, kind, attn, out, manifest, failed):
+def kv_fixtures(name, spec, config, model, ids, step_ids, kind, attn, out, manifest, failed,
+                with_mask=False):
     """<name>/<kind>_<exporter>.onnx: the decoder with past key/values, and its references (a
-    prefill of the prompt, a 2-token step, greedy tokens)."""
+    prefill of the prompt, a 2-token step, greedy tokens). with_mask: also an attention_mask
+    input (all ones), TorchScript only."""
     import torch
-    _, WithCache = _wrappers()
+    LogitsOnly, WithCache = _wrappers()
     n_layers = config.num_hidden_layers
     past_names = [f"past_{kv}_{i}" for i in range(n_layers) for kv in ("key", "value")]
     present_names = [f"present_{kv}_{i}" for i in range(n_layers) for kv in ("key", "value")]
@@ -457,19 +480,28 @@ def kv_fixtures(name, spec, config, model, ids, step_ids, kind, attn, out, manif
         past = [t.clone() for t in prefill[1:]]
         step = wrapper(step_ids, *past)
         greedy = _greedy(wrapper, ids, empty)
-    for exporter in ("dynamo", "torchscript"):
+    mask_names, mask_args, mask_feeds = [], (), {}
+    if with_mask:
+        mask = torch.ones(1, step_ids.shape[1] + past[0].shape[2], dtype=torch.long)
+        mask_names, mask_args = ["attention_mask"], (mask,)
+        mask_feeds = {"attention_mask": mask.numpy()}
+        wrapper = LogitsOnly.WithCacheAndMask(model, config)
+    for exporter in ("torchscript",) if with_mask else ("dynamo", "torchscript"):
         rel = f"{name}/{kind}_{exporter}.onnx"
         dyn = {"input_ids": {1: "seq"}, "logits": {1: "seq"}}
+        if with_mask:
+            dyn["attention_mask"] = {1: "total"}
         for n in past_names:
             dyn[n] = {2: "past"}
         for n in present_names:
             dyn[n] = {2: "total"}
-        feeds = {"input_ids": step_ids.numpy()}
+        feeds = {"input_ids": step_ids.numpy(), **mask_feeds}
         feeds.update({n: t.numpy() for n, t in zip(past_names, past)})
         try:
             with torch.no_grad():
-                m = export(wrapper, (step_ids, *past), os.path.join(out, rel), exporter,
-                           ["input_ids"] + past_names, ["logits"] + present_names, dyn)
+                m = export(wrapper, (step_ids, *mask_args, *past), os.path.join(out, rel),
+                           exporter, ["input_ids"] + mask_names + past_names,
+                           ["logits"] + present_names, dyn)
             _ort_check(os.path.join(out, rel), feeds, [t.numpy() for t in step])
         except Exception as exc:
             _remove(os.path.join(out, rel))

@@ -445,6 +445,9 @@ int compile() {
                      << " rows (--kv-capacity), updated in place; the inputs seqlens_k and "
                         "total_sequence_length give its length (docs/user-guide.md, "
                         "\"Generate\")\n";
+      if ((*module)->hasAttr("moec.removed_attention_mask"))
+        llvm::outs() << "moec: the input attention_mask is removed: moec compiles attention "
+                        "without padding (every token attends to all tokens before it)\n";
     }
     return 0;
   }

@@ -113,7 +113,11 @@ class HfFixtures(unittest.TestCase):
                 ids = ref["prompt_ids"]
                 tokens = []
                 for _ in range(entry["greedy_steps"]):
-                    result = dict(zip(outputs, sess.run(outputs, {"input_ids": ids, **past})))
+                    feeds = {"input_ids": ids, **past}
+                    if "attention_mask" in inputs:  # kv_mask: ones over past + new tokens
+                        length = ids.shape[1] + next(iter(past.values())).shape[2]
+                        feeds["attention_mask"] = np.ones((1, length), np.int64)
+                    result = dict(zip(outputs, sess.run(outputs, feeds)))
                     nxt = int(np.argmax(result["logits"][0, -1]))
                     tokens.append(nxt)
                     ids = np.array([[nxt]], dtype=np.int64)
