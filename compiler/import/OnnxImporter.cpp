@@ -122,6 +122,20 @@ LogicalResult GraphImporter::resolveTokenDim() {
     // growing cache (transformers' exports concatenate past and new keys):
     // binding it would not help, the graph's cache length would still grow.
     const std::string &second = symbols[1].second;
+    bool gqa = llvm::any_of(graph.node(), [](const ::onnx::NodeProto &node) {
+      return node.op_type() == "GroupQueryAttention";
+    });
+    if (gqa) {
+      // onnxruntime-genai's graphs: GroupQueryAttention runs a cache of
+      // static capacity, whose lengths the symbols name.
+      diag << "); GroupQueryAttention runs a fixed-capacity cache: bind every symbol but the "
+              "token count to the capacity, e.g.";
+      for (size_t i = 1; i < symbols.size(); ++i)
+        diag << " --bind-dim " << (symbols[i].first.empty() ? "NAME" : symbols[i].first)
+             << "=4096";
+      diag << " (docs/user-guide.md, \"Generate\")";
+      return diag;
+    }
     if (llvm::StringRef(second).starts_with("past")) {
       diag << "); '" << symbols[1].first << "' is the length of a growing KV cache, which moec "
            << "does not compile: export the decoder without its cache (use_cache=False) or "

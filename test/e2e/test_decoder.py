@@ -207,6 +207,13 @@ class DecoderFixtures(unittest.TestCase):
                     ids = np.array([[tokens[-1]]], np.int64)
                 want = [int(t) for t in ref["hf_tokens"][:NEW_TOKENS]]
                 self.assertEqual(tokens, want, "the rewritten graph in onnxruntime")
+                # Unbound, the error says which symbols to bind.
+                result = common.compile_model(src, os.path.join(self.dir, name + ".unbound.moe"))
+                self.assertNotEqual(result.returncode, 0)
+                lines = result.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, result.stderr)
+                self.assertIn("--bind-dim past_sequence_length=", lines[0])
+                self.assertIn("--bind-dim total_sequence_length=", lines[0])
                 # moec: both lengths bound to the capacity.
                 capacity = self.cache_shape(name)[2]
                 moe_file = os.path.join(self.dir, name + ".mask.moe")
