@@ -145,6 +145,48 @@ class CompilerRefuses(CleanErrorMixin, unittest.TestCase):
         path = common.model_path("invalid/two_symbolic_dims.onnx")
         self.assert_clean_error(self._compile(path), "moec", COMPILE_ERROR_EXIT, path)
 
+    def _cache_graph(self, name, past_dims, extra_inputs=(), mask=None):
+        """input_ids [1, seq] and one cache input `past_key_0` of `past_dims`, returned as
+        Identity outputs (enough for the import-time rewrites to look at them)."""
+        from onnx import TensorProto, helper
+        inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "seq"]),
+                  helper.make_tensor_value_info("past_key_0", TensorProto.FLOAT, past_dims)]
+        inputs += [helper.make_tensor_value_info(n, t, d) for n, t, d in extra_inputs]
+        nodes = [helper.make_node("Identity", [i.name], [i.name + "_out"]) for i in inputs]
+        outputs = [helper.make_tensor_value_info(i.name + "_out", i.type.tensor_type.elem_type,
+                                                 None) for i in inputs]
+        graph = helper.make_graph(nodes, "g", inputs, outputs)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+        model.ir_version = 9
+        path = os.path.join(self.dir, name)
+        onnx.save(model, path)
+        return path
+
+    def test_growing_cache_at_another_axis(self):
+        path = self._cache_graph("cache_axis.onnx", [1, "past", 2, 8])
+        self.assert_clean_error(self._compile(path), "moec", COMPILE_ERROR_EXIT, path,
+                                "input 'past_key_0' has the cache length 'past' at axis 1",
+                                "[batch, kv_heads, 'past', head_size]")
+
+    def test_growing_cache_with_a_symbolic_head_size(self):
+        path = self._cache_graph("cache_dims.onnx", [1, 2, "past", "head"])
+        self.assert_clean_error(self._compile(path), "moec", COMPILE_ERROR_EXIT, path,
+                                "'past' is the length of a growing KV cache")
+
+    def test_growing_cache_with_an_existing_seqlens_input(self):
+        from onnx import TensorProto
+        path = self._cache_graph("cache_seqlens.onnx", [1, 2, "past", 8],
+                                 [("seqlens_k", TensorProto.INT32, [1])])
+        self.assert_clean_error(self._compile(path), "moec", COMPILE_ERROR_EXIT, path,
+                                "input 'seqlens_k' already exists")
+
+    def test_attention_mask_with_a_symbolic_batch(self):
+        from onnx import TensorProto
+        path = self._cache_graph("mask_batch.onnx", [1, 2, "past", 8],
+                                 [("attention_mask", TensorProto.INT64, ["batch", "total"])])
+        self.assert_clean_error(self._compile(path), "moec", COMPILE_ERROR_EXIT, path,
+                                "input 'attention_mask' needs a static batch size")
+
     def test_missing_external_data(self):
         path = os.path.join(self.dir, "mixtral_moe_external.onnx")
         shutil.copy(common.model_path("mixtral_moe_external.onnx"), path)  # data file left out
