@@ -18,6 +18,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace moec::raise::attention {
 
@@ -56,6 +57,16 @@ struct CacheConcat {
 };
 
 std::optional<CacheConcat> matchCacheConcat(mlir::Value v, int64_t capacity);
+
+// The keys each of `rows` queries keeps under all of `masks` (additive:
+// 0 keeps, <= kMaskedBelow drops; boolean: true keeps), evaluated by `e`, as
+// [rows, keys] row-major; std::nullopt with `why` set when a mask cannot be
+// evaluated, is not [.., rows, keys] (`expectedShape` names that), holds a
+// bias, or differs between heads or batch rows.
+std::optional<std::vector<char>> keptKeys(llvm::ArrayRef<MaskTerm> masks,
+                                          TokenBoundEvaluator &e, int64_t rows, int64_t keys,
+                                          int64_t heads, llvm::StringRef expectedShape,
+                                          std::string &why);
 
 class AttentionRaiser {
 public:

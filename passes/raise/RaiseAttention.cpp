@@ -355,6 +355,55 @@ std::optional<AttentionMatch> AttentionRaiser::match(Operation *softmax, std::st
   return m;
 }
 
+std::optional<std::vector<char>> keptKeys(ArrayRef<MaskTerm> masks, TokenBoundEvaluator &e,
+                                          int64_t rows, int64_t keys, int64_t heads,
+                                          StringRef expectedShape, std::string &why) {
+  std::vector<char> allowed(rows * keys, 1);
+  for (const MaskTerm &term : masks) {
+    auto value = e.eval(term.value);
+    if (!value) {
+      why = "the mask cannot be evaluated at compile time: " + e.why();
+      return std::nullopt;
+    }
+    // Broadcast to [B, N, rows, keys]: every [rows, keys] slice must be the same.
+    auto shape = value->shape;
+    if (shape.size() > 4 || shape.size() < 2 || shape[shape.size() - 1] != keys ||
+        shape[shape.size() - 2] != rows) {
+      why = "the mask is not " + expectedShape.str();
+      return std::nullopt;
+    }
+    if (shape.size() >= 3 && shape[shape.size() - 3] != 1 && shape[shape.size() - 3] != heads) {
+      why = "the mask's head dim does not broadcast";
+      return std::nullopt;
+    }
+    int64_t slices = value->size() / (rows * keys);
+    std::vector<char> first(rows * keys);
+    for (int64_t sl = 0; sl < slices; ++sl)
+      for (int64_t i = 0; i < rows * keys; ++i) {
+        double x = value->data[sl * rows * keys + i];
+        bool keep;
+        if (term.boolean) {
+          keep = x != 0.0;
+        } else if (x == 0.0) {
+          keep = true;
+        } else if (x <= kMaskedBelow) {
+          keep = false;
+        } else {
+          why = "the mask adds a bias other than 0 and <= -1e4 (" + std::to_string(x) + ")";
+          return std::nullopt;
+        }
+        if (sl == 0) {
+          first[i] = keep;
+          allowed[i] = allowed[i] && keep;
+        } else if ((first[i] != 0) != keep) {
+          why = "the mask differs between heads or batch rows";
+          return std::nullopt;
+        }
+      }
+  }
+  return allowed;
+}
+
 // Evaluates the masks at a range of token counts and requires them to keep
 // exactly the causal keys (within one window, found at the largest count).
 LogicalResult AttentionRaiser::checkMask(const AttentionMatch &m, int64_t &window,
@@ -404,49 +453,10 @@ LogicalResult AttentionRaiser::checkMask(const AttentionMatch &m, int64_t &windo
   // Largest first: it fixes the window the smaller counts must agree with.
   for (int64_t t : llvm::reverse(counts)) {
     TokenBoundEvaluator evaluator(t);
-    std::vector<char> allowed(t * t, 1);
-    for (const MaskTerm &term : m.masks) {
-      auto value = evaluator.eval(term.value);
-      if (!value) {
-        why = "the mask cannot be evaluated at compile time: " + evaluator.why();
-        return failure();
-      }
-      // Broadcast to [B, N, t, t]: every [t, t] slice must be the same.
-      auto shape = value->shape;
-      if (shape.size() > 4 || shape.size() < 2 || shape[shape.size() - 1] != t ||
-          shape[shape.size() - 2] != t) {
-        why = "the mask is not [.., T, T]";
-        return failure();
-      }
-      int64_t slices = value->size() / (t * t);
-      if (shape.size() >= 3 && shape[shape.size() - 3] != 1 && shape[shape.size() - 3] != heads) {
-        why = "the mask's head dim does not broadcast";
-        return failure();
-      }
-      std::vector<char> first(t * t);
-      for (int64_t sl = 0; sl < slices; ++sl)
-        for (int64_t i = 0; i < t * t; ++i) {
-          double x = value->data[sl * t * t + i];
-          bool keep;
-          if (term.boolean) {
-            keep = x != 0.0;
-          } else if (x == 0.0) {
-            keep = true;
-          } else if (x <= kMaskedBelow) {
-            keep = false;
-          } else {
-            why = "the mask adds a bias other than 0 and <= -1e4 (" + std::to_string(x) + ")";
-            return failure();
-          }
-          if (sl == 0) {
-            first[i] = keep;
-            allowed[i] = allowed[i] && keep;
-          } else if ((first[i] != 0) != keep) {
-            why = "the mask differs between heads or batch rows";
-            return failure();
-          }
-        }
-    }
+    auto kept = keptKeys(m.masks, evaluator, t, t, heads, "[.., T, T]", why);
+    if (!kept)
+      return failure();
+    const std::vector<char> &allowed = *kept;
     if (window < 0) {
       int64_t last = 0;
       for (int64_t j = 0; j < t; ++j)

@@ -148,48 +148,10 @@ LogicalResult AttentionRaiser::checkCachedMask(const AttentionMatch &m, int64_t 
   for (auto [t, past] : pairs) {
     TokenBoundEvaluator e = evaluator(t, past);
     int64_t keys = past + t;
-    std::vector<char> allowed(t * keys, 1);
-    for (const MaskTerm &term : m.masks) {
-      auto value = e.eval(term.value);
-      if (!value) {
-        why = "the mask cannot be evaluated at compile time: " + e.why();
-        return failure();
-      }
-      auto shape = value->shape;
-      if (shape.size() > 4 || shape.size() < 2 || shape[shape.size() - 1] != keys ||
-          shape[shape.size() - 2] != t) {
-        why = "the mask is not [.., T, past + T]";
-        return failure();
-      }
-      if (shape.size() >= 3 && shape[shape.size() - 3] != 1 && shape[shape.size() - 3] != heads) {
-        why = "the mask's head dim does not broadcast";
-        return failure();
-      }
-      int64_t slices = value->size() / (t * keys);
-      std::vector<char> first(t * keys);
-      for (int64_t sl = 0; sl < slices; ++sl)
-        for (int64_t i = 0; i < t * keys; ++i) {
-          double x = value->data[sl * t * keys + i];
-          bool keep;
-          if (term.boolean) {
-            keep = x != 0.0;
-          } else if (x == 0.0) {
-            keep = true;
-          } else if (x <= kMaskedBelow) {
-            keep = false;
-          } else {
-            why = "the mask adds a bias other than 0 and <= -1e4 (" + std::to_string(x) + ")";
-            return failure();
-          }
-          if (sl == 0) {
-            first[i] = keep;
-            allowed[i] = allowed[i] && keep;
-          } else if ((first[i] != 0) != keep) {
-            why = "the mask differs between heads or batch rows";
-            return failure();
-          }
-        }
-    }
+    auto kept = keptKeys(m.masks, e, t, keys, heads, "[.., T, past + T]", why);
+    if (!kept)
+      return failure();
+    const std::vector<char> &allowed = *kept;
     if (window < 0) {
       int64_t last = 0;
       for (int64_t j = 0; j < keys; ++j)
