@@ -1,6 +1,8 @@
 //===- AttentionMaskInput.cpp - an attention_mask input of all ones --------===//
 #include "compiler/import/AttentionMaskInput.h"
 
+#include "compiler/import/GraphEdit.h"
+
 #include <vector>
 
 namespace moec::import {
@@ -8,41 +10,6 @@ namespace {
 
 constexpr const char *kMaskName = "attention_mask";
 constexpr const char *kPrefix = "moec_attention_mask/";
-
-int64_t staticDim(const ::onnx::TensorShapeProto_Dimension &dim,
-                  const std::map<std::string, int64_t> &bindings) {
-  if (dim.has_dim_value())
-    return dim.dim_value();
-  auto bound = bindings.find(dim.has_dim_param() ? dim.dim_param() : "");
-  return bound == bindings.end() ? -1 : bound->second;
-}
-
-void setIntAttr(::onnx::NodeProto &node, const std::string &name, int64_t value) {
-  ::onnx::AttributeProto *attr = node.add_attribute();
-  attr->set_name(name);
-  attr->set_type(::onnx::AttributeProto::INT);
-  attr->set_i(value);
-}
-
-::onnx::NodeProto makeNode(const std::string &type, const std::string &name,
-                           std::vector<std::string> inputs, const std::string &output) {
-  ::onnx::NodeProto node;
-  node.set_op_type(type);
-  node.set_name(name);
-  for (const std::string &in : inputs)
-    node.add_input(in);
-  node.add_output(output);
-  return node;
-}
-
-void addInt64(::onnx::GraphProto &graph, const std::string &name, std::vector<int64_t> values) {
-  ::onnx::TensorProto *t = graph.add_initializer();
-  t->set_name(name);
-  t->set_data_type(::onnx::TensorProto::INT64);
-  t->add_dims(static_cast<int64_t>(values.size()));
-  for (int64_t v : values)
-    t->add_int64_data(v);
-}
 
 } // namespace
 
@@ -84,7 +51,7 @@ bool defineOnesMask(::onnx::GraphProto &graph, const AttentionMaskInput &mask, b
   if (withCache) {
     // The cached tokens and the run's: total_sequence_length.
     ::onnx::NodeProto cast =
-        makeNode("Cast", lengthValue, {"total_sequence_length"}, lengthValue);
+        makeNode("Cast", lengthValue, {"total_sequence_length"}, {lengthValue});
     setIntAttr(cast, "to", ::onnx::TensorProto::INT64);
     nodes.push_back(cast);
   } else {
@@ -106,15 +73,16 @@ bool defineOnesMask(::onnx::GraphProto &graph, const AttentionMaskInput &mask, b
               "') that no other input has: moec cannot tell it from the token count";
       return false;
     }
-    nodes.push_back(makeNode("Shape", p + "source_shape", {source}, p + "source_shape"));
-    addInt64(graph, p + "axis", {axis});
+    nodes.push_back(makeNode("Shape", p + "source_shape", {source}, {p + "source_shape"}));
+    addInt64Initializer(graph, p + "axis", {axis});
     ::onnx::NodeProto gather =
-        makeNode("Gather", lengthValue, {p + "source_shape", p + "axis"}, lengthValue);
+        makeNode("Gather", lengthValue, {p + "source_shape", p + "axis"}, {lengthValue});
     setIntAttr(gather, "axis", 0);
     nodes.push_back(gather);
   }
-  addInt64(graph, p + "batch", {batch});
-  ::onnx::NodeProto shape = makeNode("Concat", p + "shape", {p + "batch", lengthValue}, p + "shape");
+  addInt64Initializer(graph, p + "batch", {batch});
+  ::onnx::NodeProto shape =
+      makeNode("Concat", p + "shape", {p + "batch", lengthValue}, {p + "shape"});
   setIntAttr(shape, "axis", 0);
   nodes.push_back(shape);
   // One, in the input's element type.
@@ -131,7 +99,7 @@ bool defineOnesMask(::onnx::GraphProto &graph, const AttentionMaskInput &mask, b
             "; moec replaces an int64, int32, bool or float mask";
     return false;
   }
-  nodes.push_back(makeNode("Expand", p + "ones", {p + "one", p + "shape"}, kMaskName));
+  nodes.push_back(makeNode("Expand", p + "ones", {p + "one", p + "shape"}, {kMaskName}));
 
   std::vector<::onnx::NodeProto> all(nodes.begin(), nodes.end());
   for (const ::onnx::NodeProto &node : graph.node())

@@ -1,6 +1,8 @@
 //===- GrowingCache.cpp - a growing KV cache into a fixed-capacity one -----===//
 #include "compiler/import/GrowingCache.h"
 
+#include "compiler/import/GraphEdit.h"
+
 #include <algorithm>
 #include <set>
 #include <vector>
@@ -16,49 +18,6 @@ constexpr const char *kPrefix = "moec_kv_cache/";
 bool isSymbolic(const ::onnx::TensorShapeProto_Dimension &dim,
                 const std::map<std::string, int64_t> &bindings) {
   return !dim.has_dim_value() && !bindings.count(dim.has_dim_param() ? dim.dim_param() : "");
-}
-
-std::string symbolOf(const ::onnx::TensorShapeProto_Dimension &dim) {
-  return dim.has_dim_param() ? dim.dim_param() : "";
-}
-
-// A static dim (bound or literal), or -1.
-int64_t staticDim(const ::onnx::TensorShapeProto_Dimension &dim,
-                  const std::map<std::string, int64_t> &bindings) {
-  if (dim.has_dim_value())
-    return dim.dim_value();
-  auto bound = bindings.find(symbolOf(dim));
-  return bound == bindings.end() ? -1 : bound->second;
-}
-
-::onnx::TensorProto *addInt64Initializer(::onnx::GraphProto &graph, const std::string &name,
-                                          const std::vector<int64_t> &values) {
-  ::onnx::TensorProto *tensor = graph.add_initializer();
-  tensor->set_name(name);
-  tensor->set_data_type(::onnx::TensorProto::INT64);
-  tensor->add_dims(static_cast<int64_t>(values.size()));
-  for (int64_t v : values)
-    tensor->add_int64_data(v);
-  return tensor;
-}
-
-::onnx::NodeProto makeNode(const std::string &type, const std::string &name,
-                           std::vector<std::string> inputs, std::vector<std::string> outputs) {
-  ::onnx::NodeProto node;
-  node.set_op_type(type);
-  node.set_name(name);
-  for (const std::string &in : inputs)
-    node.add_input(in);
-  for (const std::string &out : outputs)
-    node.add_output(out);
-  return node;
-}
-
-void setIntAttr(::onnx::NodeProto &node, const std::string &name, int64_t value) {
-  ::onnx::AttributeProto *attr = node.add_attribute();
-  attr->set_name(name);
-  attr->set_type(::onnx::AttributeProto::INT);
-  attr->set_i(value);
 }
 
 const ::onnx::AttributeProto *findAttr(const ::onnx::NodeProto &node, const std::string &name) {
