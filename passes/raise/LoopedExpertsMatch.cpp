@@ -66,6 +66,22 @@ std::optional<NonZeroRow> matchNonZeroRow(Value v) {
   if (!squeeze || !axesAre(squeeze, 1, {1, -1}))
     return std::nullopt;
   Value column = squeeze->getOperand(0);
+  // dynamo's unbind: Slice(Transpose(nz), [r], [r + 1], axes [1]).
+  if (Operation *slice = definedByOnnx(column, "Slice")) {
+    auto starts = moec::getKnownInts(moec::getOnnxInput(slice, 1));
+    auto ends = moec::getKnownInts(moec::getOnnxInput(slice, 2));
+    Value axesValue = moec::getOnnxInput(slice, 3), steps = moec::getOnnxInput(slice, 4);
+    auto axes = axesValue ? moec::getKnownInts(axesValue) : std::nullopt;
+    Operation *transpose = definedByOnnx(slice->getOperand(0), "Transpose");
+    auto perm = transpose ? moec::getIntsAttr(transpose, "perm") : std::nullopt;
+    Operation *nonzero = transpose ? definedByOnnx(transpose->getOperand(0), "NonZero") : nullptr;
+    if (!nonzero || !perm || *perm != std::vector<int64_t>{1, 0} || !starts || !ends || !axes ||
+        starts->size() != 1 || ends->size() != 1 || axes->size() != 1 ||
+        ((*axes)[0] != 1 && (*axes)[0] != -1) || (*ends)[0] != (*starts)[0] + 1 ||
+        (*starts)[0] < 0 || (*starts)[0] > 1 || (steps && !knownIntsAre(steps, {1})))
+      return std::nullopt;
+    return NonZeroRow{nonzero, (*starts)[0]};
+  }
   Operation *split = definedByOnnx(column, "Split");
   if (!split || split->getNumResults() != 2 || !isLastAxis(moec::getIntAttr(split, "axis", 0), 2))
     return std::nullopt;
@@ -255,14 +271,44 @@ Value peelRowBroadcast(Value v, Iteration &it) {
 std::optional<Mask> matchMask(Value maskT) {
   Operation *transpose = definedByOnnx(maskT, "Transpose");
   auto perm = transpose ? moec::getIntsAttr(transpose, "perm") : std::nullopt;
-  Operation *oneHot = transpose ? definedByOnnx(transpose->getOperand(0), "OneHot") : nullptr;
-  if (!oneHot || !perm)
+  if (!perm)
     return std::nullopt;
-  // ids [T, k] -> OneHot [T, k, E] (axis -1 or 2).
-  int64_t axis = moec::getIntAttr(oneHot, "axis", -1);
-  if (axis != -1 && axis != 2)
-    return std::nullopt;
-  Mask mask{oneHot};
+  Mask mask;
+  if (Operation *oneHot = definedByOnnx(transpose->getOperand(0), "OneHot")) {
+    // ids [T, k] -> OneHot [T, k, E] (axis -1 or 2).
+    int64_t axis = moec::getIntAttr(oneHot, "axis", -1);
+    if (axis != -1 && axis != 2)
+      return std::nullopt;
+    mask.oneHot = oneHot;
+    mask.ids = oneHot->getOperand(0);
+    auto depth = moec::getKnownInts(oneHot->getOperand(1));
+    mask.classes = depth && depth->size() == 1 ? depth->front() : 0;
+  } else {
+    // Equal(Unsqueeze(ids, -1), [0, 1, .., E-1]) [T, k, E], cast to a number.
+    Value v = transpose->getOperand(0);
+    if (Operation *cast = definedByOnnx(v, "Cast"))
+      v = cast->getOperand(0);
+    Operation *equal = definedByOnnx(v, "Equal");
+    if (!equal)
+      return std::nullopt;
+    for (unsigned i = 0; i < 2 && !mask.ids; ++i) {
+      Operation *unsqueeze = definedByOnnx(equal->getOperand(i), "Unsqueeze");
+      auto classes = moec::getKnownInts(equal->getOperand(1 - i));
+      auto idsType = unsqueeze ? rankedType(unsqueeze->getOperand(0)) : nullptr;
+      if (!unsqueeze || !axesAre(unsqueeze, 1, {2, -1}) || !classes || classes->empty() ||
+          !idsType || idsType.getRank() != 2)
+        continue;
+      bool iota = true;
+      for (size_t c = 0; c < classes->size(); ++c)
+        iota &= (*classes)[c] == static_cast<int64_t>(c);
+      if (!iota)
+        continue;
+      mask.ids = unsqueeze->getOperand(0);
+      mask.classes = static_cast<int64_t>(classes->size());
+    }
+    if (!mask.ids)
+      return std::nullopt;
+  }
   if (*perm == std::vector<int64_t>{2, 1, 0}) { // [E, k, T]
     mask.choiceRow = 0;
     mask.tokenRow = 1;
@@ -360,6 +406,27 @@ Value matchLinearExpert(Value y, Iteration &it) {
 // transformers 4 writes hidden_states[None, top_x].reshape(-1, H),
 // Reshape(Gather(Unsqueeze(x, 0), tokens, axis 1), [-1, H]).
 Value matchTokenRows(Value rows, Value tokens) {
+  // dynamo: Reshape(Transpose(GatherND(Transpose(Unsqueeze(x, 0), [1, 0, 2]),
+  // Unsqueeze(tokens, -1)), [1, 0, 2]), [-1, H]).
+  if (Operation *reshape = definedByOnnx(rows, "Reshape")) {
+    Operation *after = definedByOnnx(reshape->getOperand(0), "Transpose");
+    Operation *gather = after ? definedByOnnx(after->getOperand(0), "GatherND") : nullptr;
+    Operation *before = gather ? definedByOnnx(gather->getOperand(0), "Transpose") : nullptr;
+    Operation *batch = before ? definedByOnnx(before->getOperand(0), "Unsqueeze") : nullptr;
+    Operation *index = gather ? definedByOnnx(gather->getOperand(1), "Unsqueeze") : nullptr;
+    auto swap = std::vector<int64_t>{1, 0, 2};
+    if (batch && index && moec::getIntsAttr(after, "perm") == swap &&
+        moec::getIntsAttr(before, "perm") == swap && moec::getIntAttr(gather, "batch_dims", 0) == 0 &&
+        axesAre(batch, 1, {0}) && axesAre(index, 1, {1, -1}) && index->getOperand(0) == tokens) {
+      Value x = batch->getOperand(0);
+      auto xType = rankedType(x);
+      auto target = ShapeEvaluator(Value(), {}).eval(reshape->getOperand(1));
+      if (xType && xType.getRank() == 2 && !xType.isDynamicDim(1) && target &&
+          *target == SmallVector<int64_t>{-1, xType.getDimSize(1)})
+        return x;
+      return {};
+    }
+  }
   if (Operation *gather = definedByOnnx(rows, "Gather"))
     return moec::getIntAttr(gather, "axis", 0) == 0 && gather->getOperand(1) == tokens
                ? gather->getOperand(0)
@@ -437,6 +504,60 @@ bool matchIteration(Value term, Iteration &it) {
     it.x = rows ? matchTokenRows(rows, tokens) : Value();
     if (it.x)
       return matchRoutingWeight(rw, *token, mask->choiceRow, it);
+  }
+  return false;
+}
+
+bool matchScatterNDIteration(Operation *scatter, Iteration &it) {
+  if (!isOnnxOp(scatter, "ScatterND") ||
+      moec::getStringAttr(scatter, "reduction", "none") != "add")
+    return false;
+  it.zerosOf = scatter->getOperand(0);
+  // indices = Unsqueeze(token, -1): whole rows of the [T, H] accumulator.
+  Operation *unsqueeze = definedByOnnx(scatter->getOperand(1), "Unsqueeze");
+  if (!unsqueeze || !axesAre(unsqueeze, 1, {1, -1}))
+    return false;
+  Value tokens = unsqueeze->getOperand(0);
+  auto token = matchNonZeroRow(tokens);
+  Value e;
+  if (!token || !matchMaskRow(token->nonzero, it, e))
+    return false;
+  it.nonzero = token->nonzero;
+  auto mask = matchMask(it.maskT);
+  if (!mask || token->row != mask->tokenRow)
+    return false;
+  // updates = expert(x[token]) * w[token, choice], either way round, with
+  // w[token, choice] = GatherND(Unsqueeze(w, -1), Concat(Unsqueeze(token, -1),
+  // Unsqueeze(choice, -1), axis -1)) [n, 1].
+  Operation *scale = definedByOnnx(scatter->getOperand(2), "Mul");
+  if (!scale)
+    return false;
+  for (unsigned i = 0; i < 2; ++i) {
+    Value y = scale->getOperand(i), rw = scale->getOperand(1 - i);
+    Operation *pick = definedByOnnx(rw, "GatherND");
+    Operation *column = pick ? definedByOnnx(pick->getOperand(0), "Unsqueeze") : nullptr;
+    Operation *pair = pick ? definedByOnnx(pick->getOperand(1), "Concat") : nullptr;
+    if (!y.hasOneUse() || !column || !pair || pair->getNumOperands() != 2 ||
+        !axesAre(column, 1, {2, -1}) || moec::getIntAttr(pick, "batch_dims", 0) != 0 ||
+        !isLastAxis(moec::getIntAttr(pair, "axis", 0), 2) || pair->getOperand(0) != scatter->getOperand(1))
+      continue;
+    Operation *choiceColumn = definedByOnnx(pair->getOperand(1), "Unsqueeze");
+    auto choice = choiceColumn && axesAre(choiceColumn, 1, {1, -1})
+                      ? matchNonZeroRow(choiceColumn->getOperand(0))
+                      : std::nullopt;
+    auto wType = rankedType(column->getOperand(0));
+    if (!choice || choice->nonzero != token->nonzero || choice->row != mask->choiceRow ||
+        !wType || wType.getRank() != 2 || wType.isDynamicDim(1))
+      continue;
+    Value rows = matchStackedExpert(y, e, it);
+    if (!rows && (rows = matchLinearExpert(y, it)))
+      it.perExpert = true;
+    it.x = rows ? matchTokenRows(rows, tokens) : Value();
+    if (!it.x)
+      continue;
+    it.weights = column->getOperand(0);
+    it.k = wType.getDimSize(1);
+    return true;
   }
   return false;
 }

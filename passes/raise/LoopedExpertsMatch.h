@@ -53,11 +53,19 @@ struct Iteration {
 // Matches one ScatterElements term; fills `it` with what it reads.
 bool matchIteration(mlir::Value term, Iteration &it);
 
+// Matches one step of the dynamo export's accumulation,
+// ScatterND(acc, Unsqueeze(token, -1), y * w[token, choice], reduction add);
+// fills `it` with what it reads (zerosOf: the accumulator it adds to).
+bool matchScatterNDIteration(mlir::Operation *scatter, Iteration &it);
+
 // The one-hot mask an iteration selects its tokens from: Transpose(OneHot(ids,
-// E), perm) with the expert axis first. Which NonZero row is the token and
-// which the choice depends on the perm.
+// E), perm) with the expert axis first, or, as dynamo exports one_hot,
+// Transpose(Cast(Equal(Unsqueeze(ids, -1), Range 0..E-1 constant)), perm).
+// Which NonZero row is the token and which the choice depends on the perm.
 struct Mask {
-  mlir::Operation *oneHot = nullptr;
+  mlir::Operation *oneHot = nullptr; // null for the Equal form
+  mlir::Value ids;
+  int64_t classes = 0; // E (or E + 1) one-hot classes, 0 if the OneHot's depth is unknown
   int64_t tokenRow = -1, choiceRow = -1;
 };
 std::optional<Mask> matchMask(mlir::Value maskT);

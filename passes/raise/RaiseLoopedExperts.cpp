@@ -59,6 +59,13 @@
 // swiglu_fusion = 0, each iteration's at the expert its mask row names
 // (hit row i or constant i), never by its position in the sum.
 //
+// The dynamo exporter writes the 4.x loop over all E experts (OLMoE) its own
+// way: the one-hot as Cast(Equal(Unsqueeze(ids, -1), [0 .. E-1])), NonZero's
+// rows unbound by Squeeze(Slice(.., [r], [r + 1], axis 1)), the rows and the
+// routing weight read with GatherND, and the sum accumulated by a chain of
+// ScatterND(acc, Unsqueeze(token, -1), y * w[token, choice], reduction add)
+// from Expand(0, shape of x). The chain ends in a ScatterND, not an Add.
+//
 // Anything that does not match is left alone, without a diagnostic: a
 // missing or repeated iteration, other weights in some iteration, the gate
 // and linear halves swapped, a multiplier not read from w at (token, choice),
@@ -168,6 +175,12 @@ bool isShapeOf(Value shape, Value x, int64_t hidden) {
       for (int64_t i = 0; i < leading && !axis; ++i)
         if (!used.test(i) && srcType.getDimSize(i) == known->front())
           axis = i;
+    } else if (op && isOnnxOp(op, "Shape") && op->getOperand(0) == src &&
+               op->getAttr("end") &&
+               moec::getIntAttr(op, "end", 0) == moec::getIntAttr(op, "start", 0) + 1) {
+      axis = moec::getIntAttr(op, "start", 0); // Shape(src)[i:i+1] (opset 15)
+      if (*axis < 0)
+        *axis += leading + 1;
     } else if (Operation *dims = op && isOnnxOp(op, "Gather")
                                      ? definedByOnnx(op->getOperand(0), "Shape")
                                      : nullptr) {
@@ -180,7 +193,25 @@ bool isShapeOf(Value shape, Value x, int64_t hidden) {
       return false;
     used.set(*axis);
   }
-  return used.all();
+  // An axis of size 1 may be left out of the product.
+  for (int64_t i = 0; i < leading; ++i)
+    if (!used.test(i) && srcType.getDimSize(i) != 1)
+      return false;
+  return true;
+}
+
+// The accumulator's start: ConstantOfShape(shape of x) of zeros, or, as
+// dynamo exports zeros_like, Expand(0, shape of x).
+bool isZerosOf(Value acc, Value x, int64_t hidden) {
+  if (Operation *zeros = definedByOnnx(acc, "ConstantOfShape"))
+    return isShapeOf(zeros->getOperand(0), x, hidden) && isZeroFill(zeros);
+  Operation *expand = definedByOnnx(acc, "Expand");
+  if (!expand)
+    return false;
+  ElementsAttr fill = moec::getConstantElements(expand->getOperand(0));
+  auto value = fill && fill.getNumElements() == 1 ? moec::getElementAsDouble(fill, 0)
+                                                  : std::nullopt;
+  return value && *value == 0.0 && isShapeOf(expand->getOperand(1), x, hidden);
 }
 
 // Integer arithmetic on constants and the shapes of values outside the
@@ -241,35 +272,54 @@ public:
   // it was on any mismatch. Fails only on an internal inconsistency.
   LogicalResult raise(Operation *root) {
     Value result = root->getResult(0);
-    if (!termIndex(root))
-      return success();
-    // The last Add of the chain: not the accumulator of another term.
-    for (OpOperand &use : result.getUses()) {
-      auto index = termIndex(use.getOwner());
-      if (index && use.getOperandNumber() != *index)
-        return success();
-    }
-    SmallVector<Value> accs, terms;
+    SmallVector<Value> accs;
+    std::vector<Iteration> iterations;
     Value acc = result;
-    while (Operation *add = definedByOnnx(acc, "Add")) {
-      auto index = termIndex(add);
-      if (!index)
-        break;
-      accs.push_back(acc);
-      terms.push_back(add->getOperand(*index));
-      acc = add->getOperand(1 - *index);
+    if (isScatterAdd(root)) {
+      // dynamo: a chain of ScatterND(acc, rows, updates, reduction add).
+      for (Operation *user : result.getUsers())
+        if (isScatterAdd(user) && user->getOperand(0) == result)
+          return success(); // not the last step
+      while (Operation *scatter = acc.getDefiningOp()) {
+        if (!isScatterAdd(scatter))
+          break;
+        Iteration it;
+        if (!matchScatterNDIteration(scatter, it))
+          return success();
+        iterations.push_back(it);
+        accs.push_back(acc);
+        acc = scatter->getOperand(0);
+      }
+    } else {
+      if (!termIndex(root))
+        return success();
+      // The last Add of the chain: not the accumulator of another term.
+      for (OpOperand &use : result.getUses()) {
+        auto index = termIndex(use.getOwner());
+        if (index && use.getOperandNumber() != *index)
+          return success();
+      }
+      SmallVector<Value> terms;
+      while (Operation *add = definedByOnnx(acc, "Add")) {
+        auto index = termIndex(add);
+        if (!index)
+          break;
+        accs.push_back(acc);
+        terms.push_back(add->getOperand(*index));
+        acc = add->getOperand(1 - *index);
+      }
+      for (Value term : terms) {
+        Iteration it;
+        if (!matchIteration(term, it))
+          return success();
+        iterations.push_back(it);
+      }
     }
     accs.push_back(acc);
-
-    std::vector<Iteration> iterations;
-    for (Value term : terms) {
-      Iteration it;
-      if (!matchIteration(term, it))
-        return success();
-      iterations.push_back(it);
-    }
+    if (iterations.empty())
+      return success();
     const Iteration &first = iterations.front();
-    int64_t experts = static_cast<int64_t>(terms.size());
+    int64_t experts = static_cast<int64_t>(iterations.size());
     llvm::SmallBitVector seen(experts);
     for (const Iteration &it : iterations) {
       if (it.hitSplit != first.hitSplit || it.maskT != first.maskT || it.x != first.x ||
@@ -328,9 +378,7 @@ public:
     // and broadcast row come from x or the accumulator (all [T, H]).
     llvm::SmallDenseSet<Value> sameShape(accs.begin(), accs.end());
     sameShape.insert(x);
-    Operation *zeros = definedByOnnx(acc, "ConstantOfShape");
-    if (!zeros || !isShapeOf(zeros->getOperand(0), x, hidden) || !isZeroFill(zeros) ||
-        elementTypeOf(acc) != element)
+    if (!isZerosOf(acc, x, hidden) || elementTypeOf(acc) != element)
       return success();
     for (const Iteration &it : iterations)
       if (!sameShape.contains(it.zerosOf) || (it.rowOf && !sameShape.contains(it.rowOf)) ||
@@ -341,17 +389,18 @@ public:
     // over E + 1 classes (transformers 5 reserves class E for tokens routed
     // nowhere; a top-k of E logits never selects it, so it is never hit).
     auto mask = matchMask(first.maskT);
-    Operation *oneHot = mask->oneHot;
-    Value ids = oneHot->getOperand(0);
-    auto depth = moec::getKnownInts(oneHot->getOperand(1));
-    ElementsAttr values = moec::getConstantElements(oneHot->getOperand(2));
-    auto off =
-        values && values.getNumElements() == 2 ? moec::getElementAsDouble(values, 0) : std::nullopt;
-    auto on =
-        values && values.getNumElements() == 2 ? moec::getElementAsDouble(values, 1) : std::nullopt;
-    if (!depth || depth->size() != 1 || ((*depth)[0] != experts && (*depth)[0] != experts + 1) ||
-        !off || *off != 0.0 || !on || *on <= 0.0)
+    Value ids = mask->ids;
+    if (mask->classes != experts && mask->classes != experts + 1)
       return success();
+    if (Operation *oneHot = mask->oneHot) {
+      ElementsAttr values = moec::getConstantElements(oneHot->getOperand(2));
+      auto off = values && values.getNumElements() == 2 ? moec::getElementAsDouble(values, 0)
+                                                        : std::nullopt;
+      auto on = values && values.getNumElements() == 2 ? moec::getElementAsDouble(values, 1)
+                                                       : std::nullopt;
+      if (!off || *off != 0.0 || !on || *on <= 0.0)
+        return success();
+    }
 
     Value weights = skipNoopCasts(first.weights);
     auto weightsType = rankedType(weights), idsType = rankedType(ids);
@@ -380,6 +429,10 @@ public:
   }
 
 private:
+  static bool isScatterAdd(Operation *op) {
+    return isOnnxOp(op, "ScatterND") && moec::getStringAttr(op, "reduction", "none") == "add";
+  }
+
   // Which operand of an Add is a ScatterElements term (the other being the
   // accumulator); none if neither or both are.
   static std::optional<unsigned> termIndex(Operation *add) {
@@ -446,9 +499,13 @@ struct RaiseLoopedExpertsPass : moec::impl::MoecRaiseLoopedExpertsBase<RaiseLoop
   using MoecRaiseLoopedExpertsBase::MoecRaiseLoopedExpertsBase;
   void runOnOperation() override {
     Raiser raiser;
-    if (failed(raiseEach(getOperation(), "Add",
-                         [&](Operation *add) { return raiser.raise(add); })))
-      signalPassFailure();
+    // The accumulation ends in an Add (torchscript) or a ScatterND (dynamo).
+    for (StringRef last : {"Add", "ScatterND"})
+      if (failed(raiseEach(getOperation(), last,
+                           [&](Operation *op) { return raiser.raise(op); }))) {
+        signalPassFailure();
+        return;
+      }
   }
 };
 

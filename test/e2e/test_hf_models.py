@@ -84,13 +84,11 @@ def _manifest():
     import json
     with open(os.path.join(HF_DIR, "manifest.json")) as f:
         fixtures = json.load(f)["fixtures"]
-    # The transformers 4.x blocks of test/models/hf4 (per-expert nn.Linear weights): the
-    # torchscript exports raise like the others; OLMoE's dynamo export (a ScatterND
-    # accumulation) does not import yet and must fail cleanly (test_decoders_fail_cleanly).
+    # The transformers 4.x blocks of test/models/hf4 (per-expert nn.Linear weights), both
+    # exporters (dynamo accumulates with ScatterND, torchscript with Add of ScatterElements).
     with open(os.path.join(HF_DIR, "..", "hf4", "manifest.json")) as f:
         for rel, entry in json.load(f)["fixtures"].items():
-            kind = "block" if entry["exporter"] == "torchscript" else "unsupported"
-            fixtures["../hf4/" + rel] = dict(entry, kind=kind)
+            fixtures["../hf4/" + rel] = dict(entry, kind="block")
     return fixtures
 
 
@@ -168,7 +166,7 @@ class HfBlocks(unittest.TestCase):
     def test_blocks_raise_and_match(self):
         blocks = {rel: e for rel, e in self.fixtures.items() if e["kind"] == "block"}
         self.assertGreaterEqual(len(blocks), 12)
-        self.assertEqual(sum(rel.startswith("../hf4/") for rel in blocks), 3)
+        self.assertEqual(sum(rel.startswith("../hf4/") for rel in blocks), 4)
         for rel, entry in sorted(blocks.items()):
             with self.subTest(fixture=rel):
                 # make_hf_models.py marks blocks moec cannot raise yet, with the reason.
@@ -178,7 +176,7 @@ class HfBlocks(unittest.TestCase):
                 with open(self._compile(rel, "--emit", "moe-mlir")) as f:
                     ir = f.read()
                 self.assertEqual(ir.count("moe.experts "), 1, f"{rel}: raised IR:\n{ir}")
-                for leftover in ("onnx.NonZero", "onnx.OneHot", "onnx.ScatterElements",
+                for leftover in ("onnx.NonZero", "onnx.OneHot", "onnx.ScatterElements", "onnx.ScatterND",
                                  "onnx.GatherND", "onnx.TopK"):
                     self.assertNotIn(leftover, ir, f"{rel}: {leftover} survived raising")
 
