@@ -4,6 +4,7 @@
 #include "compiler/import/GraphEdit.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -55,11 +56,12 @@ rewriteGrowingCache(::onnx::GraphProto &graph, const std::map<std::string, int64
   GrowingCacheRewrite rewrite;
   rewrite.pastSymbol = pastSymbol;
   rewrite.capacity = capacity;
-  std::set<std::string> aliases; // values whose shape is a cache input's
+  // Values whose shape is a cache input's, with that input's rewritten shape
+  // (keys and values may differ in head size).
+  std::map<std::string, std::vector<int64_t>> aliases;
   std::string tokenInput;
   int tokenAxis = -1;
   int64_t batch = -1;
-  std::vector<int64_t> cacheShape;
   for (::onnx::ValueInfoProto &input : *graph.mutable_input()) {
     if (initializers.count(input.name()) || !input.type().has_tensor_type() ||
         !input.type().tensor_type().has_shape())
@@ -103,15 +105,15 @@ rewriteGrowingCache(::onnx::GraphProto &graph, const std::map<std::string, int64
       return std::nullopt;
     }
     batch = b;
-    cacheShape = {b, staticDim(dims->Get(1), bindings), capacity,
-                  staticDim(dims->Get(3), bindings)};
+    std::vector<int64_t> cacheShape = {b, staticDim(dims->Get(1), bindings), capacity,
+                                       staticDim(dims->Get(3), bindings)};
     for (int i = 0; i < 4; ++i) {
       auto *dim = dims->Mutable(i);
       int64_t value = i == 2 ? capacity : staticDim(*dim, bindings);
       dim->Clear();
       dim->set_dim_value(value);
     }
-    aliases.insert(input.name());
+    aliases[input.name()] = cacheShape;
     ++rewrite.cacheInputs;
   }
   if (tokenInput.empty()) {
@@ -154,13 +156,16 @@ rewriteGrowingCache(::onnx::GraphProto &graph, const std::map<std::string, int64
     // Views of a cache input: its Shape is the cache's.
     if (onnxDomain && node.output_size() == 1 && node.input_size() == 1 &&
         (node.op_type() == "Identity" || node.op_type() == "Concat") &&
-        aliases.count(node.input(0)))
-      aliases.insert(node.output(0));
+        aliases.count(node.input(0))) {
+      std::vector<int64_t> shape = aliases[node.input(0)];
+      aliases[node.output(0)] = shape;
+    }
     if (!onnxDomain || node.op_type() != "Shape" || node.input_size() != 1 ||
         !aliases.count(node.input(0))) {
       nodes.push_back(node);
       continue;
     }
+    const std::vector<int64_t> &cacheShape = aliases[node.input(0)];
     int64_t start = 0, end = 4;
     if (const auto *a = findAttr(node, "start"))
       start = a->i();
