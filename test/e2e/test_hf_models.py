@@ -69,7 +69,8 @@ CACHED_DECODERS = {
     "mixtral/kv_torchscript.onnx": 2,
     "mixtral/kv_sdpa_dynamo.onnx": 2,  # sdpa attention (only Mixtral has kv_sdpa fixtures)
     "mixtral/kv_sdpa_torchscript.onnx": 2,
-    # with an attention_mask input (removed by moec: no padding), TorchScript only
+    # with an attention_mask input (removed by moec: no padding)
+    "mixtral/kv_mask_dynamo.onnx": 2,
     "mixtral/kv_mask_torchscript.onnx": 2,
     "olmoe/kv_dynamo.onnx": 2,
     "olmoe/kv_torchscript.onnx": 2,

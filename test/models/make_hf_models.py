@@ -21,7 +21,7 @@ torchscript = the tracing exporter):
                                          default) instead of "eager"
   <model>/kv_<exporter>.onnx             the decoder with past key/values in and present out
   <model>/kv_sdpa_<exporter>.onnx        the same with attn_implementation "sdpa" (KV_SDPA_MODELS)
-  <model>/kv_mask_torchscript.onnx       the same with an attention_mask input (KV_SDPA_MODELS)
+  <model>/kv_mask_<exporter>.onnx        the same with an attention_mask input (KV_SDPA_MODELS)
 and beside each a directory <name>.ref/ of .npy files (inputs, outputs) computed by the PyTorch
 module in float32. manifest.json describes every fixture; the attempts that failed are recorded
 there too (under "failed"), with the exporter's one-line reason, because what does not export
@@ -249,7 +249,9 @@ def export(module, args, path, exporter, input_names, output_names, dynamic):
         if len(sig_names) == 1 and len(input_names) == 1:
             dyn = {sig_names[0]: shapes[input_names[0]]}
         else:
-            dyn = (shapes[input_names[0]], tuple(shapes[n] for n in input_names[1:]))
+            named = len(sig_names)
+            dyn = (*[shapes[n] for n in input_names[:named]],
+                   tuple(shapes[n] for n in input_names[named:]))
         prog = torch.onnx.export(module, args, dynamo=True, opset_version=DYNAMO_OPSET,
                                  input_names=input_names, output_names=output_names,
                                  dynamic_shapes=dyn, external_data=False, verbose=False)
@@ -456,8 +458,7 @@ def decoder_fixtures(name, spec, out, manifest, failed):
     if name in KV_SDPA_MODELS and sdpa_model is not None:
         kv_fixtures(name, spec, config, sdpa_model, ids, step_ids, "kv_sdpa", "sdpa", out,
                     manifest, failed)
-    # (c'') the cache form with an attention_mask input (optimum's interface), TorchScript
-    # only (the dynamo export helper takes one input before the caches).
+    # (c'') the cache form with an attention_mask input (optimum's interface).
     if name in KV_SDPA_MODELS:
         kv_fixtures(name, spec, config, model, ids, step_ids, "kv_mask", "eager", out, manifest,
                     failed, with_mask=True)
@@ -467,7 +468,7 @@ def kv_fixtures(name, spec, config, model, ids, step_ids, kind, attn, out, manif
                 with_mask=False):
     """<name>/<kind>_<exporter>.onnx: the decoder with past key/values, and its references (a
     prefill of the prompt, a 2-token step, greedy tokens). with_mask: also an attention_mask
-    input (all ones), TorchScript only."""
+    input (all ones)."""
     import torch
     LogitsOnly, WithCache = _wrappers()
     n_layers = config.num_hidden_layers
@@ -486,7 +487,7 @@ def kv_fixtures(name, spec, config, model, ids, step_ids, kind, attn, out, manif
         mask_names, mask_args = ["attention_mask"], (mask,)
         mask_feeds = {"attention_mask": mask.numpy()}
         wrapper = LogitsOnly.WithCacheAndMask(model, config)
-    for exporter in ("torchscript",) if with_mask else ("dynamo", "torchscript"):
+    for exporter in ("dynamo", "torchscript"):
         rel = f"{name}/{kind}_{exporter}.onnx"
         dyn = {"input_ids": {1: "seq"}, "logits": {1: "seq"}}
         if with_mask:
